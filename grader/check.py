@@ -1,0 +1,97 @@
+"""Declaring checks: the @check decorator, the Fail exception, and loading a lab's checks.py."""
+from __future__ import annotations
+
+import importlib.util
+import itertools
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable
+
+# The decorator stores checks in the globals of the module that defines them, under this name,
+# so loading one lab never leaks checks into another.
+_REGISTRY_NAME = "__maillab_checks__"
+_load_counter = itertools.count()
+
+
+class Fail(Exception):
+    """The learner's machine is not in the wanted state. `detail` says what was seen."""
+
+    def __init__(self, detail: str, hint: str | None = None) -> None:
+        super().__init__(detail)
+        self.detail = detail
+        self.hint = hint
+
+
+class ChecksError(Exception):
+    """A lab's checks.py cannot be loaded or declares its checks wrongly (an author's mistake)."""
+
+
+@dataclass(frozen=True)
+class Check:
+    name: str
+    title: str
+    step: str
+    hint: str
+    func: Callable[[Any], object]
+    within: float = 0.0
+
+    def __call__(self, host: Any) -> object:
+        return self.func(host)
+
+
+def title_from_name(name: str) -> str:
+    words = name.strip("_").replace("_", " ")
+    return words[:1].upper() + words[1:]
+
+
+def check(*, step: str, hint: str, title: str | None = None,
+          within: float = 0.0) -> Callable[[Callable[[Any], object]], Check]:
+    """Declare a check for `step`. `within` > 0: retry until it passes or that many seconds pass."""
+    if not isinstance(step, str) or not step:
+        raise ChecksError("@check needs step= as a non-empty string.")
+    if not isinstance(hint, str) or not hint.strip():
+        raise ChecksError("@check needs hint= telling the learner what to do.")
+    if within < 0:
+        raise ChecksError("@check within= must be zero or a positive number of seconds.")
+
+    def register(func: Callable[[Any], object]) -> Check:
+        chk = Check(name=func.__name__, title=title or title_from_name(func.__name__),
+                    step=step, hint=hint, func=func, within=float(within))
+        registry = func.__globals__.setdefault(_REGISTRY_NAME, [])
+        if any(c.step == step and c.name == chk.name for c in registry):
+            raise ChecksError(f"Step {step!r} declares two checks named {chk.name!r}.")
+        registry.append(chk)
+        return chk
+
+    return register
+
+
+def checks_of_module(module_globals: dict[str, Any]) -> dict[str, list[Check]]:
+    by_step: dict[str, list[Check]] = {}
+    for chk in module_globals.get(_REGISTRY_NAME, []):
+        by_step.setdefault(chk.step, []).append(chk)
+    return by_step
+
+
+def load_checks(path: str | Path) -> dict[str, list[Check]]:
+    """Import a checks.py by path (a fresh module every call) and return its checks per step."""
+    path = Path(path)
+    if not path.is_file():
+        raise ChecksError(f"There is no checks file at {path}.")
+    module_name = f"maillab_checks_{next(_load_counter)}"
+    spec = importlib.util.spec_from_file_location(module_name, path)
+    if spec is None or spec.loader is None:
+        raise ChecksError(f"Python cannot import {path} as a module.")
+    module = importlib.util.module_from_spec(spec)
+    # Present in sys.modules only while it runs: dataclasses and pickling look it up there.
+    sys.modules[module_name] = module
+    try:
+        spec.loader.exec_module(module)
+    except ChecksError:
+        raise
+    except Exception as exc:
+        raise ChecksError(f"Loading {path} failed: {type(exc).__name__}: {exc}") from exc
+    finally:
+        sys.modules.pop(module_name, None)
+    return checks_of_module(vars(module))

@@ -1,0 +1,82 @@
+"""Memory and pids limits for a machine, on cgroup v1 or v2 (whichever the host has)."""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+ROOT = Path("/sys/fs/cgroup")
+GROUP = "maillab"
+
+
+def _is_v2() -> bool:
+    return (ROOT / "cgroup.controllers").exists()
+
+
+def _dirs(name: str) -> list[Path]:
+    if _is_v2():
+        return [ROOT / GROUP / name]
+    return [ROOT / controller / GROUP / name for controller in ("memory", "pids") if (ROOT / controller).is_dir()]
+
+
+def available() -> bool:
+    return bool(_dirs("probe")) and all(d.parents[1].is_dir() for d in _dirs("probe"))
+
+
+def create(name: str, *, memory_bytes: int, pids: int) -> list[Path]:
+    """Make the machine's cgroup(s) with their limits; returns the directories made."""
+    if _is_v2():
+        parent = ROOT / GROUP
+        parent.mkdir(exist_ok=True)
+        # Children only get the memory and pids files when the parent hands those controllers down.
+        try:
+            (ROOT / "cgroup.subtree_control").write_text("+memory +pids")
+            (parent / "cgroup.subtree_control").write_text("+memory +pids")
+        except OSError:
+            pass
+    made = []
+    for d in _dirs(name):
+        d.mkdir(parents=True, exist_ok=True)
+        made.append(d)
+        for filename, value in _limits(d, memory_bytes, pids):
+            try:
+                (d / filename).write_text(str(value))
+            except OSError:
+                pass  # a host without that controller runs the machine unlimited rather than not at all
+    return made
+
+
+def _limits(d: Path, memory_bytes: int, pids: int):
+    if _is_v2():
+        return [("memory.max", memory_bytes), ("pids.max", pids)]
+    if d.parts[len(ROOT.parts)] == "memory":
+        return [("memory.limit_in_bytes", memory_bytes)]
+    return [("pids.max", pids)]
+
+
+def join(name: str) -> None:
+    """Move the calling process into the machine's cgroup(s) (used in a child before exec)."""
+    pid = str(os.getpid())
+    for d in _dirs(name):
+        procs = d / ("cgroup.procs" if _is_v2() else "tasks")
+        try:
+            procs.write_text(pid)
+        except OSError:
+            pass
+
+
+def remove(name: str) -> None:
+    for d in _dirs(name):
+        try:
+            d.rmdir()
+        except OSError:
+            pass
+
+
+def memory_usage(name: str) -> int | None:
+    for d in _dirs(name):
+        for filename in ("memory.current", "memory.usage_in_bytes"):
+            try:
+                return int((d / filename).read_text())
+            except (OSError, ValueError):
+                continue
+    return None

@@ -1,0 +1,93 @@
+"""Run a host command with a time bound and an output bound (a flood must not eat the host's memory)."""
+from __future__ import annotations
+
+import os
+import selectors
+import signal
+import subprocess
+import time
+from typing import Callable, Sequence
+
+from .errors import CommandTimeout
+from .result import ExecResult
+
+OUTPUT_LIMIT = 8 * 1024 * 1024
+
+
+def run_bounded(
+    argv: Sequence[str],
+    *,
+    input: bytes | None = None,
+    timeout: float = 10.0,
+    limit: int = OUTPUT_LIMIT,
+    preexec_fn: Callable[[], None] | None = None,
+    shown_argv: Sequence[str] | None = None,
+) -> ExecResult:
+    """Run argv; keep at most `limit` bytes of each stream; kill its process group at `timeout`."""
+    shown = tuple(shown_argv or argv)
+    started = time.monotonic()
+    proc = subprocess.Popen(
+        list(argv),
+        stdin=subprocess.PIPE if input is not None else subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        start_new_session=True,  # one process group: a timeout ends the command and its children
+        preexec_fn=preexec_fn,
+    )
+    names = {proc.stdout.fileno(): "stdout", proc.stderr.fileno(): "stderr"}
+    kept: dict[str, list[bytes]] = {"stdout": [], "stderr": []}
+    sizes = {"stdout": 0, "stderr": 0}
+    sel = selectors.DefaultSelector()
+    for fd in names:
+        os.set_blocking(fd, False)
+        sel.register(fd, selectors.EVENT_READ)
+    if input is not None:
+        try:
+            proc.stdin.write(input)
+        except BrokenPipeError:
+            pass
+        finally:
+            try:
+                proc.stdin.close()
+            except BrokenPipeError:
+                pass
+    deadline = started + timeout
+    try:
+        while sel.get_map():
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                _kill_group(proc)
+                raise CommandTimeout(shown, timeout, b"".join(kept["stdout"]))
+            for key, _ in sel.select(timeout=min(remaining, 0.5)):
+                data = os.read(key.fd, 65536)
+                name = names[key.fd]
+                if not data:
+                    sel.unregister(key.fd)
+                    continue
+                if sizes[name] < limit:
+                    kept[name].append(data[: limit - sizes[name]])
+                sizes[name] += len(data)
+        try:
+            code = proc.wait(timeout=max(deadline - time.monotonic(), 0.05))
+        except subprocess.TimeoutExpired:
+            _kill_group(proc)
+            raise CommandTimeout(shown, timeout) from None
+    finally:
+        sel.close()
+        proc.stdout.close()
+        proc.stderr.close()
+    return ExecResult(
+        argv=shown,
+        returncode=code,
+        stdout=b"".join(kept["stdout"]),
+        stderr=b"".join(kept["stderr"]),
+        duration=time.monotonic() - started,
+    )
+
+
+def _kill_group(proc: subprocess.Popen) -> None:
+    try:
+        os.killpg(proc.pid, signal.SIGKILL)
+    except ProcessLookupError:
+        pass
+    proc.wait()
