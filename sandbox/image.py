@@ -89,10 +89,10 @@ def build(*, quiet: bool = False, force: bool = False) -> Path:
     _check_tools()
     key = recipe_key()
     final = paths.images_dir() / key
-    if force and final.exists():
-        shutil.rmtree(final)
-    if is_built(key):
+    if is_built(key) and not force:
         return image_root(key)
+    if force and _in_use(final):
+        raise SandboxError("Lab machines are running on the current image: stop them first (`maillab down --all`).")
     paths.images_dir().mkdir(parents=True, exist_ok=True)
     work = paths.images_dir() / f".build-{key}-{os.getpid()}"
     shutil.rmtree(work, ignore_errors=True)
@@ -128,9 +128,18 @@ def build(*, quiet: bool = False, force: bool = False) -> Path:
     (work / "image.json").write_text(json.dumps(meta, indent=2))
     if final.exists():
         shutil.rmtree(final)
+        shutil.rmtree(paths.layers_dir(), ignore_errors=True)  # starting states were built on the old image
     os.rename(work, final)
     progress.done(f"done in {meta['seconds']:.0f} s")
     return image_root(key)
+
+
+def _in_use(folder: Path) -> bool:
+    try:
+        mounts = Path("/proc/self/mountinfo").read_text()
+    except OSError:
+        return False
+    return str(folder) in mounts
 
 
 def main() -> None:  # pragma: no cover - convenience for `python -m sandbox.image`

@@ -159,9 +159,17 @@ class Machine:
         proc.kill()
         raise SandboxError(f"Machine {self.name} did not boot within {timeout:g} s.")
 
-    def stop(self) -> None:
-        """Power off: end every process inside, unmount; the learner's files stay."""
+    def stop(self, *, remember_services: bool = True) -> None:
+        """Power off: end every process inside, unmount; the learner's files stay, and the services
+        running now start again at the next boot."""
         pid = self.pid
+        if pid is not None and remember_services:
+            try:
+                spec = self.spec
+                spec.services = self.running_services()
+                (self.dir / "machine.json").write_text(json.dumps(asdict(spec), indent=2))
+            except SandboxError:
+                pass  # a machine too broken to answer still gets stopped
         if pid is not None:
             try:
                 os.kill(pid, signal.SIGKILL)  # PID 1 of the namespace: the kernel ends everything inside
@@ -180,7 +188,7 @@ class Machine:
     def destroy(self) -> None:
         """Stop and delete everything of this machine."""
         if self.dir.exists():
-            self.stop()
+            self.stop(remember_services=False)
             shutil.rmtree(self.dir, ignore_errors=True)
 
     def reset(self) -> None:
@@ -193,7 +201,7 @@ class Machine:
 
         Returns the services that were running, so machines booted from the layer start them too."""
         services = self.running_services()
-        self.stop()
+        self.stop(remember_services=False)
         layer.parent.mkdir(parents=True, exist_ok=True)
         if layer.exists():
             shutil.rmtree(layer)

@@ -1,0 +1,296 @@
+"""Backends a Host runs on: a sandbox machine, or an in-memory fake for unit tests."""
+from __future__ import annotations
+
+import errno
+import os
+import stat as stat_module
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable, Protocol, Sequence
+
+from sandbox.errors import CommandTimeout
+from sandbox.result import ExecResult
+
+from .host import READ_LIMIT, Host
+
+MAX_SYMLINK_HOPS = 40
+# The grader parses command output, so it must not change with the learner's locale.
+COMMAND_ENV = {
+    "PATH": "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
+    "LC_ALL": "C",
+    "LANG": "C",
+}
+
+_DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
+_FILE_FLAGS = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC
+
+
+class MachineLike(Protocol):
+    name: str
+    root: Path
+
+    def exec(self, argv: Sequence[str], *, input: bytes | None = None, timeout: float = 10.0,
+             env: dict[str, str] | None = None) -> ExecResult: ...
+
+
+def _components(path: str) -> list[str]:
+    return [part for part in path.split("/") if part not in ("", ".")]
+
+
+class _Walk:
+    """Directory fds from the machine root down to the parent of a path's last component.
+
+    Every component is opened relative to its parent's fd with O_NOFOLLOW, and symlinks are
+    read and resolved here against the machine root, so neither a learner's symlink nor `..`
+    nor a symlink swapped in mid-walk can lead outside the machine's file system.
+    """
+
+    def __init__(self, root: Path, path: str) -> None:
+        self.path = path
+        self.stack = [os.open(root, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)]
+        self.name: str | None = None  # None: the path is the directory stack[-1] itself
+        try:
+            self._resolve()
+        except BaseException:
+            self.close()
+            raise
+
+    def _resolve(self) -> None:
+        pending = list(reversed(_components(self.path)))
+        hops = 0
+        while pending:
+            name = pending.pop()
+            if name == "..":
+                if len(self.stack) > 1:  # `..` at the root stays at the root, as in chroot
+                    os.close(self.stack.pop())
+                continue
+            info = self._lstat(name)
+            if stat_module.S_ISLNK(info.st_mode):
+                hops += 1
+                if hops > MAX_SYMLINK_HOPS:
+                    raise OSError(errno.ELOOP, os.strerror(errno.ELOOP), self.path)
+                target = os.readlink(name, dir_fd=self.stack[-1])
+                if target.startswith("/"):
+                    while len(self.stack) > 1:
+                        os.close(self.stack.pop())
+                pending.extend(reversed(_components(target)))
+                continue
+            if not pending:
+                self.name = name
+                return
+            try:
+                self.stack.append(os.open(name, _DIR_FLAGS, dir_fd=self.stack[-1]))
+            except OSError as exc:
+                raise type(exc)(exc.errno, exc.strerror, self.path) from None
+
+    def _lstat(self, name: str) -> os.stat_result:
+        try:
+            return os.stat(name, dir_fd=self.stack[-1], follow_symlinks=False)
+        except OSError as exc:
+            # Report the machine's path, never the host's.
+            raise type(exc)(exc.errno, exc.strerror, self.path) from None
+
+    @property
+    def dir_fd(self) -> int:
+        return self.stack[-1]
+
+    def final_stat(self) -> os.stat_result:
+        if self.name is None:
+            return os.fstat(self.dir_fd)
+        return self._lstat(self.name)
+
+    def close(self) -> None:
+        while self.stack:
+            os.close(self.stack.pop())
+
+    def __enter__(self) -> "_Walk":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+class MachineBackend:
+    """Runs commands in a sandbox machine; reads its files through its root on the host."""
+
+    def __init__(self, machine: MachineLike) -> None:
+        self.machine = machine
+
+    @property
+    def root(self) -> Path:
+        return Path(self.machine.root)
+
+    def run(self, argv: Sequence[str], *, input: bytes | None = None,
+            timeout: float) -> ExecResult:
+        return self.machine.exec(list(argv), input=input, timeout=timeout, env=dict(COMMAND_ENV))
+
+    def stat(self, path: str) -> os.stat_result | None:
+        try:
+            with _Walk(self.root, path) as walk:
+                return walk.final_stat()
+        except (FileNotFoundError, NotADirectoryError):
+            return None
+        except OSError as exc:
+            if exc.errno == errno.ELOOP:  # like `test -e` on a symlink loop
+                return None
+            raise
+
+    def read_bytes(self, path: str, limit: int = READ_LIMIT, *, offset: int = 0) -> bytes:
+        if limit < 0 or offset < 0:
+            raise ValueError("limit and offset must not be negative")
+        with _Walk(self.root, path) as walk:
+            info = walk.final_stat()
+            if walk.name is None or stat_module.S_ISDIR(info.st_mode):
+                raise IsADirectoryError(errno.EISDIR, os.strerror(errno.EISDIR), path)
+            if not stat_module.S_ISREG(info.st_mode):
+                # A FIFO or device planted by the learner would block or misbehave when read.
+                raise OSError(errno.EINVAL, "not a regular file", path)
+            fd = os.open(walk.name, _FILE_FLAGS, dir_fd=walk.dir_fd)
+            try:
+                if not stat_module.S_ISREG(os.fstat(fd).st_mode):
+                    raise OSError(errno.EINVAL, "not a regular file", path)
+                chunks, wanted, at = [], limit, offset
+                while wanted > 0:
+                    chunk = os.pread(fd, min(wanted, 1 << 20), at)
+                    if not chunk:
+                        break
+                    chunks.append(chunk)
+                    wanted -= len(chunk)
+                    at += len(chunk)
+                return b"".join(chunks)
+            finally:
+                os.close(fd)
+
+    def listdir(self, path: str) -> list[str]:
+        with _Walk(self.root, path) as walk:
+            if walk.name is None:
+                fd = os.dup(walk.dir_fd)
+            else:
+                try:
+                    fd = os.open(walk.name, _DIR_FLAGS, dir_fd=walk.dir_fd)
+                except OSError as exc:
+                    raise type(exc)(exc.errno, exc.strerror, path) from None
+            try:
+                return sorted(os.listdir(fd))
+            finally:
+                os.close(fd)
+
+
+def machine_host(machine: MachineLike, **options: Any) -> Host:
+    """A Host probing a sandbox machine."""
+    return Host(MachineBackend(machine), name=machine.name, **options)
+
+
+# -- the fake ---------------------------------------------------------------------------------
+
+Answer = Callable[[list[str], "bytes | None"], "ExecResult | tuple[int, str, str]"]
+
+
+@dataclass
+class FakeFile:
+    content: bytes
+    mtime: float
+    mode: int = 0o644
+    uid: int = 0
+    gid: int = 0
+
+
+class FakeBackend:
+    """Files in memory and scripted command answers, for unit tests of checks and probes.
+
+    A command nobody scripted answers like a missing one (exit status 127).
+    """
+
+    def __init__(self, files: dict[str, bytes | str] | None = None) -> None:
+        self.files: dict[str, FakeFile] = {}
+        self.dirs: set[str] = {"/"}
+        self.calls: list[tuple[list[str], bytes | None, float]] = []
+        self._answers: list[tuple[tuple[str, ...], Answer | None, ExecResult, bool]] = []
+        for path, content in (files or {}).items():
+            self.add_file(path, content)
+
+    # -- scripting ----------------------------------------------------------------------------
+
+    def add_file(self, path: str, content: bytes | str = b"", *, mtime: float | None = None,
+                 mode: int = 0o644, uid: int = 0, gid: int = 0) -> None:
+        data = content.encode() if isinstance(content, str) else content
+        self.files[path] = FakeFile(data, time.time() if mtime is None else mtime, mode, uid, gid)
+        parent = path.rsplit("/", 1)[0] or "/"
+        while parent not in self.dirs:
+            self.dirs.add(parent)
+            parent = parent.rsplit("/", 1)[0] or "/"
+
+    def add_dir(self, path: str) -> None:
+        self.add_file(path.rstrip("/") + "/.fake-dir-marker")
+        del self.files[path.rstrip("/") + "/.fake-dir-marker"]
+
+    def append(self, path: str, content: bytes | str) -> None:
+        data = content.encode() if isinstance(content, str) else content
+        if path in self.files:
+            self.files[path].content += data
+            self.files[path].mtime = time.time()
+        else:
+            self.add_file(path, data)
+
+    def remove(self, path: str) -> None:
+        self.files.pop(path, None)
+
+    def on(self, *argv_prefix: str, stdout: str | bytes = "", stderr: str | bytes = "",
+           returncode: int = 0, handler: Answer | None = None, timeout: bool = False) -> None:
+        """Answer commands starting with argv_prefix. The latest matching rule wins."""
+        out = stdout.encode() if isinstance(stdout, str) else stdout
+        err = stderr.encode() if isinstance(stderr, str) else stderr
+        canned = ExecResult(tuple(argv_prefix), returncode, out, err, 0.0)
+        self._answers.append((tuple(argv_prefix), handler, canned, timeout))
+
+    def commands(self) -> list[list[str]]:
+        return [argv for argv, _, _ in self.calls]
+
+    # -- Backend ------------------------------------------------------------------------------
+
+    def run(self, argv: Sequence[str], *, input: bytes | None = None,
+            timeout: float) -> ExecResult:
+        argv = list(argv)
+        self.calls.append((argv, input, timeout))
+        for prefix, handler, canned, times_out in reversed(self._answers):
+            if tuple(argv[: len(prefix)]) != prefix:
+                continue
+            if times_out:
+                raise CommandTimeout(argv, timeout)
+            if handler is not None:
+                answer = handler(argv, input)
+                if isinstance(answer, ExecResult):
+                    return answer
+                code, out, err = answer
+                return ExecResult(tuple(argv), code, out.encode(), err.encode(), 0.0)
+            return ExecResult(tuple(argv), canned.returncode, canned.stdout, canned.stderr, 0.0)
+        return ExecResult(tuple(argv), 127, b"", f"{argv[0]}: command not found\n".encode(), 0.0)
+
+    def read_bytes(self, path: str, limit: int = READ_LIMIT, *, offset: int = 0) -> bytes:
+        if path in self.dirs:
+            raise IsADirectoryError(errno.EISDIR, os.strerror(errno.EISDIR), path)
+        if path not in self.files:
+            raise FileNotFoundError(errno.ENOENT, os.strerror(errno.ENOENT), path)
+        return self.files[path].content[offset: offset + limit]
+
+    def stat(self, path: str) -> os.stat_result | None:
+        path = path.rstrip("/") or "/"
+        if path in self.dirs:
+            return os.stat_result((stat_module.S_IFDIR | 0o755, 0, 0, 2, 0, 0, 4096, 0, 0, 0))
+        fake = self.files.get(path)
+        if fake is None:
+            return None
+        return os.stat_result((stat_module.S_IFREG | fake.mode, 0, 0, 1, fake.uid, fake.gid,
+                               len(fake.content), fake.mtime, fake.mtime, fake.mtime))
+
+    def listdir(self, path: str) -> list[str]:
+        path = path.rstrip("/") or "/"
+        if path in self.files:
+            raise NotADirectoryError(errno.ENOTDIR, os.strerror(errno.ENOTDIR), path)
+        if path not in self.dirs:
+            raise FileNotFoundError(errno.ENOENT, os.strerror(errno.ENOENT), path)
+        prefix = path if path.endswith("/") else path + "/"
+        names = {p[len(prefix):].split("/", 1)[0] for p in (*self.files, *self.dirs)
+                 if p.startswith(prefix) and p != path}
+        return sorted(names)

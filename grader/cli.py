@@ -1,0 +1,253 @@
+"""The `maillab` command. Exit codes are a contract: 0 all PASS, 1 a FAIL, 3 an ERROR, 2 usage."""
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import subprocess
+import sys
+import traceback
+
+from sandbox import Machine, SandboxError, all_machines, cgroups, image, paths
+
+from . import lab as labs
+from .check import ChecksError
+from .errors import MailLabError, UsageError
+from .gradebook import GradebookError
+from .result import Status
+from .session import LabSession, current_lab, current_learner, open_lab
+
+EXIT_PASS, EXIT_FAIL, EXIT_USAGE, EXIT_ERROR = 0, 1, 2, 3
+
+
+class Parser(argparse.ArgumentParser):
+    def error(self, message: str):  # one plain line instead of a usage dump
+        raise UsageError(f"{message} (see `{self.prog} --help`)")
+
+
+def build_parser() -> Parser:
+    p = Parser(prog="maillab", description="MailLab: a hands-on course on Linux mail servers.")
+    sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND", parser_class=Parser)
+
+    up = sub.add_parser("up", help="open the course in JupyterLab")
+    up.add_argument("--port", type=int, default=None)
+    up.add_argument("--no-browser", action="store_true", help="print the address instead of opening a browser")
+    up.add_argument("--lab", default="install-postfix", help="the lab to open first")
+
+    img = sub.add_parser("image", help="the lab image").add_subparsers(dest="action", required=True, parser_class=Parser)
+    build = img.add_parser("build", help="build the lab image (again, with --force)")
+    build.add_argument("--force", action="store_true")
+    build.add_argument("--if-missing", action="store_true", help="only when the current recipe is not built yet")
+
+    lab = sub.add_parser("lab", help="start or list labs").add_subparsers(dest="action", required=True, parser_class=Parser)
+    lab.add_parser("start", help="start a lab's machines").add_argument("lab")
+    lab.add_parser("list", help="list the labs")
+
+    for name, text in (("exec", "run a command inside a lab machine"), ("shell", "open a root shell inside a lab machine")):
+        cmd = sub.add_parser(name, help=text)
+        cmd.add_argument("--machine", "-m", default=None)
+        cmd.add_argument("--lab", default=None, help="default: the lab started last")
+        if name == "exec":
+            cmd.add_argument("argv", nargs=argparse.REMAINDER, metavar="-- CMD...")
+
+    check = sub.add_parser("check", help="check a step (or every step) of a lab")
+    check.add_argument("lab")
+    check.add_argument("step", nargs="?")
+    check.add_argument("--json", action="store_true")
+
+    for name, text in (("solve", "apply the reference solution up to and including STEP"),
+                       ("reset", "put the machines back to the start of STEP (default: the lab's start)")):
+        cmd = sub.add_parser(name, help=text)
+        cmd.add_argument("lab")
+        cmd.add_argument("step", nargs="?")
+
+    sub.add_parser("status", help="what is running and how far you are")
+    selftest = sub.add_parser("selftest", help="prove every step's check can fail and pass")
+    selftest.add_argument("labs", nargs="*")
+    down = sub.add_parser("down", help="stop your lab machines (their files are kept)")
+    down.add_argument("--all", action="store_true", help="every learner's machines (instructors)")
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    logging.basicConfig(level=logging.WARNING, format="%(message)s")
+    try:
+        args = build_parser().parse_args(argv)
+        return COMMANDS[args.command](args)
+    except UsageError as exc:
+        print(f"maillab: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except (MailLabError, SandboxError, ChecksError, GradebookError) as exc:
+        print(f"maillab: {exc}", file=sys.stderr)
+        return EXIT_ERROR
+    except KeyboardInterrupt:
+        print("maillab: interrupted.", file=sys.stderr)
+        return 130
+    except Exception as exc:  # a bug of ours: one line for the user, the traceback in a log file
+        log = paths.home() / "maillab-errors.log"
+        try:
+            log.parent.mkdir(parents=True, exist_ok=True)
+            with open(log, "a") as f:
+                traceback.print_exc(file=f)
+            where = f" (details in {log})"
+        except OSError:
+            where = ""
+        print(f"maillab: unexpected error: {type(exc).__name__}: {exc}{where}", file=sys.stderr)
+        return EXIT_ERROR
+
+
+def _require_root() -> None:
+    if os.geteuid() != 0:
+        raise UsageError("MailLab runs lab machines and needs root: run it as root (or with sudo).")
+
+
+def _session(lab_id: str | None) -> LabSession:
+    lab_id = lab_id or current_lab()
+    if lab_id is None:
+        raise UsageError("No lab is started yet: run `maillab lab start LAB` first (`maillab lab list` shows them).")
+    return open_lab(lab_id)
+
+
+def cmd_up(args) -> int:
+    _require_root()
+    from .notebook.server import serve
+
+    session = open_lab(args.lab)
+    return serve(session, port=args.port, open_browser=not args.no_browser)
+
+
+def cmd_image(args) -> int:
+    _require_root()
+    if args.if_missing and image.is_built():
+        return EXIT_PASS
+    root = image.build(force=args.force)
+    print(f"The lab image is ready: {root}")
+    return EXIT_PASS
+
+
+def cmd_lab(args) -> int:
+    if args.action == "list":
+        for lab in labs.all_labs():
+            steps = ", ".join(s.id for s in lab.steps)
+            print(f"{lab.number:02d}  {lab.id:<18} {lab.title}  [{steps}]")
+        return EXIT_PASS
+    _require_root()
+    session = open_lab(args.lab)
+    session.start(quiet=False)
+    names = ", ".join(f"{d.name} ({d.hostname}.{d.domain})" for d in session.lab.machines)
+    print(f"Lab {session.lab.id} is running: {names}. Enter it with `maillab shell`.")
+    return EXIT_PASS
+
+
+def _machine(args) -> Machine:
+    session = _session(args.lab)
+    session.require_started()
+    return session.machine(args.machine)
+
+
+def cmd_exec(args) -> int:
+    _require_root()
+    argv = args.argv[1:] if args.argv[:1] == ["--"] else args.argv
+    if not argv:
+        raise UsageError("Say which command to run: `maillab exec -- postconf -n`.")
+    machine = _machine(args)
+    host_argv = machine.enter_argv(argv, tty=sys.stdin.isatty())
+    return subprocess.call(host_argv, preexec_fn=lambda: cgroups.join(machine.name))
+
+
+def cmd_shell(args) -> int:
+    _require_root()
+    machine = _machine(args)
+    host_argv = machine.enter_argv(["/bin/bash", "-l"], tty=True)
+    cgroups.join(machine.name)
+    os.execvp(host_argv[0], host_argv)  # the shell replaces us: signals and the terminal go straight to it
+
+
+def cmd_check(args) -> int:
+    _require_root()
+    session = open_lab(args.lab)
+    steps = [session.lab.step(args.step)] if args.step else list(session.lab.steps)
+    session.require_started()
+    results = [session.check(step.id) for step in steps]
+    if args.json:
+        payload = [r.to_dict() for r in results]
+        print(json.dumps(payload[0] if args.step else payload, indent=2))
+    else:
+        print("\n\n".join(str(r) for r in results))
+    statuses = {r.status for r in results}
+    if Status.ERROR in statuses:
+        return EXIT_ERROR
+    if statuses - {Status.PASS}:
+        return EXIT_FAIL
+    return EXIT_PASS
+
+
+def cmd_solve(args) -> int:
+    _require_root()
+    session = open_lab(args.lab)
+    step = args.step or session.lab.steps[-1].id
+    done = session.solve(step)
+    print(f"Applied the reference solution of: {', '.join(done)}.")
+    return EXIT_PASS
+
+
+def cmd_reset(args) -> int:
+    _require_root()
+    session = open_lab(args.lab)
+    session.reset(args.step)
+    where = f"the start of step {args.step}" if args.step else "the start of the lab"
+    print(f"Lab {session.lab.id} is back to {where}.")
+    return EXIT_PASS
+
+
+def cmd_status(args) -> int:
+    learner = current_learner()
+    print(f"Learner: {learner}")
+    print(f"Lab image: {'built' if image.is_built() else 'not built yet (`maillab image build`)'}")
+    print(f"Current lab: {current_lab(learner) or '(none)'}")
+    for machine in all_machines():
+        if not machine.name.startswith(learner + "--"):
+            continue
+        state = "running" if machine.running() else "stopped"
+        memory = machine.memory_usage()
+        extra = f", {memory / 2**20:.0f} MiB" if memory and state == "running" else ""
+        print(f"  machine {machine.name.split('--', 1)[1].replace('--', '/')}: {state}{extra}")
+    for lab in labs.all_labs():
+        session = LabSession(lab, learner)
+        progress = session.progress()
+        passed = sum(1 for s in lab.steps if progress.get(s.id, {}).get("passed_now"))
+        print(f"  {lab.id:<18} {passed}/{len(lab.steps)} steps passed")
+    return EXIT_PASS
+
+
+def cmd_selftest(args) -> int:
+    _require_root()
+    from .selftest import selftest_lab
+
+    chosen = [labs.find(lab_id) for lab_id in args.labs] if args.labs else labs.all_labs()
+    verdicts = []
+    for lab in chosen:
+        verdicts += selftest_lab(lab, report=lambda v: print(v, flush=True))
+    failed = [v for v in verdicts if not v.ok]
+    print(f"selftest: {len(verdicts) - len(failed)} passed, {len(failed)} failed")
+    return EXIT_FAIL if failed else EXIT_PASS
+
+
+def cmd_down(args) -> int:
+    _require_root()
+    prefix = "" if args.all else current_learner() + "--"
+    stopped = [m for m in all_machines() if m.name.startswith(prefix) and m.running()]
+    for machine in stopped:
+        machine.stop()
+    print(f"Stopped {len(stopped)} machine(s). Your files are kept: `maillab lab start LAB` boots them again.")
+    return EXIT_PASS
+
+
+COMMANDS = {"up": cmd_up, "image": cmd_image, "lab": cmd_lab, "exec": cmd_exec, "shell": cmd_shell,
+            "check": cmd_check, "solve": cmd_solve, "reset": cmd_reset, "status": cmd_status,
+            "selftest": cmd_selftest, "down": cmd_down}
+
+
+if __name__ == "__main__":
+    sys.exit(main())

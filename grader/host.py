@@ -1,0 +1,278 @@
+"""The Host facade: typed probes of one lab machine over a small Backend protocol.
+
+Every command runs with an argv (no shell unless `run_shell` is used) and a time bound.
+"""
+from __future__ import annotations
+
+import contextlib
+import os
+import re
+import time
+import uuid
+from email.utils import formatdate
+from typing import Callable, Iterator, Protocol, Sequence, TypeVar
+
+from sandbox.errors import SandboxError
+from sandbox.result import ExecResult
+
+from .check import Fail
+from .mailbox import Mailbox, Maildir
+from .maillog import DEFAULT_MAILLOG, Delivery, MailLog, Verification, find_verification
+from .probes import (File, MissingCommand, Package, PostconfLint, Process, QueuedMessage, Socket,
+                     User, first_line, parse_dpkg_query, parse_getent_passwd, parse_postconf_n,
+                     parse_postqueue_json, parse_ps, parse_ss)
+
+DEFAULT_TIMEOUT = 10.0
+READ_LIMIT = 4 * 1024 * 1024
+POLL_INTERVAL = 0.05
+SENDMAIL = "/usr/sbin/sendmail"
+MESSAGE_ID_DOMAIN = "grader.maillab.test"
+
+T = TypeVar("T")
+
+_PARAMETER = re.compile(r"[A-Za-z0-9_.-]+")
+_USER_NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]*\$?")
+
+
+class Backend(Protocol):
+    """How a Host reaches a machine: run a command, read its files."""
+
+    def run(self, argv: Sequence[str], *, input: bytes | None = None,
+            timeout: float) -> ExecResult: ...
+
+    def read_bytes(self, path: str, limit: int = READ_LIMIT, *, offset: int = 0) -> bytes:
+        """At most `limit` bytes from `offset`. Raises FileNotFoundError."""
+        ...
+
+    def stat(self, path: str) -> os.stat_result | None: ...
+
+    def listdir(self, path: str) -> list[str]: ...
+
+
+class StepOutOfTime(SandboxError):
+    """The step's overall time limit ran out before a command could start."""
+
+
+class Host:
+    def __init__(self, backend: Backend, *, name: str = "machine",
+                 timeout: float = DEFAULT_TIMEOUT, read_limit: int = READ_LIMIT,
+                 clock: Callable[[], float] = time.monotonic,
+                 sleep: Callable[[float], None] = time.sleep) -> None:
+        self.backend = backend
+        self.name = name
+        self.timeout = timeout
+        self.read_limit = read_limit
+        self._clock = clock
+        self._sleep = sleep
+        self._until: float | None = None
+
+    def __repr__(self) -> str:
+        return f"<Host {self.name}>"
+
+    # -- time bounds ------------------------------------------------------------------------
+
+    @contextlib.contextmanager
+    def bounded_until(self, until: float | None,
+                      clock: Callable[[], float] | None = None) -> Iterator["Host"]:
+        """Within this block no command or wait runs past `until` (a monotonic clock time)."""
+        saved = self._until, self._clock
+        self._until = until
+        if clock is not None:
+            self._clock = clock
+        try:
+            yield self
+        finally:
+            self._until, self._clock = saved
+
+    def _bound(self, seconds: float, argv: Sequence[str] = ()) -> float:
+        if self._until is None:
+            return seconds
+        remaining = self._until - self._clock()
+        if remaining <= 0:
+            shown = " ".join(argv) or "the next command"
+            raise StepOutOfTime(f"The step ran out of time before `{shown}` could run.")
+        return min(seconds, remaining)
+
+    def _poll(self, within: float, attempt: Callable[[], T],
+              done: Callable[[T], bool] = bool) -> tuple[T, float]:
+        """Call `attempt` until `done` says its answer will do or `within` seconds have passed."""
+        start = self._clock()
+        end = start + self._bound(within)
+        while True:
+            found = attempt()
+            now = self._clock()
+            if done(found) or now >= end:
+                return found, now - start
+            self._sleep(min(POLL_INTERVAL, max(end - now, 0)))
+
+    # -- commands ---------------------------------------------------------------------------
+
+    def run(self, *argv: str, input: bytes | None = None,
+            timeout: float | None = None) -> ExecResult:
+        """Run argv on the machine. Raises CommandTimeout when it exceeds its bound."""
+        if not argv:
+            raise ValueError("Host.run needs a command")
+        bound = self._bound(self.timeout if timeout is None else timeout, argv)
+        return self.backend.run(list(argv), input=input, timeout=bound)
+
+    def run_shell(self, script: str, *, input: bytes | None = None,
+                  timeout: float | None = None) -> ExecResult:
+        return self.run("/bin/sh", "-c", script, input=input, timeout=timeout)
+
+    def _tool(self, *argv: str, input: bytes | None = None,
+              timeout: float | None = None) -> ExecResult:
+        result = self.run(*argv, input=input, timeout=timeout)
+        if result.returncode == 127:
+            raise MissingCommand(argv)
+        return result
+
+    # -- system probes ----------------------------------------------------------------------
+
+    def package(self, name: str) -> Package:
+        res = self._tool("dpkg-query", "-W", "-f", "${Status}\t${Version}\n", "--", name)
+        return parse_dpkg_query(name, res.returncode, res.out, res.err)
+
+    def user(self, name: str) -> User:
+        res = self._tool("getent", "passwd", "--", name)
+        return parse_getent_passwd(name, res.out if res.ok else "")
+
+    def file(self, path: str) -> File:
+        return File(self.backend, path, limit=self.read_limit)
+
+    def processes(self, comm: str | None = None) -> list[Process]:
+        res = self._tool("ps", "-eo", "pid,user:32,comm,args")
+        found = parse_ps(res.out)
+        return [p for p in found if comm is None or p.comm == comm]
+
+    def listening(self, port: int | None = None, proto: str = "tcp") -> list[Socket]:
+        """Sockets listening on `port` (all when None), as `ss` inside the machine sees them."""
+        flag = {"tcp": "-ltnpH", "udp": "-lunpH"}.get(proto)
+        if flag is None:
+            raise ValueError(f"proto must be 'tcp' or 'udp', not {proto!r}")
+        res = self._tool("ss", flag)
+        sockets = parse_ss(res.out, proto)
+        return [s for s in sockets if port is None or s.port == port]
+
+    # -- Postfix probes ---------------------------------------------------------------------
+
+    def postconf(self, name: str, expand: bool = False) -> str | None:
+        """A main.cf parameter's value; None when Postfix is missing or the name is unknown."""
+        if not _PARAMETER.fullmatch(name):
+            raise ValueError(f"not a Postfix parameter name: {name!r}")
+        res = self.run("postconf", "-xh" if expand else "-h", name)
+        if res.returncode == 127:
+            return None
+        if not res.ok:
+            raise Fail(f"`postconf -h {name}` failed: {first_line(res.err) or res.returncode}")
+        if not res.out and "unknown parameter" in res.err:
+            return None
+        # Long values may be folded onto indented continuation lines.
+        return re.sub(r"\n[ \t]+", " ", res.out.rstrip("\n"))
+
+    def postconf_lint(self) -> PostconfLint:
+        res = self._tool("postconf", "-n")
+        if not res.ok:
+            raise Fail(f"`postconf -n` failed: {first_line(res.err) or res.returncode}")
+        return parse_postconf_n(res.out, res.err)
+
+    def postmap_query(self, key: str, table: str) -> str | None:
+        """`postmap -q KEY TABLE`: the value, or None when the key is not in the table."""
+        return self._query("postmap", key, table)
+
+    def postalias_query(self, key: str, table: str = "hash:/etc/aliases") -> str | None:
+        return self._query("postalias", key, table)
+
+    def _query(self, command: str, key: str, table: str) -> str | None:
+        res = self._tool(command, "-q", key, table)
+        if res.returncode == 1 and not res.err.strip():
+            return None
+        if not res.ok:
+            raise Fail(f"`{command} -q {key} {table}` failed: {first_line(res.err)}")
+        return res.out.rstrip("\n")
+
+    def queue(self) -> list[QueuedMessage]:
+        res = self._tool("postqueue", "-j")
+        if not res.ok:
+            raise Fail(f"`postqueue -j` failed: {first_line(res.err) or res.returncode}")
+        return parse_postqueue_json(res.out)
+
+    def maillog(self) -> MailLog:
+        path = self.postconf("maillog_file", expand=True) or DEFAULT_MAILLOG
+        return MailLog(self.backend, path, limit=self.read_limit)
+
+    # -- mailboxes --------------------------------------------------------------------------
+
+    def mailbox(self, user: str) -> Mailbox:
+        if not _USER_NAME.fullmatch(user):
+            raise ValueError(f"not a user name: {user!r}")
+        return Mailbox(self.backend, f"/var/mail/{user}", limit=self.read_limit)
+
+    def maildir(self, path: str) -> Maildir:
+        return Maildir(self.backend, path)
+
+    # -- mail flow --------------------------------------------------------------------------
+
+    def sendmail_bv(self, address: str, within: float = 5.0) -> Verification:
+        """Ask Postfix whether `address` is deliverable (`sendmail -bv`), and read its answer."""
+        _check_address(address)
+        log = self.maillog()
+        mark = log.mark()
+        res = self._tool(SENDMAIL, "-f", "", "-bv", address)
+        if not res.ok:
+            raise Fail(f"`sendmail -bv {address}` failed: {first_line(res.err) or res.returncode}")
+        found, waited = self._poll(within, lambda: find_verification(log.lines(mark), address),
+                                   lambda outcome: outcome is not None)
+        return Verification(address, found, log.path, waited)
+
+    def send_tagged(self, sender: str, recipients: Sequence[str] | str, *,
+                    subject: str = "MailLab test message", body: str | None = None,
+                    within: float = 10.0) -> Delivery:
+        """Send a message with a unique Message-Id and follow it through the log (bounded)."""
+        rcpts = [recipients] if isinstance(recipients, str) else list(recipients)
+        if not rcpts:
+            raise ValueError("send_tagged needs at least one recipient")
+        for address in (sender, *rcpts):
+            _check_address(address, allow_empty=address is sender)
+        token = uuid.uuid4().hex
+        message_id = f"maillab-{token}@{MESSAGE_ID_DOMAIN}"
+        message = build_message(sender, rcpts, subject=subject, message_id=message_id, tag=token,
+                                body=body)
+        log = self.maillog()
+        mark = log.mark()
+        res = self._tool(SENDMAIL, "-i", "-f", sender, *rcpts, input=message)
+        if not res.ok:
+            raise Fail(f"sendmail refused the message (exit status {res.returncode}): "
+                       f"{first_line(res.err)}")
+        delivery, waited = self._poll(within, lambda: log.follow(message_id, rcpts, since=mark),
+                                      lambda d: d.complete)
+        delivery.tag = token
+        delivery.waited = waited
+        return delivery
+
+
+def _check_address(address: str, *, allow_empty: bool = False) -> None:
+    # An address starting with "-" would be read by sendmail as an option.
+    if (not address and not allow_empty) or address.startswith("-") \
+            or any(c in address for c in "\r\n\0"):
+        raise ValueError(f"not a usable mail address: {address!r}")
+
+
+def build_message(sender: str, recipients: Sequence[str], *, subject: str, message_id: str,
+                  tag: str, body: str | None = None) -> bytes:
+    if any(c in subject for c in "\r\n"):
+        raise ValueError("a subject is one line")
+    text = body if body is not None else (
+        "This message was sent by the MailLab grader to check a step.\n"
+        f"Tag: {tag}\n")
+    headers = [
+        f"From: {sender or 'MAILER-DAEMON'}",
+        f"To: {', '.join(recipients)}",
+        f"Subject: {subject}",
+        f"Date: {formatdate(usegmt=True)}",
+        f"Message-Id: <{message_id}>",
+        f"X-MailLab-Tag: {tag}",
+        "MIME-Version: 1.0",
+        "Content-Type: text/plain; charset=utf-8",
+        "Content-Transfer-Encoding: 8bit",
+    ]
+    return ("\n".join(headers) + "\n\n" + text).encode("utf-8")

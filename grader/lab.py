@@ -1,0 +1,115 @@
+"""A lab is data: a folder with lab.toml, lab.ipynb, checks.py and solve/ (one script per step)."""
+from __future__ import annotations
+
+import os
+import re
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from .errors import MailLabError, UsageError
+
+ID = re.compile(r"^[a-z0-9][a-z0-9-]*$")
+
+
+def labs_dir() -> Path:
+    """The course's labs folder: $MAILLAB_LABS, else labs/ beside the grader package."""
+    return Path(os.environ.get("MAILLAB_LABS", Path(__file__).resolve().parent.parent / "labs"))
+
+
+@dataclass(frozen=True)
+class Step:
+    id: str
+    title: str
+    points: int = 1
+    fresh_fails: str = ""  # the check a fresh machine must fail first (proved by selftest)
+
+
+@dataclass(frozen=True)
+class MachineDecl:
+    name: str
+    hostname: str
+    domain: str
+    memory_mb: int = 512
+
+
+@dataclass(frozen=True)
+class Lab:
+    id: str
+    title: str
+    number: int
+    dir: Path
+    steps: tuple[Step, ...]
+    machines: tuple[MachineDecl, ...]
+    starts_after: str = ""  # a lab whose reference solutions make this lab's starting state
+    summary: str = field(default="", compare=False)
+
+    def step(self, step_id: str) -> Step:
+        for step in self.steps:
+            if step.id == step_id:
+                return step
+        known = ", ".join(s.id for s in self.steps)
+        raise UsageError(f"Lab {self.id} has no step {step_id!r}. Its steps are: {known}.")
+
+    def step_index(self, step_id: str) -> int:
+        return self.steps.index(self.step(step_id))
+
+    def machine(self, name: str | None = None) -> MachineDecl:
+        if name is None:
+            return self.machines[0]
+        for decl in self.machines:
+            if decl.name == name:
+                return decl
+        known = ", ".join(m.name for m in self.machines)
+        raise UsageError(f"Lab {self.id} has no machine {name!r}. Its machines are: {known}.")
+
+    def solve_script(self, step_id: str) -> Path:
+        return self.dir / "solve" / f"{step_id}.sh"
+
+    @property
+    def checks_file(self) -> Path:
+        return self.dir / "checks.py"
+
+    @property
+    def notebook(self) -> Path:
+        return self.dir / "lab.ipynb"
+
+
+def load(folder: Path) -> Lab:
+    """Read one lab folder; a mistake in lab.toml is reported with the file's name."""
+    path = folder / "lab.toml"
+    try:
+        data = tomllib.loads(path.read_text())
+    except FileNotFoundError:
+        raise MailLabError(f"{path} is missing: every lab folder needs a lab.toml.") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise MailLabError(f"{path} is not valid TOML: {exc}.") from None
+    try:
+        lab_id = data["id"]
+        number = int(folder.name.split("-", 1)[0])
+        steps = tuple(Step(**s) for s in data["steps"])
+        machines = tuple(MachineDecl(**m) for m in data.get("machines", [{"name": "mail", "hostname": "mail", "domain": "example.test"}]))
+    except (KeyError, TypeError, ValueError) as exc:
+        raise MailLabError(f"{path} is not a valid lab description ({exc}).") from None
+    if not ID.match(lab_id) or any(not ID.match(s.id) for s in steps):
+        raise MailLabError(f"{path}: lab and step ids use lower-case letters, digits and dashes only.")
+    if len({s.id for s in steps}) != len(steps):
+        raise MailLabError(f"{path}: two steps have the same id.")
+    return Lab(id=lab_id, title=data.get("title", lab_id), number=number, dir=folder, steps=steps,
+               machines=machines, starts_after=data.get("starts_after", ""), summary=data.get("summary", ""))
+
+
+def all_labs() -> list[Lab]:
+    base = labs_dir()
+    if not base.is_dir():
+        raise MailLabError(f"The labs folder {base} is missing.")
+    return [load(d) for d in sorted(base.iterdir()) if (d / "lab.toml").is_file()]
+
+
+def find(lab_id: str) -> Lab:
+    labs = all_labs()
+    for lab in labs:
+        if lab.id == lab_id:
+            return lab
+    known = ", ".join(lab.id for lab in labs)
+    raise UsageError(f"There is no lab called {lab_id!r}. The labs are: {known}.")

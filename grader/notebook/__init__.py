@@ -1,0 +1,17 @@
+"""MailLab in JupyterLab: what a lab notebook's first cell calls.
+
+    from grader.notebook import open_lab
+    lab = open_lab("install-postfix")   # starts the machine; `!cmd` and %%bash now run inside it
+    ...
+    lab.check("install")                # the step's Check panel, already showing the result
+
+The server side (`maillab up`) is grader.notebook.server; the shell escapes are
+grader.notebook.shell, loaded by the MailLab kernel.
+"""
+from .notebook_lab import LabNotReady, NotebookLab, open_lab
+from .panel import CheckPanel
+from .shell import use_machine
+from .workspace import install_notebooks, link_machine_root
+
+__all__ = ["CheckPanel", "LabNotReady", "NotebookLab", "install_notebooks", "link_machine_root",
+           "open_lab", "use_machine"]

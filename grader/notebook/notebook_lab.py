@@ -1,0 +1,162 @@
+"""What a lab notebook's cells call: `lab = open_lab("install-postfix")`, then `lab.check("install")`."""
+from __future__ import annotations
+
+import html
+import os
+from pathlib import Path
+from typing import Any
+
+import ipywidgets as widgets
+from IPython import get_ipython
+from IPython.display import HTML, display
+
+from . import session_thread, shell
+from .panel import CheckPanel, problem_sentence
+from .workspace import link_machine_root
+
+WORKSPACE_ENV = "MAILLAB_WORKSPACE"  # set by grader.notebook.server for the server and its kernels
+
+
+class LabNotReady(Exception):
+    """Shown in the notebook as its sentence alone (IPython's _render_traceback_ hook)."""
+
+    def _render_traceback_(self) -> list[str]:
+        return [str(self)]
+
+
+class NotebookLab:
+    """One lab session, seen from its notebook: check panels, solutions, resets and a progress bar."""
+
+    def __init__(self, session: Any, *, workspace: Path | None = None):
+        self.session = session
+        self.workspace = workspace
+        self.status = widgets.HTML("")
+        self.progress_bar = widgets.IntProgress(min=0, max=max(1, len(session.lab.steps)),
+                                                description="Progress:")
+        self.progress_text = widgets.Label("")
+        self.header = widgets.VBox([self.status, widgets.HBox([self.progress_bar, self.progress_text])])
+        self.header.add_class("maillab-lab-header")
+        self._machine_name: str | None = None
+
+    # -- machines -------------------------------------------------------------------------
+    @property
+    def machine(self) -> Any:
+        """The machine the notebook's shell escapes run in."""
+        return shell.attached_machine()
+
+    def start(self) -> None:
+        """Start the lab's machines (idempotent) and send shell escapes to the default one."""
+        title = html.escape(self.session.lab.title)
+        self.status.value = (f'<span role="status">Starting your machine for <strong>{title}</strong>'
+                             "\u2026 this can take a few seconds.</span>")
+        try:
+            session_thread.call(self.session.start)
+            note = self.use_machine(self._machine_name)
+        except Exception as exc:
+            sentence = problem_sentence(exc, "start your lab machine")
+            self.status.value = f'<p role="alert"><span aria-hidden="true">\u26a0</span> {html.escape(sentence)}</p>'
+            raise LabNotReady(sentence) from None
+        self.status.value = (
+            f'<span aria-hidden="true">\u2714</span> <strong>{title}</strong>: your machine '
+            f"<code>{html.escape(self.machine.name)}</code> is running. <code>!commands</code>, "
+            "<code>%%bash</code> cells and the Terminal run inside it." + note)
+        self.refresh_progress()
+
+    def use_machine(self, name: str | None = None) -> str:
+        """Send shell escapes to another machine of this lab (by its name in lab.toml)."""
+        machine = session_thread.call(self.session.machine, name)
+        ip = get_ipython()
+        if ip is not None and "grader.notebook.shell" not in ip.extension_manager.loaded:
+            ip.extension_manager.load_extension("grader.notebook.shell")  # e.g. a plain python3 kernel
+        shell.use_machine(machine)
+        self._machine_name = name
+        if self.workspace is None:
+            return ""
+        try:
+            link = link_machine_root(self.workspace, machine)
+        except Exception as exc:
+            return f" (Its files could not be shown in the file browser: {html.escape(problem_sentence(exc, 'link its files'))})"
+        return f" Its files are in the <code>{html.escape(link.name)}</code> folder of the file browser."
+
+    # -- steps ----------------------------------------------------------------------------
+    def panel(self, step_id: str) -> CheckPanel:
+        """A Check panel for a step, showing its last result (nothing runs until Check is pressed)."""
+        panel = CheckPanel(self.session, step_id)
+        panel.on_result(lambda _result: self.refresh_progress())
+        return panel
+
+    def check(self, step_id: str) -> None:
+        """Check a step now: shows its panel, which shows the result when the check is done.
+
+        Returns nothing, so the result is drawn once (a StepResult would draw itself again)."""
+        panel = self.panel(step_id)
+        display(panel)
+        pending = panel.check()
+        if pending is not None:
+            pending.result()
+
+    def solve(self, step_id: str) -> None:
+        """Apply the reference solution up to this step, and say so where the learner can see it."""
+        done = self._call(self.session.solve, step_id, doing="apply the reference solution")
+        steps = ", ".join(self._title(s) for s in done) or self._title(step_id)
+        display(HTML(
+            '<p class="maillab-solved"><span aria-hidden="true">\u2139</span> <strong>Reference '
+            f"solution used</strong> for: {html.escape(steps)}. The gradebook notes that the solution "
+            "was used. Run the step's check to see the result.</p>"))
+        self.refresh_progress()
+
+    def reset(self, step_id: str) -> None:
+        """Put the lab's machines back to how they were at the start of this step."""
+        self._call(self.session.reset, step_id, doing="reset this step")
+        note = self.use_machine(self._machine_name)
+        display(HTML(
+            f'<p class="maillab-reset"><span aria-hidden="true">\u21ba</span> <strong>Reset</strong>: '
+            f"your machine is back to how it was at the start of {html.escape(self._title(step_id))}. "
+            f"Changes made since then are gone.{note}</p>"))
+        self.refresh_progress()
+
+    def last_result(self, step_id: str) -> Any:
+        return session_thread.call(self.session.last_result, step_id)
+
+    # -- progress -------------------------------------------------------------------------
+    def refresh_progress(self) -> None:
+        try:
+            progress = session_thread.call(self.session.progress)
+        except Exception:
+            self.progress_text.value = "Progress is not available right now."
+            return
+        steps = [s.id for s in self.session.lab.steps]
+        passed = sum(1 for s in steps if progress.get(s, {}).get("passed_now"))
+        self.progress_bar.value = passed
+        self.progress_text.value = f"{passed} of {len(steps)} steps passed"
+
+    def _title(self, step_id: str) -> str:
+        for step in self.session.lab.steps:
+            if step.id == step_id:
+                return f"step \u201c{step.title}\u201d"
+        return f"step {step_id}"
+
+    def _call(self, fn: Any, *args: Any, doing: str) -> Any:
+        try:
+            return session_thread.call(fn, *args)
+        except Exception as exc:
+            raise LabNotReady(problem_sentence(exc, doing)) from None
+
+    def __repr__(self) -> str:
+        return f"<MailLab lab {self.session.lab.id}>"
+
+
+def open_lab(lab_id: str, learner: str | None = None, *, workspace: Path | None = None) -> NotebookLab:
+    """Open a lab in this notebook: start its machine, attach shell escapes, show a status line."""
+    from grader.session import open_lab as open_session  # imported late: the kernel starts faster
+
+    if workspace is None and os.environ.get(WORKSPACE_ENV):
+        workspace = Path(os.environ[WORKSPACE_ENV])
+    try:
+        session = session_thread.call(open_session, lab_id, learner)
+    except Exception as exc:
+        raise LabNotReady(problem_sentence(exc, f"open the lab {lab_id}")) from None
+    lab = NotebookLab(session, workspace=workspace)
+    display(lab.header)
+    lab.start()
+    return lab

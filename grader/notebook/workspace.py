@@ -1,0 +1,76 @@
+"""The learner's workspace (the JupyterLab root): their notebooks and a window onto the machine."""
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+import nbformat
+
+from grader.errors import MailLabError
+
+KERNEL_NAME = "maillab"
+KERNEL_DISPLAY_NAME = "MailLab (Python 3)"
+MACHINE_LINK = "machine"
+
+
+def link_machine_root(workspace: Path, machine: Any, name: str = MACHINE_LINK) -> Path:
+    """Make `workspace/machine` a symlink to the machine's root file system, so files such as
+    /etc/postfix/main.cf open from JupyterLab's file browser. Re-pointed when the machine changes;
+    anything else of that name (the learner's own folder) is left alone."""
+    link = Path(workspace) / name
+    target = str(machine.root)
+    if link.is_symlink():
+        if os.readlink(link) == target:
+            return link
+    elif link.exists():
+        raise MailLabError(f"{link} is not a link to your machine, so your machine's files are not "
+                           f"shown there: rename it and run the lab's first cell again.")
+    # Build the new link beside the old one and rename it over: never a moment without one.
+    tmp = Path(tempfile.mkdtemp(prefix=".maillab-link-", dir=workspace))
+    try:
+        (tmp / name).symlink_to(target, target_is_directory=True)
+        os.replace(tmp / name, link)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    return link
+
+
+def install_notebooks(workspace: Path, notebooks: Iterable[tuple[Path, str]]) -> list[Path]:
+    """Copy each (source, name) into the workspace unless the learner already has that file:
+    a learner's copy holds their work and is never overwritten. Notebooks are set to the MailLab
+    kernel. Returns the files copied now."""
+    copied = []
+    for source, name in notebooks:
+        dest = Path(workspace) / name
+        if dest.exists() or dest.is_symlink():
+            continue
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        if dest.suffix == ".ipynb":
+            notebook = nbformat.read(source, as_version=4)
+            notebook.metadata["kernelspec"] = {"name": KERNEL_NAME, "display_name": KERNEL_DISPLAY_NAME,
+                                               "language": "python"}
+            data = nbformat.writes(notebook).encode("utf-8")
+        else:
+            data = Path(source).read_bytes()
+        if _create_exclusively(dest, data):
+            copied.append(dest)
+    return copied
+
+
+def _create_exclusively(dest: Path, data: bytes) -> bool:
+    """Write dest in one step, only if it does not exist (False if it appeared meanwhile)."""
+    fd, tmp = tempfile.mkstemp(prefix=f".{dest.name}.", dir=dest.parent)
+    try:
+        with os.fdopen(fd, "wb") as out:
+            out.write(data)
+        os.chmod(tmp, 0o644)
+        os.link(tmp, dest)  # fails if dest exists, unlike rename
+        return True
+    except FileExistsError:
+        return False
+    finally:
+        os.unlink(tmp)

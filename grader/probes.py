@@ -1,0 +1,317 @@
+"""What the Host's probes return, and how each is read from a command's output.
+
+Parsers are plain functions of text, so they are tested without any machine.
+"""
+from __future__ import annotations
+
+import json
+import logging
+import re
+import stat as stat_module
+from dataclasses import dataclass
+from functools import cached_property
+from typing import TYPE_CHECKING, Sequence
+
+from .check import Fail
+
+if TYPE_CHECKING:
+    import os
+
+    from .host import Backend
+
+log = logging.getLogger(__name__)
+
+# Which package brings a command, so "command not found" can say what to install.
+PACKAGE_OF_COMMAND = {
+    "postconf": "postfix", "postmap": "postfix", "postalias": "postfix", "postqueue": "postfix",
+    "postsuper": "postfix", "postfix": "postfix", "sendmail": "postfix", "newaliases": "postfix",
+    "mailq": "postfix", "doveadm": "dovecot-core", "doveconf": "dovecot-core",
+    "ss": "iproute2", "ps": "procps", "dpkg-query": "dpkg", "getent": "libc-bin",
+}
+_PRETTY = {"postfix": "Postfix", "dovecot-core": "Dovecot"}
+
+
+class MissingCommand(Fail):
+    """A command the probe needs is not on the machine (exit status 127)."""
+
+    def __init__(self, argv: Sequence[str]) -> None:
+        command = argv[0]
+        package = PACKAGE_OF_COMMAND.get(command.rsplit("/", 1)[-1])
+        if package:
+            detail = f"{command}: command not found (is {_PRETTY.get(package, package)} installed?)"
+            hint = f"Install it with `apt-get install {package}`, then check again."
+        else:
+            detail = f"{command}: command not found"
+            hint = None
+        super().__init__(detail, hint)
+        self.argv = list(argv)
+
+
+def first_line(text: str) -> str:
+    stripped = text.strip()
+    return stripped.splitlines()[0] if stripped else ""
+
+
+@dataclass(frozen=True)
+class Package:
+    name: str
+    installed: bool
+    status: str            # dpkg's words, e.g. "install ok installed" or why it is unknown
+    version: str | None
+
+    def __bool__(self) -> bool:
+        return self.installed
+
+
+def parse_dpkg_query(name: str, returncode: int, stdout: str, stderr: str) -> Package:
+    """Parse `dpkg-query -W -f '${Status}\\t${Version}\\n' NAME`."""
+    rows = [line.split("\t", 1) for line in stdout.splitlines() if line.strip()]
+    for row in rows:
+        status, version = row[0].strip(), (row[1].strip() if len(row) > 1 else "")
+        if status.split()[-1:] == ["installed"]:
+            return Package(name, True, status, version or None)
+    if rows:
+        status, version = rows[0][0].strip(), (rows[0][1].strip() if len(rows[0]) > 1 else "")
+        return Package(name, False, status, version or None)
+    said = first_line(stderr) or f"dpkg-query exited with status {returncode} and said nothing"
+    return Package(name, False, said, None)
+
+
+@dataclass(frozen=True)
+class User:
+    name: str
+    exists: bool
+    uid: int | None = None
+    gid: int | None = None
+    gecos: str = ""
+    home: str | None = None
+    shell: str | None = None
+
+    def __bool__(self) -> bool:
+        return self.exists
+
+
+def parse_getent_passwd(name: str, stdout: str) -> User:
+    for line in stdout.splitlines():
+        fields = line.split(":")
+        if len(fields) == 7 and fields[0] == name:
+            return User(name, True, int(fields[2]), int(fields[3]), fields[4], fields[5], fields[6])
+    return User(name, False)
+
+
+@dataclass(frozen=True)
+class Process:
+    pid: int
+    user: str
+    comm: str
+    args: str
+
+
+def parse_ps(stdout: str) -> list[Process]:
+    """Parse `ps -eo pid,user,comm,args` (header line included or not)."""
+    found = []
+    for line in stdout.splitlines():
+        fields = line.split(None, 3)
+        if len(fields) < 3 or not fields[0].isdigit():
+            continue
+        found.append(Process(int(fields[0]), fields[1], fields[2],
+                             fields[3] if len(fields) > 3 else fields[2]))
+    return found
+
+
+@dataclass(frozen=True)
+class Socket:
+    proto: str
+    address: str
+    port: int
+    programs: tuple[str, ...] = ()
+
+    def describe(self) -> str:
+        who = f" ({', '.join(self.programs)})" if self.programs else ""
+        return f"{self.proto} {self.address}:{self.port}{who}"
+
+
+_SS_PROGRAM = re.compile(r'\("([^"]+)",pid=\d+')
+
+
+def parse_ss(stdout: str, proto: str) -> list[Socket]:
+    """Parse `ss -l{t,u}npH`: State Recv-Q Send-Q Local:Port Peer:Port [users:(...)]."""
+    found = []
+    for line in stdout.splitlines():
+        fields = line.split()
+        if len(fields) < 5:
+            continue
+        address, _, port = fields[3].rpartition(":")
+        if not port.isdigit():
+            continue
+        programs = tuple(dict.fromkeys(_SS_PROGRAM.findall(line)))
+        found.append(Socket(proto, address.strip("[]"), int(port), programs))
+    return found
+
+
+@dataclass(frozen=True)
+class PostconfWarning:
+    kind: str            # "override", "unused" or "other"
+    parameter: str | None
+    text: str
+
+
+@dataclass(frozen=True)
+class PostconfLint:
+    settings: dict[str, str]          # `postconf -n`: parameters that differ from the default
+    warnings: tuple[PostconfWarning, ...]
+
+    @property
+    def overrides(self) -> list[PostconfWarning]:
+        return [w for w in self.warnings if w.kind == "override"]
+
+    @property
+    def unused(self) -> list[PostconfWarning]:
+        return [w for w in self.warnings if w.kind == "unused"]
+
+    @property
+    def clean(self) -> bool:
+        return not self.warnings
+
+    def describe(self) -> str:
+        if self.clean:
+            return "postconf -n gives no warnings"
+        return "; ".join(w.text for w in self.warnings)
+
+
+_OVERRIDE = re.compile(r"overriding earlier entry: (?P<param>[\w.-]+)=")
+_UNUSED = re.compile(r"unused parameter: (?P<param>[\w.-]+)=")
+
+
+def parse_postconf_n(stdout: str, stderr: str) -> PostconfLint:
+    settings = {}
+    for line in stdout.splitlines():
+        name, sep, value = line.partition(" = ")
+        if sep:
+            settings[name.strip()] = value.strip()
+    warnings = []
+    for line in stderr.splitlines():
+        line = line.strip()
+        if not line:
+            continue
+        text = re.sub(r"^postconf: warning: ", "", line)
+        if match := _OVERRIDE.search(line):
+            warnings.append(PostconfWarning("override", match["param"], text))
+        elif match := _UNUSED.search(line):
+            warnings.append(PostconfWarning("unused", match["param"], text))
+        else:
+            warnings.append(PostconfWarning("other", None, text))
+    return PostconfLint(settings, tuple(warnings))
+
+
+@dataclass(frozen=True)
+class QueuedRecipient:
+    address: str
+    delay_reason: str | None
+
+
+@dataclass(frozen=True)
+class QueuedMessage:
+    queue_id: str
+    queue_name: str          # "active", "deferred", "hold", "incoming", "maildrop"
+    sender: str
+    recipients: tuple[QueuedRecipient, ...]
+    arrival_time: int | None = None
+    message_size: int | None = None
+
+    def describe(self) -> str:
+        rcpts = ", ".join(r.address + (f" ({r.delay_reason})" if r.delay_reason else "")
+                          for r in self.recipients)
+        return f"{self.queue_id} in {self.queue_name} from <{self.sender}> to {rcpts}"
+
+
+def parse_postqueue_json(stdout: str) -> list[QueuedMessage]:
+    found = []
+    for line in stdout.splitlines():
+        if not line.strip():
+            continue
+        try:
+            obj = json.loads(line)
+        except json.JSONDecodeError:
+            log.warning("postqueue -j printed a line that is not JSON: %r", line[:200])
+            continue
+        recipients = tuple(QueuedRecipient(str(r.get("address", "")), r.get("delay_reason"))
+                           for r in obj.get("recipients", []))
+        found.append(QueuedMessage(str(obj.get("queue_id", "")), str(obj.get("queue_name", "")),
+                                   str(obj.get("sender", "")), recipients,
+                                   obj.get("arrival_time"), obj.get("message_size")))
+    return found
+
+
+class File:
+    """A file on the machine, as it is when the probe is made (the content read on demand)."""
+
+    def __init__(self, backend: "Backend", path: str, *, limit: int) -> None:
+        self.backend = backend
+        self.path = path
+        self.limit = limit
+        self._stat: "os.stat_result | None" = backend.stat(path)
+
+    @property
+    def exists(self) -> bool:
+        return self._stat is not None
+
+    @property
+    def is_file(self) -> bool:
+        return self._stat is not None and stat_module.S_ISREG(self._stat.st_mode)
+
+    @property
+    def is_dir(self) -> bool:
+        return self._stat is not None and stat_module.S_ISDIR(self._stat.st_mode)
+
+    @property
+    def size(self) -> int | None:
+        return self._stat.st_size if self._stat else None
+
+    @property
+    def mtime(self) -> float | None:
+        return self._stat.st_mtime if self._stat else None
+
+    @property
+    def mode(self) -> int | None:
+        return stat_module.S_IMODE(self._stat.st_mode) if self._stat else None
+
+    @property
+    def uid(self) -> int | None:
+        return self._stat.st_uid if self._stat else None
+
+    @property
+    def gid(self) -> int | None:
+        return self._stat.st_gid if self._stat else None
+
+    @cached_property
+    def content(self) -> bytes:
+        if not self.is_file:
+            return b""
+        try:
+            return self.backend.read_bytes(self.path, self.limit)
+        except FileNotFoundError:
+            return b""
+
+    @property
+    def truncated(self) -> bool:
+        return self.size is not None and self.size > self.limit
+
+    @property
+    def text(self) -> str:
+        return self.content.decode("utf-8", "replace")
+
+    def contains(self, pattern: "str | re.Pattern[str]") -> bool:
+        """A plain substring, or a compiled regular expression searched in the whole text."""
+        if isinstance(pattern, re.Pattern):
+            return pattern.search(self.text) is not None
+        return pattern in self.text
+
+    def newer_than(self, other: "File") -> bool:
+        return self.mtime is not None and (other.mtime is None or self.mtime > other.mtime)
+
+    def describe(self) -> str:
+        if not self.exists:
+            return f"{self.path} does not exist"
+        kind = "file" if self.is_file else "directory" if self.is_dir else "special file"
+        return f"{self.path} is a {kind} of {self.size} bytes, mode {self.mode:04o}"

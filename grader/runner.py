@@ -1,0 +1,82 @@
+"""Running one step's checks against a host, in order, each bounded in time."""
+from __future__ import annotations
+
+import logging
+import time
+from datetime import datetime, timezone
+from typing import Callable, Sequence
+
+from sandbox.errors import SandboxError
+
+from .check import Check, Fail
+from .host import Host
+from .result import ItemResult, Status, StepResult
+
+log = logging.getLogger(__name__)
+
+RETRY_INTERVAL = 0.2
+RETRY_HINT = "Try the check again. If it keeps happening, reset the step (or restart your lab machine)."
+GRADER_BUG_HINT = ("This is a problem in the grader, not in your work. Try the check again; "
+                   "if it keeps happening, tell your instructor.")
+
+
+def run_step(checks: Sequence[Check], host: Host, *, lab: str, step: str,
+             deadline: float = 60.0,
+             clock: Callable[[], float] = time.monotonic,
+             sleep: Callable[[float], None] = time.sleep) -> StepResult:
+    """Run `checks` in order. The first FAIL or ERROR stops the step; later checks are NOT_RUN."""
+    started_at = datetime.now(timezone.utc).isoformat()
+    start = clock()
+    step_end = start + deadline
+    items: list[ItemResult] = []
+    stopped = False
+    with host.bounded_until(step_end, clock=clock):
+        for chk in checks:
+            if stopped:
+                items.append(ItemResult(chk.name, chk.title, Status.NOT_RUN,
+                                        "not run: an earlier check did not pass"))
+                continue
+            if clock() >= step_end:
+                items.append(ItemResult(
+                    chk.name, chk.title, Status.ERROR,
+                    f"The step used up its {deadline:g} s time limit before this check could run.",
+                    RETRY_HINT))
+                stopped = True
+                continue
+            item = _run_check(chk, host, step_end, clock, sleep)
+            items.append(item)
+            stopped = item.status is not Status.PASS
+    return StepResult(lab=lab, step=step, items=tuple(items), started_at=started_at,
+                      duration=round(clock() - start, 6))
+
+
+def _run_check(chk: Check, host: Host, step_end: float,
+               clock: Callable[[], float], sleep: Callable[[float], None]) -> ItemResult:
+    start = clock()
+    retry_until = min(start + chk.within, step_end)
+
+    def item(status: Status, detail: str, hint: str | None = None) -> ItemResult:
+        return ItemResult(chk.name, chk.title, status, detail, hint, round(clock() - start, 6))
+
+    while True:
+        try:
+            observed = chk.func(host)
+        except Fail as failure:
+            if clock() + RETRY_INTERVAL < retry_until:
+                sleep(RETRY_INTERVAL)
+                continue
+            return item(Status.FAIL, failure.detail, failure.hint or chk.hint)
+        except SandboxError as exc:
+            return item(Status.ERROR, _one_line(str(exc)) or type(exc).__name__, RETRY_HINT)
+        except Exception as exc:  # the learner must see a sentence, the instructor the traceback
+            log.exception("check %s (step %s) raised", chk.name, chk.step)
+            return item(Status.ERROR,
+                        f"The grader itself failed while checking this "
+                        f"({type(exc).__name__}: {_one_line(str(exc))}).",
+                        GRADER_BUG_HINT)
+        return item(Status.PASS, "" if observed is None else str(observed))
+
+
+def _one_line(text: str, limit: int = 200) -> str:
+    line = text.strip().splitlines()[0] if text.strip() else ""
+    return line if len(line) <= limit else line[: limit - 3] + "..."

@@ -1,0 +1,69 @@
+"""The course proves its own checks: fresh state FAILS with the expected check, the reference
+solution makes it PASS, and checking again still PASSES."""
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from typing import Callable
+
+from .errors import MailLabError
+from .lab import Lab
+from .result import Status
+from .session import LabSession
+
+LEARNER = "selftest"
+
+
+@dataclass
+class StepVerdict:
+    lab: str
+    step: str
+    ok: bool
+    seconds: float
+    note: str
+
+    def __str__(self) -> str:
+        mark = "ok  " if self.ok else "FAIL"
+        return f"{mark} {self.lab}/{self.step:<16} {self.seconds:6.1f} s  {self.note}"
+
+
+def selftest_lab(lab: Lab, report: Callable[[StepVerdict], None] = print) -> list[StepVerdict]:
+    session = LabSession(lab, LEARNER, record=False)
+    verdicts = []
+    try:
+        for step in lab.steps:
+            started = time.monotonic()
+            try:
+                ok, note = _prove_step(session, step)
+            except MailLabError as exc:
+                ok, note = False, str(exc)
+            verdict = StepVerdict(lab.id, step.id, ok, time.monotonic() - started, note)
+            report(verdict)
+            verdicts.append(verdict)
+    finally:
+        for machine in session.machines():
+            machine.destroy()
+    return verdicts
+
+
+def _prove_step(session: LabSession, step) -> tuple[bool, str]:
+    session.reset(step.id)
+    fresh = session.check(step.id)
+    if fresh.status is not Status.FAIL:
+        return False, f"a fresh machine should FAIL this step but it is {fresh.status.value}: {_first(fresh)}"
+    first = fresh.first_problem
+    if step.fresh_fails and first.name != step.fresh_fails:
+        return False, f"a fresh machine should first fail {step.fresh_fails}, but failed {first.name}: {first.detail}"
+    session.solve(step.id, only=True)
+    solved = session.check(step.id)
+    if solved.status is not Status.PASS:
+        return False, f"after the reference solution the step is {solved.status.value}: {_first(solved)}"
+    again = session.check(step.id)
+    if again.status is not Status.PASS:
+        return False, f"checking a second time gives {again.status.value}: {_first(again)}"
+    return True, f"fresh FAIL ({first.name}) -> solved PASS -> again PASS"
+
+
+def _first(result) -> str:
+    item = result.first_problem
+    return f"{item.name}: {item.detail}" if item else "no items"
