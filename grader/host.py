@@ -129,7 +129,8 @@ class Host:
     # -- system probes ----------------------------------------------------------------------
 
     def package(self, name: str) -> Package:
-        res = self._tool("dpkg-query", "-W", "-f", "${Status}\t${Version}\n", "--", name)
+        # dpkg-query expands \t and \n itself; literal ones keep the argv printable in errors.
+        res = self._tool("dpkg-query", "-W", "-f", r"${Status}\t${Version}\n", "--", name)
         return parse_dpkg_query(name, res.returncode, res.out, res.err)
 
     def user(self, name: str) -> User:

@@ -52,7 +52,7 @@ class ItemResult:
     def from_dict(cls, data: dict[str, Any]) -> "ItemResult":
         return cls(
             name=str(data["name"]),
-            title=str(data.get("title") or data["name"]),
+            title=str(data.get("title", data["name"])),
             status=Status(data["status"]),
             detail=str(data.get("detail") or ""),
             hint=data.get("hint"),

@@ -67,7 +67,8 @@ def _run_check(chk: Check, host: Host, step_end: float,
                 continue
             return item(Status.FAIL, failure.detail, failure.hint or chk.hint)
         except SandboxError as exc:
-            return item(Status.ERROR, _one_line(str(exc)) or type(exc).__name__, RETRY_HINT)
+            return item(Status.ERROR, " ".join(str(exc).split()) or type(exc).__name__,
+                        RETRY_HINT)
         except Exception as exc:  # the learner must see a sentence, the instructor the traceback
             log.exception("check %s (step %s) raised", chk.name, chk.step)
             return item(Status.ERROR,

@@ -23,9 +23,9 @@ from .result import ExecResult
 from .runner import run_bounded
 
 BOOT = Path(__file__).with_name("boot.sh")
-# What a learner's root keeps (Docker's default set): enough to run and configure mail servers;
+# What a learner's root keeps (Docker's default set without mknod): enough to run and configure mail servers;
 # no module loading, raw I/O, reboot, clock, mounting or other administration of the host.
-CAPABILITIES = ("chown", "dac_override", "fsetid", "fowner", "mknod", "net_raw", "setgid", "setuid",
+CAPABILITIES = ("chown", "dac_override", "fsetid", "fowner", "net_raw", "setgid", "setuid",
                 "setfcap", "setpcap", "net_bind_service", "sys_chroot", "kill", "audit_write")
 BOUNDING_SET = "-all," + ",".join("+" + cap for cap in CAPABILITIES)
 PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
@@ -74,11 +74,11 @@ class Machine:
     def pid(self) -> int | None:
         """tini's pid on the host, or None when the machine is not running."""
         try:
-            pid = int((self.dir / "pid").read_text())
-            cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
+            pid, started = (int(x) for x in (self.dir / "pid").read_text().split())
         except (OSError, ValueError):
             return None
-        return pid if b"tini" in cmdline else None
+        # The start time tells our tini from a later process that reuses its pid.
+        return pid if _start_time(pid) == started else None
 
     def running(self) -> bool:
         return self.pid is not None
@@ -115,7 +115,7 @@ class Machine:
         )
         log.close()
         pid = self._wait_for_init(proc)
-        (self.dir / "pid").write_text(str(pid))
+        (self.dir / "pid").write_text(f"{pid} {_start_time(pid)}")
         for service in spec.services:
             self.exec(["service", service, "start"], timeout=30)
 
@@ -123,7 +123,8 @@ class Machine:
         if os.path.ismount(self.root):
             return
         options = f"lowerdir={':'.join(spec.lowers)},upperdir={self.dir / 'upper'},workdir={self.dir / 'work'}"
-        done = subprocess.run(["mount", "-t", "overlay", "overlay", "-o", options, str(self.root)],
+        # nodev: a device node made inside (say, of the host's disk) must not open anything.
+        done = subprocess.run(["mount", "-t", "overlay", "overlay", "-o", "nodev," + options, str(self.root)],
                               capture_output=True, text=True)
         if done.returncode != 0:
             raise SandboxError(f"Could not mount the file system of machine {self.name}: {done.stderr.strip()}. "
@@ -151,7 +152,7 @@ class Machine:
                 raise SandboxError(f"Machine {self.name} failed to boot: {reason[-1] if reason else 'no output'}")
             try:
                 child = int(children.read_text().split()[0])
-                if b"tini" in Path(f"/proc/{child}/cmdline").read_bytes():
+                if Path(f"/proc/{child}/cmdline").read_bytes().startswith(b"/usr/bin/tini\0"):
                     return child
             except (OSError, ValueError, IndexError):
                 pass
@@ -237,6 +238,15 @@ class Machine:
 
     def memory_usage(self) -> int | None:
         return cgroups.memory_usage(self.name)
+
+
+def _start_time(pid: int) -> int | None:
+    """When a process started (clock ticks since boot: field 22 of /proc/PID/stat)."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    return int(stat.rsplit(")", 1)[1].split()[19])
 
 
 def all_machines() -> list[Machine]:

@@ -18,7 +18,7 @@ from sandbox.errors import SandboxError
 from . import session_thread
 
 IDLE_ICON = "check"
-BUSY_ICON = "spinner fa-spin"  # ipywidgets renders it as Font Awesome classes: a turning spinner
+BUSY_ICON = "spinner spin"  # Font Awesome classes fa-spinner fa-spin: a turning spinner
 
 
 def problem_sentence(exc: BaseException, doing: str = "check this step") -> str:

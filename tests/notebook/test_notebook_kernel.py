@@ -1,0 +1,88 @@
+"""A real kernel started from the generated kernelspec (nbclient), as JupyterLab would start it."""
+from __future__ import annotations
+
+import nbformat
+import pytest
+from jupyter_client import KernelManager
+from jupyter_client.kernelspec import KernelSpecManager
+from nbclient import NotebookClient
+
+from grader.notebook import server
+from grader.notebook.shell import NO_MACHINE
+
+
+@pytest.fixture
+def jupyter(tmp_path, monkeypatch):
+    """A workspace prepared as `maillab up` does, with this process's env switched to it."""
+    workspace = tmp_path / "workspace"
+    workspace.mkdir()
+    state = server.prepare(workspace, shell_command=["/bin/true"])
+    for name, value in server.jupyter_env(workspace).items():
+        monkeypatch.setenv(name, value)
+    return workspace, state
+
+
+def run_notebook(workspace, *sources: str, kernel: str = "maillab", timeout: int = 60):
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(s) for s in sources])
+    NotebookClient(nb, kernel_name=kernel, timeout=timeout, startup_timeout=30,
+                   resources={"metadata": {"path": str(workspace)}}).execute()
+    return ["".join(o.get("text", "") for o in cell.outputs) for cell in nb.cells]
+
+
+def test_the_maillab_kernelspec_is_found_first(jupyter):
+    workspace, state = jupyter
+    spec = KernelSpecManager().get_kernel_spec("maillab")
+    assert spec.resource_dir.startswith(str(state / "data"))
+    assert "--ext=grader.notebook.shell" in spec.argv
+    assert "--InteractiveShellApp.reraise_ipython_extension_failures=True" in spec.argv
+
+
+def test_the_kernel_loads_the_extension_and_fails_closed(jupyter, tmp_path):
+    workspace, _ = jupyter
+    target = tmp_path / "made-on-the-host"
+    outputs = run_notebook(
+        workspace,
+        "print('grader.notebook.shell' in get_ipython().extension_manager.loaded)",
+        f"!echo host-echo; touch {target}",
+        "print('exit code', _exit_code)",
+    )
+    assert outputs[0].strip() == "True"
+    assert NO_MACHINE in outputs[1] and "host-echo" not in outputs[1]
+    assert outputs[2].strip() == "exit code 1"
+    assert not target.exists()
+
+
+def test_the_kernel_runs_commands_in_the_attached_machine(jupyter):
+    workspace, _ = jupyter
+    outputs = run_notebook(
+        workspace,
+        "from grader.notebook import use_machine\n"
+        "class Machine:\n"
+        "    name = 'fake'\n"
+        "    def enter_argv(self, argv, *, tty=False):\n"
+        "        return ['env', '-i', 'MAILLAB_IN_FAKE_MACHINE=1', *argv]\n"
+        "use_machine(Machine())",
+        "!echo inside=$MAILLAB_IN_FAKE_MACHINE",
+        "%%bash\necho bash=$MAILLAB_IN_FAKE_MACHINE",
+    )
+    assert "inside=1" in outputs[1]
+    assert "bash=1" in outputs[2]
+
+
+def test_a_kernel_whose_extension_fails_dies_instead_of_running_on_the_host(jupyter, tmp_path):
+    workspace, state = jupyter
+    server.write_kernelspec(state / "data", server.kernel_argv(extension="grader.notebook.no_such_module"))
+    target = tmp_path / "made-on-the-host"
+    manager = KernelManager(kernel_name="maillab")
+    manager.start_kernel(cwd=str(workspace))
+    client = manager.client()
+    client.start_channels()
+    try:
+        client.execute(f"!touch {target}")  # queued before the kernel is ready: it must never run
+        with pytest.raises(RuntimeError, match="died"):
+            client.wait_for_ready(timeout=30)
+        assert not manager.is_alive()
+    finally:
+        client.stop_channels()
+        manager.shutdown_kernel(now=True)
+    assert not target.exists()

@@ -1,0 +1,96 @@
+"""open_lab() and NotebookLab with a stand-in session: what the lab notebook's cells do."""
+from __future__ import annotations
+
+import sys
+from types import ModuleType
+
+import pytest
+
+from grader.errors import MailLabError
+from grader.notebook import LabNotReady, NotebookLab, open_lab, shell
+from grader.result import Status
+from notebook_fakes import FakeMachine, FakeSession, step_result
+
+
+@pytest.fixture
+def session(tmp_path):
+    root = tmp_path / "machine-root"
+    (root / "etc" / "postfix").mkdir(parents=True)
+    return FakeSession(machine=FakeMachine(root=root))
+
+
+def test_start_attaches_the_machine_links_its_files_and_shows_progress(session, tmp_path):
+    lab = NotebookLab(session, workspace=tmp_path)
+    lab.start()
+    assert shell.attached_machine() is session.machine() and lab.machine is session.machine()
+    assert (tmp_path / "machine" / "etc" / "postfix").is_dir()
+    assert "is running" in lab.status.value and "<code>machine</code> folder" in lab.status.value
+    assert lab.progress_text.value == "0 of 2 steps passed"
+
+
+def test_a_machine_that_cannot_start_is_one_sentence(session):
+    session.start_error = MailLabError("The lab image is missing: run `maillab build`.")
+    lab = NotebookLab(session)
+    with pytest.raises(LabNotReady) as raised:
+        lab.start()
+    assert raised.value._render_traceback_() == ["The lab image is missing: run `maillab build`."]
+    assert "The lab image is missing" in lab.status.value
+    assert shell.attached_machine() is None
+
+
+def test_check_shows_a_panel_with_the_result_and_updates_progress(session, monkeypatch):
+    shown = []
+    monkeypatch.setattr("grader.notebook.notebook_lab.display", shown.append)
+    lab = NotebookLab(session)
+    lab.start()
+    assert lab.check("install") is None  # the panel draws the result; nothing is drawn twice
+    (panel,) = shown
+    assert "<strong>PASS</strong>" in panel.result_area.value
+    assert lab.progress_bar.value == 1 and lab.progress_text.value == "1 of 2 steps passed"
+
+
+def test_panel_does_not_run_a_check(session):
+    session.last = step_result(Status.FAIL)
+    panel = NotebookLab(session).panel("install")
+    assert session.check_calls == 0 and "<strong>FAIL</strong>" in panel.result_area.value
+
+
+def test_solve_says_visibly_that_the_solution_was_used(session, monkeypatch):
+    shown = []
+    monkeypatch.setattr("grader.notebook.notebook_lab.display", shown.append)
+    NotebookLab(session).solve("deliver")
+    assert session.solved == ["deliver"]
+    note = shown[0].data
+    assert "Reference solution used" in note
+    assert "\u201cInstall Postfix\u201d" in note and "\u201cDeliver a message\u201d" in note
+
+
+def test_reset_reattaches_the_machine(session, monkeypatch):
+    shown = []
+    monkeypatch.setattr("grader.notebook.notebook_lab.display", shown.append)
+    lab = NotebookLab(session)
+    lab.reset("install")
+    assert session.resets == ["install"] and shell.attached_machine() is session.machine()
+    assert "back to how it was at the start of step \u201cInstall Postfix\u201d" in shown[0].data
+
+
+def test_open_lab_starts_the_session_it_opens(session, tmp_path, monkeypatch):
+    fake_module = ModuleType("grader.session")
+    fake_module.open_lab = lambda lab_id, learner=None: session
+    monkeypatch.setitem(sys.modules, "grader.session", fake_module)
+    monkeypatch.setenv("MAILLAB_WORKSPACE", str(tmp_path))
+    monkeypatch.setattr("grader.notebook.notebook_lab.display", lambda *_: None)
+    lab = open_lab("install-postfix")
+    assert session.started == 1 and lab.workspace == tmp_path
+    assert (tmp_path / "machine").is_symlink()
+
+
+def test_open_lab_with_an_unknown_lab_is_one_sentence(monkeypatch):
+    def unknown(lab_id, learner=None):
+        raise MailLabError(f"There is no lab {lab_id}.")
+
+    fake_module = ModuleType("grader.session")
+    fake_module.open_lab = unknown
+    monkeypatch.setitem(sys.modules, "grader.session", fake_module)
+    with pytest.raises(LabNotReady, match="There is no lab nope."):
+        open_lab("nope")

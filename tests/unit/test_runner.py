@@ -1,0 +1,215 @@
+"""Running a step: order, stop at the first FAIL, ERROR for broken sandboxes and grader bugs."""
+from __future__ import annotations
+
+import logging
+
+from grader import Fail, Host, Status, check
+from grader.backends import FakeBackend
+from grader.runner import run_step
+
+
+class FakeClock:
+    def __init__(self) -> None:
+        self.now = 1000.0
+        self.sleeps: list[float] = []
+
+    def __call__(self) -> float:
+        return self.now
+
+    def sleep(self, seconds: float) -> None:
+        self.sleeps.append(seconds)
+        self.now += seconds
+
+
+def make_host(fake=None, clock=None):
+    clock = clock or FakeClock()
+    return Host(fake or FakeBackend(), clock=clock, sleep=clock.sleep), clock
+
+
+@check(step="install", hint="Install Postfix: `apt-get install postfix`.")
+def postfix_is_installed(host):
+    pkg = host.package("postfix")
+    if not pkg.installed:
+        raise Fail(f"dpkg-query says: {pkg.status}")
+    return f"postfix {pkg.version} is installed"
+
+
+@check(step="install", hint="Start Postfix: `service postfix start`.")
+def postfix_is_running(host):
+    if not host.processes(comm="master"):
+        raise Fail("no Postfix master process is running")
+    return "master is running"
+
+
+@check(step="install", hint="Never shown.")
+def port_25_listens(host):
+    return "25 open"
+
+
+def installed_fake():
+    fake = FakeBackend()
+    fake.on("dpkg-query", stdout="install ok installed\t3.7.11-0+deb12u1\n")
+    fake.on("ps", stdout="  PID USER COMMAND COMMAND\n    1 root tini /sbin/tini -- sleep\n")
+    return fake
+
+
+def test_first_fail_stops_the_step_and_later_checks_do_not_run():
+    host, clock = make_host(installed_fake())
+    steps = [postfix_is_installed, postfix_is_running, port_25_listens]
+    result = run_step(steps, host, lab="02", step="install", clock=clock, sleep=clock.sleep)
+    assert [i.status for i in result.items] == [Status.PASS, Status.FAIL, Status.NOT_RUN]
+    assert result.status is Status.FAIL
+    assert result.items[0].detail == "postfix 3.7.11-0+deb12u1 is installed"
+    assert result.items[1].hint == "Start Postfix: `service postfix start`."
+    assert result.items[1].detail == "no Postfix master process is running"
+    assert result.items[2].hint is None
+    assert result.started_at.endswith("+00:00")
+    assert all(i.duration >= 0 for i in result.items)
+
+
+def test_all_pass():
+    fake = installed_fake()
+    fake.on("ps", stdout="  PID USER COMMAND COMMAND\n  80 root master /usr/lib/postfix/sbin/master -w\n")
+    host, clock = make_host(fake)
+    result = run_step([postfix_is_installed, postfix_is_running, port_25_listens], host,
+                      lab="02", step="install", clock=clock, sleep=clock.sleep)
+    assert result.passed and [i.detail for i in result.items][-1] == "25 open"
+
+
+def test_a_hint_given_to_fail_overrides_the_declared_one():
+    @check(step="s", hint="declared")
+    def specific(host):
+        raise Fail("seen", hint="specific to what was seen")
+
+    host, clock = make_host()
+    item = run_step([specific], host, lab="l", step="s", clock=clock, sleep=clock.sleep).items[0]
+    assert (item.status, item.hint, item.detail) == (Status.FAIL, "specific to what was seen", "seen")
+
+
+def test_a_missing_command_is_a_clear_observation_not_a_crash():
+    host, clock = make_host(FakeBackend())  # nothing installed: every command exits 127
+    result = run_step([postfix_is_installed], host, lab="02", step="install",
+                      clock=clock, sleep=clock.sleep)
+    item = result.items[0]
+    assert item.status is Status.FAIL
+    assert item.detail == "dpkg-query: command not found (is dpkg installed?)"
+
+
+def test_postconf_missing_says_postfix_is_not_installed():
+    @check(step="s", hint="h")
+    def lint(host):
+        host.postconf_lint()
+
+    host, clock = make_host()
+    item = run_step([lint], host, lab="l", step="s", clock=clock, sleep=clock.sleep).items[0]
+    assert item.detail == "postconf: command not found (is Postfix installed?)"
+    assert item.hint == "Install it with `apt-get install postfix`, then check again."
+
+
+def test_a_command_timeout_is_an_error_with_the_sandbox_sentence():
+    fake = FakeBackend()
+    fake.on("dpkg-query", timeout=True)
+    host, clock = make_host(fake)
+    result = run_step([postfix_is_installed, postfix_is_running], host, lab="02", step="install",
+                      clock=clock, sleep=clock.sleep)
+    assert [i.status for i in result.items] == [Status.ERROR, Status.NOT_RUN]
+    assert result.status is Status.ERROR
+    assert result.items[0].detail.startswith("The command `dpkg-query -W")
+    assert "did not finish within 10 s" in result.items[0].detail
+    assert "reset" in result.items[0].hint
+
+
+def test_an_unexpected_exception_is_an_error_without_traceback(caplog):
+    @check(step="s", hint="h")
+    def buggy_check(host):
+        return {}["missing"]
+
+    host, clock = make_host()
+    with caplog.at_level(logging.ERROR, logger="grader.runner"):
+        result = run_step([buggy_check], host, lab="l", step="s", clock=clock, sleep=clock.sleep)
+    item = result.items[0]
+    assert item.status is Status.ERROR
+    assert item.detail == "The grader itself failed while checking this (KeyError: 'missing')."
+    assert "Traceback" not in str(result) and "Traceback" not in result.to_html()
+    assert "\n" not in item.detail
+    assert "not in your work" in item.hint
+    assert any(r.exc_info for r in caplog.records)  # the instructor's log has the traceback
+
+
+def test_within_retries_until_the_state_settles():
+    calls = []
+
+    @check(step="s", hint="h", within=5)
+    def settles(host):
+        calls.append(1)
+        if len(calls) < 4:
+            raise Fail(f"not yet ({len(calls)})")
+        return "settled"
+
+    host, clock = make_host()
+    result = run_step([settles], host, lab="l", step="s", clock=clock, sleep=clock.sleep)
+    assert result.passed and len(calls) == 4
+    assert result.items[0].duration > 0
+
+
+def test_within_gives_up_after_its_bound_with_the_last_observation():
+    calls = []
+
+    @check(step="s", hint="h", within=1)
+    def never(host):
+        calls.append(1)
+        raise Fail(f"attempt {len(calls)}")
+
+    host, clock = make_host()
+    result = run_step([never], host, lab="l", step="s", clock=clock, sleep=clock.sleep)
+    item = result.items[0]
+    assert item.status is Status.FAIL and item.detail == f"attempt {len(calls)}"
+    assert 3 <= len(calls) <= 6
+    assert item.duration <= 1.0
+
+
+def test_without_within_a_fail_is_not_retried():
+    calls = []
+
+    @check(step="s", hint="h")
+    def once(host):
+        calls.append(1)
+        raise Fail("no")
+
+    host, clock = make_host()
+    run_step([once], host, lab="l", step="s", clock=clock, sleep=clock.sleep)
+    assert calls == [1]
+
+
+def test_the_step_deadline_bounds_commands_and_later_checks():
+    @check(step="s", hint="h")
+    def slow(host):
+        clock.now += 55  # the check itself used most of the step's time
+        host.run("postconf", "-h", "myhostname")
+        return "ok"
+
+    fake = FakeBackend()
+    fake.on("postconf", stdout="mail\n")
+    host, clock = make_host(fake)
+    result = run_step([slow, port_25_listens], host, lab="l", step="s", deadline=60,
+                      clock=clock, sleep=clock.sleep)
+    assert fake.calls[0][2] == 5  # the command got what was left of the step, not 10 s
+    assert result.items[0].status is Status.PASS
+
+    clock.now += 0
+
+    @check(step="s", hint="h")
+    def too_slow(host):
+        clock.now += 61
+        return "done, but late"
+
+    result = run_step([too_slow, port_25_listens], host, lab="l", step="s", deadline=60,
+                      clock=clock, sleep=clock.sleep)
+    assert [i.status for i in result.items] == [Status.PASS, Status.ERROR]
+    assert "time limit" in result.items[1].detail
+
+
+def test_no_checks_is_not_run():
+    host, clock = make_host()
+    result = run_step([], host, lab="l", step="s", clock=clock, sleep=clock.sleep)
+    assert result.status is Status.NOT_RUN and result.items == ()
