@@ -18,8 +18,8 @@ MAX_SYMLINK_HOPS = 40
 # The grader parses command output, so it must not change with the learner's locale.
 COMMAND_ENV = {
     "PATH": "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
-    "LC_ALL": "C",
-    "LANG": "C",
+    "LC_ALL": "C.UTF-8",
+    "LANG": "C.UTF-8",
 }
 
 _DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC

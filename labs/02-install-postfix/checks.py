@@ -103,7 +103,7 @@ def postfix_writes_its_log_file(host):
                and ("daemon started" in line.text or "reload" in line.text)]
     if not started:
         raise Fail(f"{path} has no line from postfix/master saying it started or reloaded",
-                   hint="Restart Postfix so it logs to the file: `service postfix restart`.")
+                   hint="The setting is not live yet: run `postfix reload` (or `service postfix restart`).")
     return f"{path}: {started[-1].text}"
 
 

@@ -1,6 +1,8 @@
 """A real kernel started from the generated kernelspec (nbclient), as JupyterLab would start it."""
 from __future__ import annotations
 
+from pathlib import Path
+
 import nbformat
 import pytest
 from jupyter_client import KernelManager
@@ -86,3 +88,29 @@ def test_a_kernel_whose_extension_fails_dies_instead_of_running_on_the_host(jupy
         client.stop_channels()
         manager.shutdown_kernel(now=True)
     assert not target.exists()
+
+
+def test_a_lab_notebook_runs_headless_with_widgets(jupyter):
+    """The cells a lab notebook has, in a real kernel: open_lab, `!cmd`, lab.check."""
+    workspace, _ = jupyter
+    here = str(Path(__file__).parent)
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(source) for source in (
+        f"import sys, types; sys.path.insert(0, {here!r})\n"
+        "from notebook_fakes import FakeSession\n"
+        "stand_in = types.ModuleType('grader.session')\n"
+        "stand_in.open_lab = lambda lab_id, learner=None: FakeSession()\n"
+        "sys.modules['grader.session'] = stand_in",
+        "from grader.notebook import open_lab\nlab = open_lab('install-postfix')",
+        "!echo inside=$MAILLAB_IN_FAKE_MACHINE",
+        "lab.check('install')",
+    )])
+    NotebookClient(nb, kernel_name="maillab", timeout=60, startup_timeout=30, store_widget_state=True,
+                   resources={"metadata": {"path": str(workspace)}}).execute()
+    assert "inside=1" in nb.cells[2].outputs[0]["text"]
+    states = [m["state"] for m in nb.metadata.widgets["application/vnd.jupyter.widget-state+json"]["state"].values()]
+    values = [s.get("value") for s in states]
+    assert any("<strong>PASS</strong>" in str(v) for v in values)
+    assert "1 of 2 steps passed" in values
+    assert any("is running" in str(v) for v in values)
+    assert not any("Checking" in str(v) for v in values)
+    assert all(not s.get("disabled") for s in states if s.get("description") == "Check")

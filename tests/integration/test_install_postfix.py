@@ -1,0 +1,107 @@
+"""Lab 02 on real machines: wrong states a learner really gets into FAIL with the right hint."""
+import time
+
+import pytest
+
+from grader.result import Status
+
+from .conftest import sh
+
+pytestmark = pytest.mark.machine
+
+
+def first_problem(session, step):
+    result = session.check(step)
+    assert result.status is not Status.PASS, str(result)
+    return result.first_problem
+
+
+def test_no_configuration_install_has_no_main_cf(lab02):
+    """Does installing with "No configuration" fail the install step, naming main.cf?"""
+    lab02.reset("install")
+    sh(lab02, "echo 'postfix postfix/main_mailer_type select No configuration' | debconf-set-selections"
+              " && apt-get update -qq && apt-get install -y -qq postfix >/dev/null")
+    item = first_problem(lab02, "install")
+    assert item.name == "postfix_has_a_main_cf"
+    assert "main.cf does not exist" in item.detail and "dpkg-reconfigure" in item.hint
+
+
+def test_local_only_is_not_an_internet_site(lab02):
+    lab02.reset("start")  # Postfix installed as an Internet Site
+    sh(lab02, "postconf -e inet_interfaces=loopback-only")
+    item = first_problem(lab02, "install")
+    assert item.name == "configured_as_an_internet_site"
+    assert "loopback-only" in item.detail and "Local only" in item.hint
+
+
+def test_mail_name_must_be_the_domain(lab02):
+    lab02.reset("start")
+    sh(lab02, "echo mail.example.test > /etc/mailname")
+    item = first_problem(lab02, "install")
+    assert item.name == "mail_name_is_the_lab_domain"
+    assert "'mail.example.test'" in item.detail and "example.test" in item.hint
+
+
+def test_bare_postfix_start_leaves_the_chroot_empty(lab02):
+    """`postfix start` instead of `service postfix start`: running, logging, but names fail."""
+    lab02.reset("start")
+    sh(lab02, "postconf -e maillog_file=/var/log/mail.log && postfix start")
+    result = lab02.check("start")
+    assert result.status is Status.FAIL
+    assert result.first_problem.name == "chroot_has_the_name_service_files"
+    assert "/var/spool/postfix/etc/resolv.conf" in result.first_problem.detail
+    assert [i.status for i in result.items[:3]] == [Status.PASS] * 3
+
+
+def test_maillog_set_but_not_live(lab02):
+    lab02.reset("start")
+    sh(lab02, "postconf -e maillog_file= && service postfix start >/dev/null && rm -f /var/log/mail.log"
+              " && postconf -e maillog_file=/var/log/mail.log")
+    item = first_problem(lab02, "start")
+    assert item.name == "postfix_writes_its_log_file"
+    assert "postfix reload" in item.hint
+
+
+def test_garbage_main_cf_gives_a_clear_answer_not_a_crash(lab02):
+    lab02.reset("local-delivery")
+    sh(lab02, "head -c 3000 /dev/urandom > /etc/postfix/main.cf; printf '\\nmyhostname = = =\\n' >> /etc/postfix/main.cf")
+    for step in ("install", "start", "local-delivery"):
+        result = lab02.check(step)
+        assert result.status in (Status.FAIL, Status.ERROR)
+        assert "Traceback" not in str(result) and result.first_problem.detail
+
+
+def test_a_hung_command_is_an_error_within_bounds(lab02):
+    lab02.reset("start")
+    sh(lab02, "mv /usr/sbin/postconf /usr/sbin/postconf.real && printf '#!/bin/sh\\nsleep 600\\n' > /usr/sbin/postconf"
+              " && chmod +x /usr/sbin/postconf")
+    started = time.monotonic()
+    result = lab02.check("install")
+    assert time.monotonic() - started < 30
+    assert result.status is Status.ERROR
+    assert "did not finish within" in result.first_problem.detail
+
+
+def test_a_machine_stopped_behind_the_graders_back(lab02):
+    lab02.reset("install")
+    lab02.machine().stop()
+    with pytest.raises(Exception) as caught:
+        lab02.check("install")
+    assert "not started" in str(caught.value) and "maillab lab start install-postfix" in str(caught.value)
+
+
+def test_undelivered_mail_is_explained(lab02):
+    """Mail for root that cannot be delivered (mailbox made a directory) names the reason."""
+    lab02.reset("local-delivery")
+    sh(lab02, "printf 'Subject: x\\n\\nx\\n' | sendmail root; sleep 1; rm -f /var/mail/root && mkdir /var/mail/root")
+    result = lab02.check("local-delivery")
+    assert result.status is Status.FAIL
+    item = result.first_problem
+    assert item.name == "a_tagged_message_to_root_reaches_its_mailbox"
+    assert "root" in item.detail
+
+
+def test_reset_to_a_later_step_keeps_earlier_work_and_services(lab02):
+    lab02.reset("local-delivery")
+    assert lab02.check("install").status is Status.PASS
+    assert lab02.check("start").status is Status.PASS

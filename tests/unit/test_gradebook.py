@@ -1,0 +1,165 @@
+"""The SQLite gradebook: attempts, progress, first pass, and files it must never damage."""
+from __future__ import annotations
+
+import sqlite3
+import threading
+
+import pytest
+
+from grader.gradebook import SCHEMA_VERSION, Gradebook, GradebookError
+from grader.result import ItemResult, Status, StepResult
+
+
+def step_result(step="install", *statuses, started="2026-11-30T05:40:01+00:00"):
+    items = tuple(ItemResult(f"c{n}", f"Check {n}", s, f"seen {n}", "do this" if s is not Status.PASS else None, 0.1)
+                  for n, s in enumerate(statuses))
+    return StepResult("02-install-postfix", step, items, started, 0.3)
+
+
+PASS = (Status.PASS, Status.PASS)
+FAIL = (Status.PASS, Status.FAIL)
+
+
+@pytest.fixture
+def book(tmp_path):
+    return Gradebook(tmp_path / "grades" / "gradebook.sqlite")
+
+
+def test_record_and_read_back_the_last_result(book):
+    first = step_result("install", *FAIL, started="2026-11-30T05:40:01+00:00")
+    second = step_result("install", *PASS, started="2026-11-30T05:45:00+00:00")
+    book.record("alice", first)
+    book.record("alice", second)
+    assert book.last_result("alice", "02-install-postfix", "install") == second
+    assert book.last_result("bob", "02-install-postfix", "install") is None
+    assert book.first_pass("alice", "02-install-postfix", "install") == "2026-11-30T05:45:00+00:00"
+
+
+def test_progress_per_step(book):
+    book.record("alice", step_result("install", *FAIL))
+    book.record("alice", step_result("install", *PASS, started="2026-11-30T05:41:00+00:00"))
+    book.record("alice", step_result("install", *FAIL))  # broke it again afterwards
+    book.record("alice", step_result("start", *PASS))
+    book.record("bob", step_result("install", *PASS))
+    assert book.progress("alice", "02-install-postfix") == {
+        "install": {"passed_now": False, "ever_passed": True, "attempts": 3},
+        "start": {"passed_now": True, "ever_passed": True, "attempts": 1},
+    }
+    assert book.progress("alice", "03-local-users") == {}
+
+
+def test_solve_and_skip_never_count_as_a_pass(book):
+    book.record("alice", step_result("install", *PASS), kind="solve")
+    book.record("alice", step_result("start", *PASS), kind="skip")
+    # the machine passes after the solve, but the learner did not do the work
+    book.record("alice", step_result("install", *PASS), kind="check")
+    progress = book.progress("alice", "02-install-postfix")
+    assert progress["install"] == {"passed_now": False, "ever_passed": False, "attempts": 1}
+    assert progress["start"] == {"passed_now": False, "ever_passed": False, "attempts": 0}
+    assert book.first_pass("alice", "02-install-postfix", "install") is None
+    # after a reset the learner's own work counts again
+    book.record("alice", step_result("install"), kind="reset")
+    assert book.progress("alice", "02-install-postfix")["install"]["passed_now"] is False
+    book.record("alice", step_result("install", *PASS, started="2026-11-30T06:00:00+00:00"))
+    assert book.progress("alice", "02-install-postfix")["install"] == {
+        "passed_now": True, "ever_passed": True, "attempts": 2}
+    assert book.first_pass("alice", "02-install-postfix", "install") == "2026-11-30T06:00:00+00:00"
+
+
+def test_a_reset_is_the_current_state(book):
+    book.record("alice", step_result("install", *PASS))
+    book.record("alice", step_result("install"), kind="reset")
+    last = book.last_result("alice", "02-install-postfix", "install")
+    assert last.status is Status.NOT_RUN
+    assert book.progress("alice", "02-install-postfix")["install"]["ever_passed"] is True
+
+
+def test_unknown_kind_is_refused(book):
+    with pytest.raises(ValueError):
+        book.record("alice", step_result("install", *PASS), kind="bribe")
+
+
+def test_schema_version_and_wal(book):
+    db = sqlite3.connect(book.path)
+    assert db.execute("SELECT version FROM schema_version").fetchall() == [(SCHEMA_VERSION,)]
+    assert db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+    db.close()
+    Gradebook(book.path)  # reopening keeps one version row
+    db = sqlite3.connect(book.path)
+    assert db.execute("SELECT COUNT(*) FROM schema_version").fetchone()[0] == 1
+    db.close()
+
+
+def test_a_corrupt_file_is_refused_and_left_untouched(tmp_path):
+    path = tmp_path / "gradebook.sqlite"
+    original = b"these are my notes, not a database\n" * 10
+    path.write_bytes(original)
+    with pytest.raises(GradebookError) as caught:
+        Gradebook(path)
+    message = str(caught.value)
+    assert f"The gradebook at {path} is not a readable SQLite database" in message
+    assert "Move it aside" in message
+    assert path.read_bytes() == original
+    assert not (tmp_path / "gradebook.sqlite-wal").exists()
+
+
+def test_a_damaged_sqlite_file_is_refused_and_left_untouched(tmp_path):
+    path = tmp_path / "gradebook.sqlite"
+    book = Gradebook(path)
+    book.record("alice", step_result("install", *PASS))
+    db = sqlite3.connect(path)
+    db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    db.close()
+    damaged = bytearray(path.read_bytes())
+    damaged[100:4096] = b"\xff" * (4096 - 100)  # header intact, schema page destroyed
+    path.write_bytes(bytes(damaged))
+    with pytest.raises(GradebookError, match="not a readable SQLite database"):
+        Gradebook(path)
+    assert path.read_bytes() == bytes(damaged)
+
+
+def test_another_programs_database_is_not_taken_over(tmp_path):
+    path = tmp_path / "other.sqlite"
+    db = sqlite3.connect(path)
+    db.execute("CREATE TABLE recipes (name TEXT)")
+    db.commit()
+    db.close()
+    with pytest.raises(GradebookError, match="not a MailLab gradebook"):
+        Gradebook(path)
+    db = sqlite3.connect(path)
+    assert [r[0] for r in db.execute("SELECT name FROM sqlite_master")] == ["recipes"]
+    db.close()
+
+
+def test_a_directory_in_the_way(tmp_path):
+    (tmp_path / "gb").mkdir()
+    with pytest.raises(GradebookError, match="it is a directory"):
+        Gradebook(tmp_path / "gb")
+
+
+def test_concurrent_writers_lose_nothing(tmp_path):
+    path = tmp_path / "gradebook.sqlite"
+    Gradebook(path)
+    errors: list[BaseException] = []
+
+    def learner(name: str) -> None:
+        try:
+            book = Gradebook(path)  # each writer opens the file itself, as separate processes would
+            for n in range(15):
+                book.record(name, step_result("install", *(FAIL if n % 2 else PASS)))
+        except BaseException as exc:  # noqa: BLE001 - reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=learner, args=(f"learner{n}",)) for n in range(6)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert errors == []
+    book = Gradebook(path)
+    assert book.learners() == [f"learner{n}" for n in range(6)]
+    for n in range(6):
+        assert book.progress(f"learner{n}", "02-install-postfix")["install"]["attempts"] == 15
+    db = sqlite3.connect(path)
+    assert db.execute("SELECT COUNT(*) FROM items").fetchone()[0] == 6 * 15 * 2
+    db.close()
