@@ -75,7 +75,8 @@ class NotebookLab:
         try:
             link = link_machine_root(self.workspace, machine)
         except Exception as exc:
-            return f" (Its files could not be shown in the file browser: {html.escape(problem_sentence(exc, 'link its files'))})"
+            sentence = problem_sentence(exc, "show its files in the file browser")
+            return f" <br>Its files are not in the file browser: {html.escape(sentence)}"
         return f" Its files are in the <code>{html.escape(link.name)}</code> folder of the file browser."
 
     # -- steps ----------------------------------------------------------------------------

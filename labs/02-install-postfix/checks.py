@@ -20,7 +20,8 @@ def postfix_is_installed(host):
 
 @check(step="install", hint="Postfix was installed with \"No configuration\", so there is no main.cf. "
        "Preseed `postfix postfix/main_mailer_type select Internet Site`, then run "
-       "`dpkg-reconfigure postfix`.")
+       "`dpkg-reconfigure postfix`.",
+       title="Postfix has a main.cf")
 def postfix_has_a_main_cf(host):
     main_cf = host.file("/etc/postfix/main.cf")
     if not main_cf.is_file:
@@ -29,7 +30,8 @@ def postfix_has_a_main_cf(host):
 
 
 @check(step="install", hint="Choose \"Internet Site\": this server must listen on every interface "
-       "and deliver mail itself, with no relay host.")
+       "and deliver mail itself, with no relay host.",
+       title="Configured as an Internet Site")
 def configured_as_an_internet_site(host):
     interfaces = host.postconf("inet_interfaces")
     relayhost = host.postconf("relayhost")
@@ -45,7 +47,8 @@ def configured_as_an_internet_site(host):
 
 
 @check(step="install", hint=f"The system mail name is the domain of your addresses, {DOMAIN}: "
-       f"write it to /etc/mailname (`echo {DOMAIN} > /etc/mailname`).")
+       f"write it to /etc/mailname (`echo {DOMAIN} > /etc/mailname`).",
+       title=f"The system mail name is {DOMAIN}")
 def mail_name_is_the_lab_domain(host):
     mailname = host.file("/etc/mailname")
     if not mailname.is_file:
@@ -57,7 +60,8 @@ def mail_name_is_the_lab_domain(host):
 
 
 @check(step="install", hint=f"Postfix must accept mail for {DOMAIN} as its own: add it to "
-       "mydestination, e.g. `postconf -e 'mydestination = $myhostname, example.test, localhost'`.")
+       "mydestination, e.g. `postconf -e 'mydestination = $myhostname, example.test, localhost'`.",
+       title=f"{DOMAIN} is a local destination")
 def lab_domain_is_a_local_destination(host):
     destinations = host.postconf("mydestination", expand=True) or ""
     names = {d.strip().lower() for d in destinations.replace(",", " ").split()}
@@ -81,7 +85,8 @@ def postfix_is_running(host):
 
 
 @check(step="start", hint="Postfix runs, but nothing listens on port 25: check `inet_interfaces` and "
-       "the `smtp inet` line in /etc/postfix/master.cf, then `postfix reload`.")
+       "the `smtp inet` line in /etc/postfix/master.cf, then `postfix reload`.",
+       title="SMTP port 25 is listening")
 def smtp_port_25_is_listening(host):
     sockets = host.listening(25)
     if not sockets:
@@ -109,7 +114,8 @@ def postfix_writes_its_log_file(host):
 
 @check(step="start", hint="Postfix's chroot lacks copies of system files, so its programs cannot look "
        "up host names. Start it with `service postfix start` (which copies them), or run "
-       "`service postfix restart` now.")
+       "`service postfix restart` now.",
+       title="The chroot has the name service files")
 def chroot_has_the_name_service_files(host):
     missing, stale = [], []
     for rel in CHROOT_COPIES:
@@ -129,7 +135,8 @@ def chroot_has_the_name_service_files(host):
 
 # --- local-delivery ------------------------------------------------------------------------
 
-@check(step="local-delivery", hint="Postfix must be running to deliver: `service postfix start`.")
+@check(step="local-delivery", hint="Postfix must be running to deliver: `service postfix start`.",
+       title="Postfix is running")
 def postfix_is_running_for_delivery(host):
     if not host.run("postfix", "status").ok:
         raise Fail("`postfix status` says Postfix is not running")

@@ -1,6 +1,7 @@
 """A real kernel started from the generated kernelspec (nbclient), as JupyterLab would start it."""
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 import nbformat
@@ -114,3 +115,32 @@ def test_a_lab_notebook_runs_headless_with_widgets(jupyter):
     assert any("is running" in str(v) for v in values)
     assert not any("Checking" in str(v) for v in values)
     assert all(not s.get("disabled") for s in states if s.get("description") == "Check")
+
+
+def test_interrupting_the_kernel_stops_a_command_in_the_machine(jupyter):
+    workspace, _ = jupyter
+    manager = KernelManager(kernel_name="maillab")
+    manager.start_kernel(cwd=str(workspace))
+    client = manager.client()
+    client.start_channels()
+    try:
+        client.wait_for_ready(timeout=30)
+        client.execute_interactive(
+            "from grader.notebook import use_machine\n"
+            "class Machine:\n"
+            "    name = 'fake'\n"
+            "    def enter_argv(self, argv, *, tty=False):\n"
+            "        return ['env', '-i', *argv]\n"
+            "use_machine(Machine())", timeout=30)
+        started = time.monotonic()
+        client.execute("!sleep 30; echo finished")
+        time.sleep(2)
+        manager.interrupt_kernel()
+        outputs = []
+        client.execute_interactive("print('exit code', _exit_code)", timeout=20,
+                                   output_hook=lambda msg: outputs.append(msg["content"].get("text", "")))
+        assert time.monotonic() - started < 15
+        assert "exit code -2" in "".join(outputs)  # IPython's convention: -SIGINT
+    finally:
+        client.stop_channels()
+        manager.shutdown_kernel(now=True)
