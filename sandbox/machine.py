@@ -92,7 +92,11 @@ class Machine:
         for sub in ("upper", "work", "merged"):
             (machine.dir / sub).mkdir(parents=True, exist_ok=True)
         (machine.dir / "machine.json").write_text(json.dumps(asdict(spec), indent=2))
-        machine.start()
+        try:
+            machine.start()
+        except BaseException:
+            machine.destroy()  # nothing half-made stays behind
+            raise
         return machine
 
     def start(self) -> None:
@@ -102,7 +106,9 @@ class Machine:
         spec = self.spec
         for lower in spec.lowers:
             if not Path(lower).is_dir():
-                raise SandboxError(f"The layer {lower} of machine {self.name} is missing: rebuild with `maillab lab start`.")
+                raise SandboxError(f"Machine {self.name} was made from a lab image or starting state that no longer "
+                                   "exists (the image was rebuilt): reset the lab with `maillab reset LAB` "
+                                   "(this machine's changes are lost).")
         self._mount(spec)
         self._write_identity(spec)
         cgroups.create(self.name, memory_bytes=spec.memory_mb * 1024 * 1024, pids=spec.pids)

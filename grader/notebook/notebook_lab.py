@@ -51,19 +51,24 @@ class NotebookLab:
                              "\u2026 this can take a few seconds.</span>")
         try:
             session_thread.call(self.session.start)
-            note = self.use_machine(self._machine_name)
+            note = self._attach(self._machine_name)
         except Exception as exc:
             sentence = problem_sentence(exc, "start your lab machine")
             self.status.value = f'<p role="alert"><span aria-hidden="true">\u26a0</span> {html.escape(sentence)}</p>'
             raise LabNotReady(sentence) from None
-        self.status.value = (
-            f'<span aria-hidden="true">\u2714</span> <strong>{title}</strong>: your machine '
-            f"<code>{html.escape(self.machine.name)}</code> is running. <code>!commands</code>, "
-            "<code>%%bash</code> cells and the Terminal run inside it." + note)
+        self._show_running(note)
         self.refresh_progress()
 
-    def use_machine(self, name: str | None = None) -> str:
-        """Send shell escapes to another machine of this lab (by its name in lab.toml)."""
+    def use_machine(self, name: str | None = None) -> None:
+        """Send shell escapes to another machine of this lab (its name in lab.toml; None: the first)."""
+        try:
+            note = self._attach(name)
+        except Exception as exc:
+            raise LabNotReady(problem_sentence(exc, "switch to that machine")) from None
+        self._show_running(note)
+
+    def _attach(self, name: str | None) -> str:
+        """Point shell escapes and the workspace's `machine` link at a machine; returns a note."""
         machine = session_thread.call(self.session.machine, name)
         ip = get_ipython()
         if ip is not None and "grader.notebook.shell" not in ip.extension_manager.loaded:
@@ -76,8 +81,18 @@ class NotebookLab:
             link = link_machine_root(self.workspace, machine)
         except Exception as exc:
             sentence = problem_sentence(exc, "show its files in the file browser")
-            return f" <br>Its files are not in the file browser: {html.escape(sentence)}"
+            return f"<br>Its files are not in the file browser: {html.escape(sentence)}"
         return f" Its files are in the <code>{html.escape(link.name)}</code> folder of the file browser."
+
+    def _show_running(self, note: str) -> None:
+        if self._machine_name is None:  # `maillab shell` (the Terminal) enters the lab's first machine
+            where = ("your lab machine is running. <code>!commands</code>, <code>%%bash</code> cells "
+                     "and the Terminal run inside it.")
+        else:
+            where = (f"your machine <code>{html.escape(self._machine_name)}</code> is running. "
+                     "<code>!commands</code> and <code>%%bash</code> cells run inside it.")
+        self.status.value = (f'<span aria-hidden="true">\u2714</span> '
+                             f"<strong>{html.escape(self.session.lab.title)}</strong>: {where}{note}")
 
     # -- steps ----------------------------------------------------------------------------
     def panel(self, step_id: str) -> CheckPanel:
@@ -109,7 +124,10 @@ class NotebookLab:
     def reset(self, step_id: str) -> None:
         """Put the lab's machines back to how they were at the start of this step."""
         self._call(self.session.reset, step_id, doing="reset this step")
-        note = self.use_machine(self._machine_name)
+        try:
+            note = self._attach(self._machine_name)
+        except Exception as exc:
+            raise LabNotReady(problem_sentence(exc, "reach your machine after the reset")) from None
         display(HTML(
             f'<p class="maillab-reset"><span aria-hidden="true">\u21ba</span> <strong>Reset</strong>: '
             f"your machine is back to how it was at the start of {html.escape(self._title(step_id))}. "
