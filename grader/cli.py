@@ -34,6 +34,7 @@ def build_parser() -> Parser:
     up.add_argument("--port", type=int, default=None)
     up.add_argument("--no-browser", action="store_true", help="print the address instead of opening a browser")
     up.add_argument("--lab", default="install-postfix", help="the lab to open first")
+    up.add_argument("--workspace", default=None, help="where your copies of the notebooks live (default: ~/maillab)")
 
     img = sub.add_parser("image", help="the lab image").add_subparsers(dest="action", required=True, parser_class=Parser)
     build = img.add_parser("build", help="build the lab image (again, with --force)")
@@ -111,10 +112,21 @@ def _session(lab_id: str | None) -> LabSession:
 
 def cmd_up(args) -> int:
     _require_root()
+    from pathlib import Path
+
     from .notebook.server import serve
 
-    session = open_lab(args.lab)
-    return serve(session, port=args.port, open_browser=not args.no_browser)
+    first = open_lab(args.lab)
+    image.ensure_image(quiet=False)
+    first.start(quiet=False)  # the notebook's first cell then finds the machine running
+    notebooks = [(lab.notebook, notebook_name(lab)) for lab in labs.all_labs()]
+    workspace = Path(args.workspace).expanduser() if args.workspace else Path.home() / "maillab"
+    return serve(workspace, notebooks, open_path=notebook_name(first.lab), port=args.port,
+                 open_browser=not args.no_browser)
+
+
+def notebook_name(lab) -> str:
+    return f"{lab.number:02d}-{lab.id}.ipynb"
 
 
 def cmd_image(args) -> int:

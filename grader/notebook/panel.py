@@ -31,7 +31,7 @@ def problem_sentence(exc: BaseException, doing: str = "check this step") -> str:
 
 def problem_html(exc: BaseException, doing: str = "check this step") -> str:
     return ('<p class="maillab-problem" role="alert"><span aria-hidden="true">\u26a0</span> '
-            f"<strong>Could not check</strong>: {_prose(problem_sentence(exc, doing))}</p>")
+            f"<strong>Problem:</strong> {_prose(problem_sentence(exc, doing))}</p>")
 
 
 def result_html(result: StepResult, *, remembered: bool = False) -> str:
@@ -43,8 +43,10 @@ def result_html(result: StepResult, *, remembered: bool = False) -> str:
     passed, total = result.counts[Status.PASS], len(result.items)
     if status is Status.PASS:
         headline = "the check passed." if total == 1 else f"all {total} checks passed."
+    elif problem is not None and status is Status.ERROR:
+        headline = f"the grader could not finish \u201c{problem.title}\u201d ({passed} of {total} checks passed)"
     elif problem is not None:
-        headline = f"{problem.title} ({passed} of {total} checks passed)"
+        headline = f"not passed yet: \u201c{problem.title}\u201d ({passed} of {total} checks passed)"
     else:
         headline = f"{passed} of {total} checks passed; the others did not run."
     parts = []
@@ -60,7 +62,7 @@ def result_html(result: StepResult, *, remembered: bool = False) -> str:
     if status is Status.ERROR:
         parts.append("<p>This means the grader or your machine broke, not that your work is wrong. "
                      "Try again; if it keeps happening, tell your instructor.</p>")
-    parts.append(f"<details><summary>What the grader saw</summary>{result.to_html()}</details>")
+    parts.append(f"<details><summary>What the grader saw, check by check</summary>{result.to_html()}</details>")
     return "".join(parts)
 
 

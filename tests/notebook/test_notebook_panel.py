@@ -23,7 +23,7 @@ def test_a_new_panel_shows_the_last_result():
     assert "\u2718" in shown and "<strong>FAIL</strong>" in shown  # icon and word, not colour alone
     assert "Postfix is installed" in shown
     assert "<code>apt-get install postfix</code>" in shown
-    assert "<summary>What the grader saw</summary>" in shown
+    assert "<summary>What the grader saw, check by check</summary>" in shown
     assert session.check_calls == 0
 
 
