@@ -115,12 +115,15 @@ def cmd_up(args) -> int:
     from pathlib import Path
 
     from .notebook.server import serve
+    from .notebook.workspace import link_machine_root
 
     first = open_lab(args.lab)
     image.ensure_image(quiet=False)
     first.start(quiet=False)  # the notebook's first cell then finds the machine running
     notebooks = [(lab.notebook, notebook_name(lab)) for lab in labs.all_labs()]
     workspace = Path(args.workspace).expanduser() if args.workspace else Path.home() / "maillab"
+    workspace.mkdir(parents=True, exist_ok=True)
+    link_machine_root(workspace, first.machine())  # /etc/postfix and friends in the file browser
     return serve(workspace, notebooks, open_path=notebook_name(first.lab), port=args.port,
                  open_browser=not args.no_browser)
 

@@ -16,6 +16,7 @@ from __future__ import annotations
 import json
 import os
 import secrets
+import signal
 import socket
 import subprocess
 import sys
@@ -192,6 +193,9 @@ def serve(workspace: Path, notebooks: Iterable[tuple[Path, str]], *, open_path: 
           "Press Ctrl-C twice here to stop JupyterLab.", flush=True)
     with subprocess.Popen(server_argv(port=port, open_path=open_path, open_browser=open_browser),
                           env=jupyter_env(workspace, state_dir=state), cwd=workspace) as server:
+        # Stopping `maillab up` (SIGTERM, a closed terminal) stops JupyterLab too, never orphans it.
+        for signum in (signal.SIGTERM, signal.SIGHUP):
+            signal.signal(signum, lambda *_: server.terminate())
         while True:
             try:
                 return server.wait()
