@@ -105,3 +105,16 @@ def test_reset_to_a_later_step_keeps_earlier_work_and_services(lab02):
     lab02.reset("local-delivery")
     assert lab02.check("install").status is Status.PASS
     assert lab02.check("start").status is Status.PASS
+
+
+def test_install_without_preseeding_is_guided_to_a_pass_by_the_hints(lab02):
+    """A learner who just types `apt-get install postfix`: each hint, followed, leads on to PASS."""
+    lab02.reset("install")
+    sh(lab02, "apt-get update -qq && apt-get install -y -qq postfix >/dev/null")
+    item = first_problem(lab02, "install")
+    assert item.name == "mail_name_is_the_lab_domain" and "'mail.example.test'" in item.detail
+    sh(lab02, "echo example.test > /etc/mailname")
+    item = first_problem(lab02, "install")
+    assert item.name == "lab_domain_is_a_local_destination" and "postconf -e" in item.hint
+    sh(lab02, "postconf -e 'mydestination = $myhostname, example.test, localhost'")
+    assert lab02.check("install").status is Status.PASS
