@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import os
+import time
 from pathlib import Path
 
 ROOT = Path("/sys/fs/cgroup")
@@ -64,12 +65,28 @@ def join(name: str) -> None:
             pass
 
 
-def remove(name: str) -> None:
+def pids(name: str) -> set[int]:
+    """Every process in the machine's cgroup(s), wherever it came from."""
+    found: set[int] = set()
     for d in _dirs(name):
         try:
-            d.rmdir()
-        except OSError:
+            found |= {int(x) for x in (d / ("cgroup.procs" if _is_v2() else "tasks")).read_text().split()}
+        except (OSError, ValueError):
             pass
+    return found
+
+
+def remove(name: str, wait: float = 2.0) -> None:
+    """Remove the machine's cgroup(s); the last processes may take a moment to leave them."""
+    deadline = time.monotonic() + wait
+    for d in _dirs(name):
+        while d.exists():
+            try:
+                d.rmdir()
+            except OSError:
+                if time.monotonic() > deadline:
+                    break
+                time.sleep(0.005)
 
 
 def memory_usage(name: str) -> int | None:

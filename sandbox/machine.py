@@ -177,14 +177,11 @@ class Machine:
                 (self.dir / "machine.json").write_text(json.dumps(asdict(spec), indent=2))
             except SandboxError:
                 pass  # a machine too broken to answer still gets stopped
+        # Killing PID 1 of the namespace ends everything inside. Then the cgroup names any strays
+        # (a machine whose pid file was lost, a command still entering with nsenter).
         if pid is not None:
-            try:
-                os.kill(pid, signal.SIGKILL)  # PID 1 of the namespace: the kernel ends everything inside
-            except ProcessLookupError:
-                pass
-            deadline = time.monotonic() + 5
-            while Path(f"/proc/{pid}").exists() and time.monotonic() < deadline:
-                time.sleep(0.002)
+            _kill_and_wait([pid])
+        _kill_and_wait(cgroups.pids(self.name) - {os.getpid()})
         (self.dir / "pid").unlink(missing_ok=True)
         if os.path.ismount(self.root):
             done = subprocess.run(["umount", str(self.root)], capture_output=True, text=True)
@@ -244,6 +241,26 @@ class Machine:
 
     def memory_usage(self) -> int | None:
         return cgroups.memory_usage(self.name)
+
+
+def _kill_and_wait(pids, timeout: float = 5.0) -> None:
+    for victim in pids:
+        try:
+            os.kill(victim, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+    deadline = time.monotonic() + timeout
+    while any(_alive(v) for v in pids) and time.monotonic() < deadline:
+        time.sleep(0.002)
+
+
+def _alive(pid: int) -> bool:
+    """True while the process runs (a zombie waiting for its parent counts as gone)."""
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (OSError, IndexError):
+        return False
+    return state not in ("Z", "X")
 
 
 def _start_time(pid: int) -> int | None:
