@@ -147,6 +147,10 @@ def postfix_is_running_for_delivery(host):
        "| sendmail root`, then check again.")
 def you_sent_a_message_to_a_local_mailbox(host):
     log = host.maillog()
+    if not host.file(log.path).exists:
+        raise Fail(f"{log.path} does not exist",
+                   hint="Postfix's log file is gone: run `postfix reload` so Postfix opens it again, "
+                        "then send your message once more.")
     lines = log.lines()
     ids = {line.queue_id: line.text for line in lines
            if line.program == "postfix/cleanup" and line.queue_id and line.text.startswith("message-id=")}
