@@ -105,8 +105,21 @@ def prepare(workspace: Path, *, state_dir: Path | None = None,
     write_kernelspec(state / "data")
     write_server_config(state / "config", workspace=workspace, checkpoints_dir=state / "checkpoints",
                         shell_command=shell_command if shell_command is not None else maillab_command())
+    write_page_config(state / "config")
     token(state)
     return state
+
+
+# The course runs offline: no "get Jupyter news?" question, no update checks from the page.
+DISABLED_PLUGINS = ("@jupyterlab/apputils-extension:announcements",)
+
+
+def write_page_config(config_dir: Path) -> Path:
+    """labconfig/page_config.json in the private config dir (as `jupyter labextension disable` writes it)."""
+    path = Path(config_dir) / "labconfig" / "page_config.json"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    _write(path, json.dumps({"disabledExtensions": {name: True for name in DISABLED_PLUGINS}}, indent=1) + "\n")
+    return path
 
 
 def token(state_dir: Path) -> str:

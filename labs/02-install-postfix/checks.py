@@ -14,7 +14,7 @@ CHROOT_COPIES = ("etc/resolv.conf", "etc/hosts", "etc/nsswitch.conf", "etc/servi
 def postfix_is_installed(host):
     pkg = host.package("postfix")
     if not pkg.installed:
-        raise Fail(f"dpkg-query says of postfix: {pkg.status}")
+        raise Fail(f"postfix is not installed ({pkg.status})")
     return f"postfix {pkg.version} is installed"
 
 

@@ -170,3 +170,10 @@ def test_serve_copies_the_notebooks_prints_the_address_and_returns_the_exit_code
     assert f"http://127.0.0.1:8765/lab/tree/02-install-postfix.ipynb?token={token}" in capsys.readouterr().out
     assert "--port=8765" in started["argv"] and started["cwd"] == workspace.resolve()
     assert started["env"]["JUPYTER_CONFIG_DIR"] == str(server.state_dir_for(workspace.resolve()) / "config")
+
+
+def test_the_page_asks_no_news_question(workspace):
+    """Offline course: JupyterLab's news/update announcements plugin is disabled in the page config."""
+    state = server.prepare(workspace, shell_command=SHELL)
+    page = json.loads((state / "config" / "labconfig" / "page_config.json").read_text())
+    assert page["disabledExtensions"]["@jupyterlab/apputils-extension:announcements"] is True
