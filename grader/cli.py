@@ -37,8 +37,7 @@ def build_parser() -> Parser:
     up.add_argument("--workspace", default=None, help="where your copies of the notebooks live (default: ~/maillab)")
 
     img = sub.add_parser("image", help="the lab image").add_subparsers(dest="action", required=True, parser_class=Parser)
-    build = img.add_parser("build", help="build the lab image (again, with --force)")
-    build.add_argument("--force", action="store_true")
+    build = img.add_parser("build", help="build the lab image again (from sandbox/recipe/)")
     build.add_argument("--if-missing", action="store_true", help="only when the current recipe is not built yet")
 
     lab = sub.add_parser("lab", help="start or list labs").add_subparsers(dest="action", required=True, parser_class=Parser)
@@ -136,7 +135,7 @@ def cmd_image(args) -> int:
     _require_root()
     if args.if_missing and image.is_built():
         return EXIT_PASS
-    root = image.build(force=args.force)
+    root = image.build(force=not args.if_missing)
     print(f"The lab image is ready: {root}")
     return EXIT_PASS
 

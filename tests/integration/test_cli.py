@@ -70,3 +70,11 @@ def test_selftest_proves_the_lab():
     done = maillab("selftest", "install-postfix", timeout=600)
     assert done.returncode == 0, done.stdout + done.stderr
     assert "selftest: 3 passed, 0 failed" in done.stdout
+
+
+def test_image_rebuild_is_refused_while_machines_run_on_it(lab02):
+    assert maillab("lab", "start", "install-postfix").returncode == 0
+    done = maillab("image", "build")
+    assert done.returncode == 3
+    assert "stop them first" in one_clear_line(done)
+    assert maillab("image", "build", "--if-missing").returncode == 0  # cached: nothing to do
