@@ -1,0 +1,56 @@
+"""A later lab starts where an earlier one ends, from cached layers, with its services running."""
+import shutil
+from pathlib import Path
+
+import pytest
+
+from grader.result import Status
+from grader.session import open_lab
+from sandbox import paths
+
+from .conftest import LEARNER
+
+pytestmark = pytest.mark.machine
+
+REPO_LABS = Path(__file__).resolve().parents[2] / "labs"
+
+
+@pytest.fixture
+def course(tmp_path, monkeypatch):
+    labs = tmp_path / "labs"
+    shutil.copytree(REPO_LABS / "02-install-postfix", labs / "02-install-postfix")
+    nxt = labs / "03-next"
+    (nxt / "solve").mkdir(parents=True)
+    (nxt / "lab.toml").write_text('id = "next"\ntitle = "Next"\nstarts_after = "install-postfix"\n'
+                                  '[[steps]]\nid = "hello"\ntitle = "Hello"\nfresh_fails = "hello_file_exists"\n')
+    (nxt / "checks.py").write_text(
+        "from grader import Fail, check\n\n"
+        "@check(step='hello', hint='Create /root/hello.')\n"
+        "def hello_file_exists(host):\n"
+        "    if not host.file('/root/hello').exists:\n"
+        "        raise Fail('/root/hello is missing')\n")
+    (nxt / "solve" / "hello.sh").write_text("touch /root/hello\n")
+    monkeypatch.setenv("MAILLAB_LABS", str(labs))
+    session = open_lab("next", LEARNER)
+    yield session
+    for machine in session.machines():
+        machine.destroy()
+
+
+def test_a_lab_starts_where_the_one_before_it_ends(course):
+    course.reset()
+    machine = course.machine()
+    # Lab 02's reference solutions are applied: Postfix installed, running, root has mail.
+    assert machine.exec(["postfix", "status"]).returncode == 0
+    assert "My first mail" in machine.exec(["cat", "/var/mail/root"]).out
+    result = course.check("hello")
+    assert result.status is Status.FAIL and result.first_problem.name == "hello_file_exists"
+    course.solve("hello")
+    assert course.check("hello").status is Status.PASS
+
+
+def test_a_starting_state_is_built_once_and_reused(course):
+    course.reset()  # builds (or finds) every layer
+    before = sorted(p.name for p in paths.layers_dir().iterdir())
+    course.reset()
+    assert sorted(p.name for p in paths.layers_dir().iterdir()) == before
