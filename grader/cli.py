@@ -209,7 +209,7 @@ def cmd_solve(args) -> int:
 def cmd_reset(args) -> int:
     _require_root()
     session = open_lab(args.lab)
-    session.reset(args.step)
+    session.reset(args.step, quiet=False)
     where = f"the start of step {args.step}" if args.step else "the start of the lab"
     print(f"Lab {session.lab.id} is back to {where}.")
     return EXIT_PASS

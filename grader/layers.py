@@ -6,6 +6,7 @@ import hashlib
 import json
 import os
 import shutil
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -65,6 +66,9 @@ def state_at(lab: Lab, step_index: int, machine_name: str | None = None, *, quie
     key = digest.hexdigest()[:16]
     layer = paths.layers_dir() / key
     if not (layer / "layer.json").is_file():
+        if not quiet:
+            print(f"Preparing the starting state: applying the solution of {lab.id}/{step.id} on "
+                  f"{decl.name} (once; it is kept for next time)...", file=sys.stderr, flush=True)
         _build_layer(lab, step.id, decl, parent, layer, key)
     meta = json.loads((layer / "layer.json").read_text())
     return State(key=key, lowers=(str(layer / "fs"), *parent.lowers), services=tuple(meta["services"]))

@@ -129,12 +129,12 @@ class LabSession:
                 self.gradebook.record(self.learner, _marker(self.lab.id, step.id, "solve"), kind="solve")
         return done
 
-    def reset(self, step_id: str | None = None) -> None:
+    def reset(self, step_id: str | None = None, *, quiet: bool = True) -> None:
         """Machines back to the state at the start of `step_id` (the lab's start by default)."""
         index = self.lab.step_index(step_id) if step_id else 0
         for decl in self.lab.machines:
             try:
-                state = layers.state_at(self.lab, index, decl.name)
+                state = layers.state_at(self.lab, index, decl.name, quiet=quiet)
                 Machine.create(self.machine_name(decl.name), layers.spec_for(decl, state))
             except SandboxError as exc:
                 raise MailLabError(str(exc)) from None
