@@ -251,7 +251,8 @@ def cmd_selftest(args) -> int:
 def cmd_down(args) -> int:
     _require_root()
     prefix = "" if args.all else current_learner() + "--"
-    stopped = [m for m in all_machines() if m.name.startswith(prefix) and m.running()]
+    # A machine whose processes died still holds its mount: stop that too.
+    stopped = [m for m in all_machines() if m.name.startswith(prefix) and (m.running() or os.path.ismount(m.root))]
     for machine in stopped:
         machine.stop()
     print(f"Stopped {len(stopped)} machine(s). Your files are kept: `maillab lab start LAB` boots them again.")
