@@ -63,9 +63,6 @@ class Lab:
         known = ", ".join(m.name for m in self.machines)
         raise UsageError(f"Lab {self.id} has no machine {name!r}. Its machines are: {known}.")
 
-    def solve_script(self, step_id: str) -> Path:
-        return self.dir / "solve" / f"{step_id}.sh"
-
     @property
     def checks_file(self) -> Path:
         return self.dir / "checks.py"

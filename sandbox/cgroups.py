@@ -19,10 +19,6 @@ def _dirs(name: str) -> list[Path]:
     return [ROOT / controller / GROUP / name for controller in ("memory", "pids") if (ROOT / controller).is_dir()]
 
 
-def available() -> bool:
-    return bool(_dirs("probe")) and all(d.parents[1].is_dir() for d in _dirs("probe"))
-
-
 def create(name: str, *, memory_bytes: int, pids: int) -> list[Path]:
     """Make the machine's cgroup(s) with their limits; returns the directories made."""
     if _is_v2():

@@ -11,7 +11,6 @@ import json
 import os
 import shutil
 import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -140,11 +139,3 @@ def _in_use(folder: Path) -> bool:
     except OSError:
         return False
     return str(folder) in mounts
-
-
-def main() -> None:  # pragma: no cover - convenience for `python -m sandbox.image`
-    print(build(force="--force" in sys.argv))
-
-
-if __name__ == "__main__":  # pragma: no cover
-    main()
