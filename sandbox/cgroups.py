@@ -5,8 +5,9 @@ import os
 import time
 from pathlib import Path
 
+from . import paths
+
 ROOT = Path("/sys/fs/cgroup")
-GROUP = "maillab"
 
 
 def _is_v2() -> bool:
@@ -15,14 +16,14 @@ def _is_v2() -> bool:
 
 def _dirs(name: str) -> list[Path]:
     if _is_v2():
-        return [ROOT / GROUP / name]
-    return [ROOT / controller / GROUP / name for controller in ("memory", "pids") if (ROOT / controller).is_dir()]
+        return [ROOT / paths.host_tag() / name]
+    return [ROOT / controller / paths.host_tag() / name for controller in ("memory", "pids") if (ROOT / controller).is_dir()]
 
 
 def create(name: str, *, memory_bytes: int, pids: int) -> list[Path]:
     """Make the machine's cgroup(s) with their limits; returns the directories made."""
     if _is_v2():
-        parent = ROOT / GROUP
+        parent = ROOT / paths.host_tag()
         parent.mkdir(exist_ok=True)
         # Children only get the memory and pids files when the parent hands those controllers down.
         try:

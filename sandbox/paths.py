@@ -1,13 +1,23 @@
 """Where MailLab keeps its state on the host (images, layers, machines, gradebook)."""
 from __future__ import annotations
 
+import hashlib
 import os
 from pathlib import Path
+
+DEFAULT_HOME = "/var/lib/maillab"
 
 
 def home() -> Path:
     """The state directory: $MAILLAB_HOME, else /var/lib/maillab."""
-    return Path(os.environ.get("MAILLAB_HOME", "/var/lib/maillab"))
+    return Path(os.environ.get("MAILLAB_HOME", DEFAULT_HOME))
+
+
+def host_tag() -> str:
+    """A short name for this state directory in host-wide names (cgroups, network namespaces), so
+    two MailLab installations with different homes on one host never share one."""
+    where = str(home().resolve())
+    return "maillab" if where == DEFAULT_HOME else "maillab-" + hashlib.sha1(where.encode()).hexdigest()[:8]
 
 
 def images_dir() -> Path:
