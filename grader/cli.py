@@ -10,6 +10,7 @@ import sys
 import traceback
 
 from sandbox import Machine, SandboxError, all_machines, cgroups, image, paths
+from sandbox.network import all_networks
 
 from . import lab as labs
 from .check import ChecksError
@@ -61,6 +62,11 @@ def build_parser() -> Parser:
         cmd = sub.add_parser(name, help=text)
         cmd.add_argument("lab")
         cmd.add_argument("step", nargs="?")
+
+    node = sub.add_parser("node", help="stop, start, unplug or plug in a node of the lab network")
+    node.add_argument("action", choices=("list", *LabSession.NODE_ACTIONS))
+    node.add_argument("node", nargs="?", help="a node of the lab network (`maillab node list` names them)")
+    node.add_argument("--lab", default=None, help="default: the lab started last")
 
     sub.add_parser("status", help="what is running and how far you are")
     selftest = sub.add_parser("selftest", help="prove every step's check can fail and pass")
@@ -215,6 +221,25 @@ def cmd_reset(args) -> int:
     return EXIT_PASS
 
 
+def cmd_node(args) -> int:
+    _require_root()
+    session = _session(args.lab)
+    network = session.network()
+    if network is None:
+        raise UsageError(f"The lab {session.lab.id} has no lab network: it is one machine on its own.")
+    if args.action == "list":
+        session.require_started()
+        states = session.node_states()
+        for node in session.lab.network.nodes:
+            print(f"{node.name:<10} {node.kind:<8} {node.address:<15} {node.hostname:<24} {states.get(node.name, '?')}")
+        return EXIT_PASS
+    if not args.node:
+        raise UsageError(f"Say which node to {args.action}: `maillab node {args.action} NODE` "
+                         "(`maillab node list` names them).")
+    print(session.node(args.node, args.action))
+    return EXIT_PASS
+
+
 def cmd_status(args) -> int:
     learner = current_learner()
     print(f"Learner: {learner}")
@@ -255,12 +280,17 @@ def cmd_down(args) -> int:
     stopped = [m for m in all_machines() if m.name.startswith(prefix) and (m.running() or os.path.ismount(m.root))]
     for machine in stopped:
         machine.stop()
-    print(f"Stopped {len(stopped)} machine(s). Your files are kept: `maillab lab start LAB` boots them again.")
+    # Networks go after the machines that live in them.
+    networks = [n for n in all_networks() if n.name.startswith(prefix) and n.is_up()]
+    for network in networks:
+        network.down()
+    nets = f" and {len(networks)} lab network(s)" if networks else ""
+    print(f"Stopped {len(stopped)} machine(s){nets}. Your files are kept: `maillab lab start LAB` boots them again.")
     return EXIT_PASS
 
 
 COMMANDS = {"up": cmd_up, "image": cmd_image, "lab": cmd_lab, "exec": cmd_exec, "shell": cmd_shell,
-            "check": cmd_check, "solve": cmd_solve, "reset": cmd_reset, "status": cmd_status,
+            "check": cmd_check, "solve": cmd_solve, "reset": cmd_reset, "node": cmd_node, "status": cmd_status,
             "selftest": cmd_selftest, "down": cmd_down}
 
 

@@ -7,7 +7,10 @@ import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from sandbox.network import NetworkSpec
+
 from .errors import MailLabError, UsageError
+from .netdecl import Where, network_spec
 
 ID = re.compile(r"^[a-z0-9][a-z0-9-]*$")
 
@@ -31,6 +34,7 @@ class MachineDecl:
     hostname: str
     domain: str
     memory_mb: int = 512
+    address: str = ""  # on the lab network (labs with a [network])
 
 
 @dataclass(frozen=True)
@@ -43,6 +47,7 @@ class Lab:
     machines: tuple[MachineDecl, ...]
     starts_after: str = ""  # a lab whose reference solutions make this lab's starting state
     summary: str = field(default="", compare=False)
+    network: NetworkSpec | None = field(default=None, compare=False)  # None: each machine on its own
 
     def step(self, step_id: str) -> Step:
         for step in self.steps:
@@ -76,7 +81,8 @@ def load(folder: Path) -> Lab:
     """Read one lab folder; a mistake in lab.toml is reported with the file's name."""
     path = folder / "lab.toml"
     try:
-        data = tomllib.loads(path.read_text())
+        text = path.read_text()
+        data = tomllib.loads(text)
     except FileNotFoundError:
         raise MailLabError(f"{path} is missing: every lab folder needs a lab.toml.") from None
     except tomllib.TOMLDecodeError as exc:
@@ -85,15 +91,24 @@ def load(folder: Path) -> Lab:
         lab_id = data["id"]
         number = int(folder.name.split("-", 1)[0])
         steps = tuple(Step(**s) for s in data["steps"])
-        machines = tuple(MachineDecl(**m) for m in data.get("machines", [{"name": "mail", "hostname": "mail", "domain": "example.test"}]))
+        machine_tables = data.get("machines", [{"name": "mail", "hostname": "mail", "domain": "example.test"}])
+        machines = tuple(MachineDecl(**m) for m in machine_tables)
     except (KeyError, TypeError, ValueError) as exc:
         raise MailLabError(f"{path} is not a valid lab description ({exc}).") from None
+    where = Where(path, text)
+    names = [m.name for m in machines]
+    for index, name in enumerate(names):
+        if names.index(name) != index or not ID.match(name):
+            raise where.error(f"machine names use lower-case letters, digits and dashes, and each is used once "
+                              f"({name!r}).", "machines", index, "name")
+    network = network_spec(data, machine_tables, where)
     if not ID.match(lab_id) or any(not ID.match(s.id) for s in steps):
         raise MailLabError(f"{path}: lab and step ids use lower-case letters, digits and dashes only.")
     if len({s.id for s in steps}) != len(steps):
         raise MailLabError(f"{path}: two steps have the same id.")
     return Lab(id=lab_id, title=data.get("title", lab_id), number=number, dir=folder, steps=steps,
-               machines=machines, starts_after=data.get("starts_after", ""), summary=data.get("summary", ""))
+               machines=machines, starts_after=data.get("starts_after", ""), summary=data.get("summary", ""),
+               network=network)
 
 
 def all_labs() -> list[Lab]:

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from sandbox import Machine, MachineSpec, SandboxError, image, paths
+from sandbox.network import Network
 
 from . import lab as labs
 from .errors import MailLabError
@@ -24,9 +25,17 @@ class State:
     services: tuple[str, ...]
 
 
-def spec_for(decl: MachineDecl, state: State) -> MachineSpec:
-    return MachineSpec(hostname=decl.hostname, domain=decl.domain, lowers=list(state.lowers),
+def spec_for(decl: MachineDecl, state: State, network: Network | None = None) -> MachineSpec:
+    """How to boot a machine of the lab; in a networked lab it joins its node of `network`."""
+    spec = MachineSpec(hostname=decl.hostname, domain=decl.domain, lowers=list(state.lowers),
                        memory_mb=decl.memory_mb, services=list(state.services))
+    if network is not None:
+        spec.netns = network.netns(decl.name)
+        spec.address = decl.address
+        dns = network.spec.dns_address()
+        if dns:
+            spec.resolv_conf = f"search {decl.domain}\nnameserver {dns}\n" if decl.domain else f"nameserver {dns}\n"
+    return spec
 
 
 def solve_scripts(lab: Lab, step_id: str, machine: str) -> list[Path]:
@@ -82,14 +91,20 @@ def _build_layer(lab: Lab, step_id: str, decl: MachineDecl, parent: State, layer
     work = paths.layers_dir() / f".build-{key}-{os.getpid()}"
     shutil.rmtree(work, ignore_errors=True)
     builder = Machine(f"layer-{key}-{os.getpid()}")
+    # A machine of a networked lab is prepared in a network of its own, the same as the lab's.
+    network = Network(builder.name) if lab.network else None
     try:
-        builder = Machine.create(builder.name, spec_for(decl, parent))
+        if network is not None:
+            network = Network.create(network.name, lab.network)
+        builder = Machine.create(builder.name, spec_for(decl, parent, network))
         run_solution(lab, step_id, builder, decl.name)
         services = builder.freeze(work / "fs")
     except SandboxError as exc:
         raise MailLabError(f"Could not prepare the starting state after step {step_id} of {lab.id}: {exc}") from None
     finally:
         builder.destroy()
+        if network is not None:
+            network.destroy()
     (work / "layer.json").write_text(json.dumps({"lab": lab.id, "after_step": step_id, "machine": decl.name,
                                                  "parent": parent.key, "services": services}, indent=2))
     try:

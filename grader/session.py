@@ -9,6 +9,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from sandbox import Machine, SandboxError, paths
+from sandbox.network import Network
 
 from . import lab as labs
 from . import layers
@@ -60,30 +61,95 @@ class LabSession:
     def machines(self) -> list[Machine]:
         return [self.machine(decl.name) for decl in self.lab.machines]
 
+    def network(self) -> Network | None:
+        """The lab's network (None for a lab whose machine stands alone)."""
+        return Network(f"{self.learner}--{self.lab.id}") if self.lab.network else None
+
     def started(self) -> bool:
-        return all(m.running() for m in self.machines())
+        """Every machine runs; in a networked lab, the network is up and every machine exists (one
+        stopped on purpose with `maillab node stop` counts as started)."""
+        network = self.network()
+        if network is None:
+            return all(m.running() for m in self.machines())
+        return network.is_up() and all(m.exists() for m in self.machines())
 
     def start(self, *, quiet: bool = True) -> None:
-        """Make the lab's machines exist and run (idempotent: a stopped machine keeps its files)."""
-        for decl in self.lab.machines:
-            machine = self.machine(decl.name)
-            try:
+        """Make the lab's network and machines exist and run (idempotent: a stopped machine keeps
+        its files, a network what its servers received)."""
+        try:
+            network = self._network_up()
+            for decl in self.lab.machines:
+                machine = self.machine(decl.name)
                 if machine.exists():
                     machine.start()
                 else:
                     state = layers.state_at(self.lab, 0, decl.name, quiet=quiet)
-                    Machine.create(machine.name, layers.spec_for(decl, state))
-            except SandboxError as exc:
-                raise MailLabError(str(exc)) from None
+                    Machine.create(machine.name, layers.spec_for(decl, state, network))
+        except SandboxError as exc:
+            raise MailLabError(str(exc)) from None
         path = _state_file(self.learner)
         path.parent.mkdir(parents=True, exist_ok=True)
         tmp = path.with_suffix(".tmp")
         tmp.write_text(json.dumps({"lab": self.lab.id}))
         os.replace(tmp, path)
 
+    def _network_up(self, *, fresh: bool = False) -> Network | None:
+        network = self.network()
+        if network is None:
+            return None
+        if fresh or not network.exists() or network.spec != self.lab.network:
+            # A new network (or one whose lab.toml changed): machines in the old one must go first.
+            for machine in self.machines():
+                machine.stop(remember_services=True)
+            return Network.create(network.name, self.lab.network)
+        network.up()
+        return network
+
     def stop(self) -> None:
+        """Power off: machines first, then the network they live in (files are kept)."""
         for machine in self.machines():
             machine.stop()
+        network = self.network()
+        if network is not None:
+            network.down()
+
+    # -- faults on demand (the MX lessons) ------------------------------------------------
+    NODE_ACTIONS = ("stop", "start", "unplug", "plug")
+
+    def node(self, name: str, action: str) -> str:
+        """Stop or start a node (refused connections), unplug or plug it in (a silent host).
+        Returns a sentence saying what happened."""
+        network = self.network()
+        if network is None:
+            raise UsageError(f"The lab {self.lab.id} has no lab network, so it has no nodes to {action}.")
+        if action not in self.NODE_ACTIONS:
+            raise UsageError(f"Nodes can be {', '.join(self.NODE_ACTIONS)}; not {action!r}.")
+        self.require_started()
+        decl = next((m for m in self.lab.machines if m.name == name), None)
+        try:
+            if action in ("unplug", "plug"):
+                network.unplug(name) if action == "unplug" else network.plug(name)
+                return (f"{name} is unplugged: it is silent now, and connections to it time out."
+                        if action == "unplug" else f"{name} is plugged in again.")
+            if decl is not None:
+                machine = self.machine(name)
+                machine.stop() if action == "stop" else machine.start()
+            else:
+                network.stop_node(name) if action == "stop" else network.start_node(name)
+            return (f"{name} is stopped: connections to it are refused." if action == "stop"
+                    else f"{name} is running again.")
+        except SandboxError as exc:
+            raise UsageError(str(exc)) from None
+
+    def node_states(self) -> dict[str, str]:
+        network = self.network()
+        if network is None:
+            return {}
+        states = network.node_states()
+        for decl in self.lab.machines:
+            if states.get(decl.name) == "up" and not self.machine(decl.name).running():
+                states[decl.name] = "stopped"
+        return states
 
     def require_started(self) -> None:
         if not self.started():
@@ -99,7 +165,10 @@ class LabSession:
         return self._gradebook
 
     def host(self, name: str | None = None) -> Host:
-        return Host(MachineBackend(self.machine(name)))
+        from .world import World
+
+        return Host(MachineBackend(self.machine(name)), name=self.lab.machine(name).name,
+                    world=World(self) if self.lab.network else None)
 
     def check(self, step_id: str) -> StepResult:
         self.lab.step(step_id)
@@ -132,12 +201,15 @@ class LabSession:
     def reset(self, step_id: str | None = None, *, quiet: bool = True) -> None:
         """Machines back to the state at the start of `step_id` (the lab's start by default)."""
         index = self.lab.step_index(step_id) if step_id else 0
-        for decl in self.lab.machines:
-            try:
-                state = layers.state_at(self.lab, index, decl.name, quiet=quiet)
-                Machine.create(self.machine_name(decl.name), layers.spec_for(decl, state))
-            except SandboxError as exc:
-                raise MailLabError(str(exc)) from None
+        try:
+            states = {d.name: layers.state_at(self.lab, index, d.name, quiet=quiet) for d in self.lab.machines}
+            for machine in self.machines():
+                machine.destroy()
+            network = self._network_up(fresh=True)  # servers running, cables in, nothing received
+            for decl in self.lab.machines:
+                Machine.create(self.machine_name(decl.name), layers.spec_for(decl, states[decl.name], network))
+        except SandboxError as exc:
+            raise MailLabError(str(exc)) from None
         if self.record:
             self.gradebook.record(self.learner, _marker(self.lab.id, step_id or self.lab.steps[0].id, "reset"), kind="reset")
 

@@ -10,14 +10,13 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import signal
 import subprocess
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Sequence
 
-from . import cgroups, paths
+from . import cgroups, paths, procs
 from .errors import MachineNotRunning, SandboxError
 from .result import ExecResult
 from .runner import run_bounded
@@ -41,6 +40,8 @@ class MachineSpec:
     hosts: list[str] = field(default_factory=list)  # extra /etc/hosts lines
     resolv_conf: str = "# This machine has no DNS server of its own yet.\n"
     services: list[str] = field(default_factory=list)  # started with `service NAME start` at boot
+    netns: str = ""  # a network namespace (file) to live in, made by a lab network; else a private one
+    address: str = ""  # the machine's address on that network (for /etc/hosts)
 
     @property
     def fqdn(self) -> str:
@@ -78,7 +79,7 @@ class Machine:
         except (OSError, ValueError):
             return None
         # The start time tells our tini from a later process that reuses its pid.
-        return pid if _start_time(pid) == started else None
+        return pid if procs.start_time(pid) == started else None
 
     def running(self) -> bool:
         return self.pid is not None
@@ -112,16 +113,21 @@ class Machine:
         self._mount(spec)
         self._write_identity(spec)
         cgroups.create(self.name, memory_bytes=spec.memory_mb * 1024 * 1024, pids=spec.pids)
+        if spec.netns and not os.path.exists(spec.netns):
+            raise SandboxError(f"The lab network of machine {self.name} is not up: start the lab again.")
+        # In a lab network the machine joins the namespace the network made for it; else it gets its own.
+        net = ["nsenter", f"--net={spec.netns}", "--"] if spec.netns else []
         log = open(self.dir / "boot.log", "wb")
         proc = subprocess.Popen(
-            ["unshare", "--mount", "--uts", "--ipc", "--net", "--pid", "--fork", "--kill-child",
-             "--propagation", "private", "--", "/bin/sh", str(BOOT), str(self.root), spec.hostname, BOUNDING_SET],
+            [*net, "unshare", "--mount", "--uts", "--ipc", *([] if spec.netns else ["--net"]), "--pid", "--fork",
+             "--kill-child", "--propagation", "private", "--",
+             "/bin/sh", str(BOOT), str(self.root), spec.hostname, BOUNDING_SET],
             stdin=subprocess.DEVNULL, stdout=log, stderr=log, start_new_session=True,
             preexec_fn=lambda: cgroups.join(self.name),
         )
         log.close()
         pid = self._wait_for_init(proc)
-        (self.dir / "pid").write_text(f"{pid} {_start_time(pid)}")
+        (self.dir / "pid").write_text(f"{pid} {procs.start_time(pid)}")
         for service in spec.services:
             self.exec(["service", service, "start"], timeout=30)
 
@@ -140,7 +146,7 @@ class Machine:
         etc = self.root / "etc"
         (etc / "hostname").write_text(spec.hostname + "\n")
         names = f"{spec.fqdn} {spec.hostname}" if spec.domain else spec.hostname
-        hosts = ["127.0.0.1\tlocalhost", f"127.0.1.1\t{names}", "::1\tlocalhost ip6-localhost ip6-loopback",
+        hosts = ["127.0.0.1\tlocalhost", f"{spec.address or '127.0.1.1'}\t{names}", "::1\tlocalhost ip6-localhost ip6-loopback",
                  *spec.hosts]
         (etc / "hosts").write_text("\n".join(hosts) + "\n")
         resolv = etc / "resolv.conf"
@@ -180,8 +186,8 @@ class Machine:
         # Killing PID 1 of the namespace ends everything inside. Then the cgroup names any strays
         # (a machine whose pid file was lost, a command still entering with nsenter).
         if pid is not None:
-            _kill_and_wait([pid])
-        _kill_and_wait(cgroups.pids(self.name) - {os.getpid()})
+            procs.kill_and_wait([pid])
+        procs.kill_and_wait(cgroups.pids(self.name) - {os.getpid()})
         (self.dir / "pid").unlink(missing_ok=True)
         if os.path.ismount(self.root):
             done = subprocess.run(["umount", str(self.root)], capture_output=True, text=True)
@@ -241,35 +247,6 @@ class Machine:
 
     def memory_usage(self) -> int | None:
         return cgroups.memory_usage(self.name)
-
-
-def _kill_and_wait(pids, timeout: float = 5.0) -> None:
-    for victim in pids:
-        try:
-            os.kill(victim, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
-    deadline = time.monotonic() + timeout
-    while any(_alive(v) for v in pids) and time.monotonic() < deadline:
-        time.sleep(0.002)
-
-
-def _alive(pid: int) -> bool:
-    """True while the process runs (a zombie waiting for its parent counts as gone)."""
-    try:
-        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
-    except (OSError, IndexError):
-        return False
-    return state not in ("Z", "X")
-
-
-def _start_time(pid: int) -> int | None:
-    """When a process started (clock ticks since boot: field 22 of /proc/PID/stat)."""
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return None
-    return int(stat.rsplit(")", 1)[1].split()[19])
 
 
 def all_machines() -> list[Machine]:

@@ -1,0 +1,147 @@
+"""What a check sees beyond its own machine: the lab's other machines and its network.
+
+A check reaches it as `host.world` (None in a lab without a network):
+
+    world.received("mx1")                  what remote server mx1 stored, oldest first
+    world.trace(delivery)                  the hops a tagged message took, across machines and servers
+    world.resolve_mx("remote.test")        the MX records the lab's DNS gives the outside client
+    world.converse("192.0.2.10", rcpts=[...])   an SMTP conversation from the outside client
+    world.send_from_outside("example.test", ...)  what an MTA on the Internet would do
+    world.node_state("mx1")                up, stopped, unplugged
+"""
+from __future__ import annotations
+
+import socket
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from sandbox import SandboxError
+from sandbox import mailserver
+
+from . import smtp_probe
+from .check import Fail
+
+if TYPE_CHECKING:
+    from .host import Host
+    from .maillog import Delivery
+    from .session import LabSession
+
+DNS_TIMEOUT = 3.0
+
+
+@dataclass
+class Hop:
+    """One place a message was on its way: a learner machine's queue or a remote server's spool."""
+    where: str  # a node name
+    queue_id: str
+    status: str  # sent, deferred, bounced, stored (at a remote server), ...
+    relay: str = ""  # the next host, as the log names it
+
+    def describe(self) -> str:
+        relay = f" via {self.relay}" if self.relay else ""
+        return f"{self.where} ({self.queue_id}): {self.status}{relay}"
+
+
+class World:
+    def __init__(self, session: "LabSession"):
+        self.session = session
+        self.network = session.network()
+        if self.network is None:
+            raise SandboxError(f"The lab {session.lab.id} has no lab network.")
+        self.spec = session.lab.network
+
+    # -- machines and nodes --------------------------------------------------------------
+    def machine(self, name: str) -> "Host":
+        return self.session.host(name)
+
+    def node_state(self, name: str) -> str:
+        return self.session.node_states().get(name, "unknown")
+
+    def servers(self) -> list[str]:
+        return [n.name for n in self.spec.nodes if n.kind == "server"]
+
+    # -- what remote servers received ------------------------------------------------------
+    def received(self, server: str) -> list[Any]:
+        if server not in self.servers():
+            raise ValueError(f"the lab has no mail server called {server!r}")
+        return mailserver.messages(self.network.spool(server))
+
+    def find_received(self, *, queue_id: str | None = None, message_id: str | None = None) -> tuple[str, Any] | None:
+        """(server, message) for a message any remote server stored, by its queue id there or its Message-Id."""
+        for server in self.servers():
+            found = mailserver.find(self.network.spool(server), queue_id=queue_id, message_id=message_id)
+            if found is not None:
+                return server, found
+        return None
+
+    def trace(self, delivery: "Delivery", start: str | None = None) -> list[Hop]:
+        """Follow a tagged message from the machine that sent it, hop by hop by queue id: through
+        other learner machines' logs and into a remote server's spool."""
+        where = start or self.session.lab.machines[0].name
+        hops: list[Hop] = []
+        current: "Delivery | None" = delivery
+        while current is not None and current.queue_id and len(hops) < 10:
+            outcomes = [o for rcpt in current.recipients if (o := current.result_for(rcpt))]
+            first = outcomes[0] if outcomes else None
+            hops.append(Hop(where, current.queue_id, first.status if first else "in the queue",
+                            first.relay or "" if first else ""))
+            current, where = self._next_hop(current, hops)
+        return hops
+
+    def _next_hop(self, delivery: "Delivery", hops: list[Hop]):
+        for queue_id in delivery.next_hops:
+            found = self.find_received(queue_id=queue_id)
+            if found is not None:
+                hops.append(Hop(found[0], queue_id, "stored"))
+                return None, ""
+            for decl in self.session.lab.machines:
+                try:
+                    other = self.machine(decl.name).maillog().follow(delivery.message_id, list(delivery.recipients))
+                except (SandboxError, Fail):
+                    continue
+                if queue_id in other.queue_ids:
+                    return other, decl.name
+        return None, ""
+
+    # -- DNS and SMTP from a node (the outside client by default) -----------------------------
+    def resolve_mx(self, domain: str, *, from_node: str = "client") -> list[tuple[int, str]]:
+        """[(preference, host)] as the lab's DNS answers, best first; [] when there is none."""
+        answer = self._query(domain, "MX", from_node)
+        return sorted((r.preference, str(r.exchange).rstrip(".")) for r in answer)
+
+    def resolve_a(self, name: str, *, from_node: str = "client") -> list[str]:
+        return sorted(r.address for r in self._query(name, "A", from_node))
+
+    def _query(self, name: str, rtype: str, from_node: str):
+        import dns.exception
+        import dns.message
+        import dns.query
+        import dns.rcode
+
+        server = self.spec.dns_address()
+        if server is None:
+            raise SandboxError("The lab has no DNS server.")
+        sock = self.network.socket(from_node, socket.AF_INET, socket.SOCK_DGRAM)
+        try:
+            reply = dns.query.udp(dns.message.make_query(name, rtype), server, timeout=DNS_TIMEOUT, sock=sock)
+        except dns.exception.Timeout:
+            raise Fail(f"the lab's DNS server ({server}) did not answer a {rtype} query for {name}") from None
+        finally:
+            sock.close()
+        if reply.rcode() != dns.rcode.NOERROR:
+            return []
+        return [r for rrset in reply.answer for r in rrset if r.rdtype == dns.rdatatype.from_text(rtype)]
+
+    def connector(self, from_node: str = "client"):
+        """A `connect(host, port, timeout)` that opens TCP connections from inside a node."""
+        return lambda host, port, timeout: self.network.connect(from_node, host, port, timeout)
+
+    def converse(self, host: str, port: int = 25, *, from_node: str = "client", **options) -> Any:
+        return smtp_probe.converse(self.connector(from_node), host, port, **options)
+
+    def send_from_outside(self, domain: str, *, from_node: str = "client", **options) -> Any:
+        """Deliver like an MTA on the Internet would: MX hosts of `domain` in preference order."""
+        def resolve(name: str) -> list[tuple[int, str]]:
+            return [(pref, (self.resolve_a(host, from_node=from_node) or [host])[0])
+                    for pref, host in self.resolve_mx(name, from_node=from_node)]
+        return smtp_probe.send_like_an_mta(resolve, self.connector(from_node), domain, **options)
