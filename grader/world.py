@@ -18,7 +18,6 @@ from typing import TYPE_CHECKING, Any
 from sandbox import SandboxError
 from sandbox import mailserver
 
-from . import smtp_probe
 from .check import Fail
 
 if TYPE_CHECKING:
@@ -137,10 +136,14 @@ class World:
         return lambda host, port, timeout: self.network.connect(from_node, host, port, timeout)
 
     def converse(self, host: str, port: int = 25, *, from_node: str = "client", **options) -> Any:
+        from . import smtp_probe
+
         return smtp_probe.converse(self.connector(from_node), host, port, **options)
 
     def send_from_outside(self, domain: str, *, from_node: str = "client", **options) -> Any:
         """Deliver like an MTA on the Internet would: MX hosts of `domain` in preference order."""
+        from . import smtp_probe
+
         def resolve(name: str) -> list[tuple[int, str]]:
             return [(pref, (self.resolve_a(host, from_node=from_node) or [host])[0])
                     for pref, host in self.resolve_mx(name, from_node=from_node)]
