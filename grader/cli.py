@@ -157,6 +157,10 @@ def cmd_lab(args) -> int:
     session.start(quiet=False)
     names = ", ".join(f"{d.name} ({d.hostname}.{d.domain})" for d in session.lab.machines)
     print(f"Lab {session.lab.id} is running: {names}. Enter it with `maillab shell`.")
+    if session.lab.network is not None:
+        others = ", ".join(f"{n.name} ({n.hostname}, {n.address})" for n in session.lab.network.nodes
+                           if n.kind != "machine")
+        print(f"Its network: {others}. `maillab node list` shows them.")
     return EXIT_PASS
 
 
@@ -252,6 +256,9 @@ def cmd_status(args) -> int:
         memory = machine.memory_usage()
         extra = f", {memory / 2**20:.0f} MiB" if memory and state == "running" else ""
         print(f"  machine {machine.name.split('--', 1)[1].replace('--', '/')}: {state}{extra}")
+    for network in all_networks():
+        if network.name.startswith(learner + "--"):
+            print(f"  network {network.name.split('--', 1)[1]}: {'up' if network.is_up() else 'down'}")
     for lab in labs.all_labs():
         session = LabSession(lab, learner)
         progress = session.progress()

@@ -97,10 +97,12 @@ class LabSession:
         network = self.network()
         if network is None:
             return None
-        if fresh or not network.exists() or network.spec != self.lab.network:
-            # A new network (or one whose lab.toml changed): machines in the old one must go first.
+        rebuild = fresh or not network.exists() or network.spec != self.lab.network
+        if rebuild or not network.is_up():
+            # Machines still living in an old or torn-down network would keep it: they go first.
             for machine in self.machines():
                 machine.stop(remember_services=True)
+        if rebuild:
             return Network.create(network.name, self.lab.network)
         network.up()
         return network
