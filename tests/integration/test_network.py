@@ -250,3 +250,15 @@ def test_node_commands_from_the_command_line(world):
     assert maillab("node", "plug", "mx2", "--lab", "mx-world").returncode == 0
     alone = maillab("node", "list", "--lab", "install-postfix")
     assert alone.returncode == 2 and "no lab network" in alone.stderr
+
+
+def test_a_starting_state_of_a_networked_lab_is_prepared_in_a_network_of_its_own():
+    from grader import layers
+
+    lab = open_lab("mx-world", LEARNER).lab
+    state = layers.state_at(lab, 1, "mail")  # after fast-failover: built once, cached
+    layer = Path(state.lowers[0]).parent
+    assert "smtp_connect_timeout = 5s" in (layer / "fs" / "etc" / "postfix" / "main.cf").read_text()
+    assert "postfix" in state.services
+    assert not [p for p in NETNS_DIR.iterdir() if "--layer-" in p.name]
+    assert not [d for d in (paths.home() / "networks").iterdir() if d.name.startswith("layer-")]
