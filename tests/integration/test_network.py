@@ -262,3 +262,42 @@ def test_a_starting_state_of_a_networked_lab_is_prepared_in_a_network_of_its_own
     assert "postfix" in state.services
     assert not [p for p in NETNS_DIR.iterdir() if "--layer-" in p.name]
     assert not [d for d in (paths.home() / "networks").iterdir() if d.name.startswith("layer-")]
+
+
+@pytest.fixture(scope="module")
+def modes():
+    session = open_lab("modes-world", LEARNER, record=False)
+    session.start()
+    yield session
+    _remove(session)
+
+
+def test_a_greylisting_server_defers_first_then_accepts_the_retry(modes):
+    host = modes.host()
+    # Deferred is not final, so the wait runs out: keep it short.
+    delivery = host.send_tagged("root@example.test", "user@grey.test", within=2)
+    assert delivery.status("user@grey.test") == "deferred", delivery.summary()
+    assert "450 4.7.1" in delivery.result_for("user@grey.test").reason
+    time.sleep(1.2)
+    host.run("postqueue", "-f")
+    assert _wait(lambda: host.world.find_received(message_id=delivery.message_id) is not None)
+    assert host.world.find_received(message_id=delivery.message_id)[0] == "grey"
+
+
+def test_a_server_rejects_an_unknown_recipient_and_postfix_bounces(modes):
+    delivery = modes.host().send_tagged("root@example.test", "nobody@picky.test", within=10)
+    assert delivery.status("nobody@picky.test") == "bounced", delivery.summary()
+    assert "550 5.1.1" in delivery.summary() and "User unknown" in delivery.summary()
+    assert modes.host().world.received("picky") == []
+
+
+def test_a_capture_server_records_exactly_what_crossed_the_wire(modes):
+    delivery = modes.host().send_tagged("root@example.test", "user@capture.test", within=10)
+    assert delivery.delivered, delivery.summary()
+    _, message = modes.host().world.find_received(message_id=delivery.message_id)
+    said = [line for side, line in message.transcript if side == "client"]
+    assert said[0].strip() == "EHLO mail.example.test"
+    assert any(line.startswith("MAIL FROM:<root@example.test>") for line in said)
+    assert any(line.strip() == "RCPT TO:<user@capture.test>" for line in said)
+    assert any(line.startswith("Message-Id: <" + delivery.message_id) for line in said)
+    assert said[-1].strip() == "."  # the message is stored when its data ends
