@@ -12,9 +12,12 @@ import json
 import logging
 import os
 import signal
+import subprocess
 import sys
+import time
 from pathlib import Path
 
+from ..errors import SandboxError
 from . import config as config_module
 from .config import ConfigError, ServerConfig
 from .handlers import handler_for
@@ -50,6 +53,23 @@ async def serve(config: ServerConfig) -> None:
                 config.ready.unlink()
             except OSError:
                 pass
+
+
+def wait_ready(ready: Path, process: subprocess.Popen, timeout: float = 5.0) -> tuple[str, int]:
+    """For the starter: wait until the server listens; returns its (address, port)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            host, port = json.loads(ready.read_text())["listen"]
+            return host, port
+        except (OSError, ValueError, KeyError, TypeError):
+            pass
+        if process.poll() is not None:
+            raise SandboxError(f"The mail server stopped before it listened (exit status {process.returncode}); "
+                               "its error output says why.")
+        if time.monotonic() > deadline:
+            raise SandboxError(f"The mail server did not listen within {timeout:g} s.")
+        time.sleep(0.005)
 
 
 def main(argv: list[str]) -> int:
