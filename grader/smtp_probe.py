@@ -22,6 +22,8 @@ from typing import Callable, Iterable
 Connect = Callable[[str, int, float], socket.socket]
 _LINE_END = re.compile(rb"\r\n|\r|\n")
 _LEADING_DOT = re.compile(rb"^\.", re.MULTILINE)
+_MAX_LINE = 8192  # as smtplib: a longer line is no SMTP reply
+_REPLY_LINE = re.compile(rb"[2-5]\d\d(?:[ -]|\r?\n|$)")
 _QUEUED_AS = re.compile(r"queued as (?P<qid>[0-9A-Za-z]+)")
 _CONNECT_ERRORS = {
     errno.ECONNREFUSED: "connection refused",
@@ -123,10 +125,15 @@ class _Client(smtplib.SMTP):
         self._transcript = transcript
         self._in_data = False
 
-    def _get_socket(self, host: str, port: int, timeout: float) -> socket.socket:
-        sock = self._connect(host, port, timeout)
-        sock.settimeout(timeout)
-        return sock
+    def open(self, host: str, port: int) -> None:
+        """Connect (OSError when it cannot); the greeting is read apart, so its trouble is told apart."""
+        self._host = host  # for STARTTLS's server_hostname
+        self.sock = self._connect(host, port, self.timeout)
+        self.sock.settimeout(self.timeout)
+        self.file = None
+
+    def putcmd(self, cmd: str, args: str = "") -> None:
+        super().putcmd(cmd.upper(), args)  # "MAIL FROM:<...>" as people write it, in the transcript too
 
     def send(self, s) -> None:
         if self._in_data:
@@ -138,8 +145,31 @@ class _Client(smtplib.SMTP):
         super().send(s)
 
     def getreply(self):
-        code, text = super().getreply()
-        self._transcript.extend("< " + line for line in str(Reply.of(code, text)).split("\n"))
+        """smtplib's reply reader, keeping a line that is not SMTP whole (smtplib cuts its first 4 bytes)."""
+        if self.file is None:
+            self.file = self.sock.makefile("rb")
+        texts = []
+        while True:
+            try:
+                line = self.file.readline(_MAX_LINE + 1)
+            except OSError as error:
+                self.close()
+                raise smtplib.SMTPServerDisconnected(f"Connection unexpectedly closed: {error}") from error
+            if not line:
+                self.close()
+                raise smtplib.SMTPServerDisconnected("Connection unexpectedly closed")
+            if len(line) > _MAX_LINE:
+                self.close()
+                raise smtplib.SMTPResponseException(500, "Line too long.")
+            if not _REPLY_LINE.match(line):
+                code, texts = -1, [line.strip(b" \t\r\n")]
+                break
+            code = int(line[:3])
+            texts.append(line[4:].strip(b" \t\r\n"))
+            if line[3:4] != b"-":
+                break
+        text = b"\n".join(texts)
+        self._transcript.extend("< " + shown for shown in str(Reply.of(code, text)).split("\n"))
         return code, text
 
     def data(self, msg):
@@ -169,12 +199,12 @@ def converse(connect: Connect, host: str, port: int = 25, *, ehlo: str = "client
     step = "the greeting"
     try:
         try:
-            code, text = client.connect(host, port)
+            client.open(host, port)
         except OSError as error:
             talk.error = _connect_error(error, host)
             return talk
         talk.connected = True
-        talk.banner = Reply.of(code, text)
+        talk.banner = Reply.of(*client.getreply())
         if talk.banner.code != 220:
             talk.error = (f"the server refused the session ({talk.banner})" if talk.banner.code
                           else f"the server's greeting is not SMTP: {talk.banner.text!r}")
@@ -268,7 +298,7 @@ def _connect_error(error: OSError, host: str) -> str:
 
 
 def _trouble(step: str, error: Exception, timeout: float) -> str:
-    cause = error.__context__ if isinstance(error, smtplib.SMTPServerDisconnected) else error
+    cause = (error.__cause__ or error.__context__) if isinstance(error, smtplib.SMTPServerDisconnected) else error
     if isinstance(cause, TimeoutError):
         return f"no answer to {step} within {timeout:g} s"
     if isinstance(error, smtplib.SMTPServerDisconnected) or isinstance(cause, ConnectionError):
