@@ -6,7 +6,8 @@ asked, MAIL, each RCPT, DATA, QUIT. It never raises for network or protocol trou
 `send_like_an_mta` tries a domain's MX hosts in preference order, as a sending MTA does.
 
 The caller supplies `connect(host, port, timeout) -> socket`, so the socket can be made inside a
-lab network namespace; smtplib speaks over it.
+lab network namespace; smtplib speaks over it. Its OSErrors are network trouble (told in words);
+any other exception it raises (say, no such namespace) is the caller's and passes through.
 """
 from __future__ import annotations
 
@@ -137,8 +138,7 @@ class _Client(smtplib.SMTP):
 
     def send(self, s) -> None:
         if self._in_data:
-            size = len(s)
-            self._transcript.append(f"> (the message, {size} bytes, then .)")
+            self._transcript.append(f"> (the message, {len(s)} bytes, ending with a lone .)")
         else:
             shown = s.decode("utf-8", "replace") if isinstance(s, bytes) else s
             self._transcript.append("> " + shown.rstrip("\r\n"))

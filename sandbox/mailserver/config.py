@@ -70,7 +70,8 @@ def from_dict(data: object) -> ServerConfig:
         raise ConfigError('"reject" must list whole addresses, like ["nobody@remote.test"].')
     seconds = data.get("greylist_seconds", 60)
     if isinstance(seconds, bool) or not isinstance(seconds, (int, float)) or not 0 <= seconds <= 86400:
-        raise ConfigError(f'"greylist_seconds" must be a number of seconds from 0 to 86400 (it is {json.dumps(seconds)}).')
+        raise ConfigError('"greylist_seconds" must be a number of seconds from 0 to 86400 '
+                          f"(it is {json.dumps(seconds)}).")
     spool = _absolute(data, "spool", required=True)
     ready = _absolute(data, "ready", required=False)
     return ServerConfig(name=name, hostname=hostname, host=host, port=port,

@@ -35,7 +35,7 @@ async def serve(config: ServerConfig) -> None:
 
     def session() -> LabSMTP:
         return LabSMTP(handler, record=handler.records_transcript, hostname=config.hostname, ident="ESMTP",
-                       data_size_limit=SIZE_LIMIT, timeout=IDLE_TIMEOUT, loop=loop)
+                       data_size_limit=SIZE_LIMIT, enable_SMTPUTF8=True, timeout=IDLE_TIMEOUT, loop=loop)
 
     stop = asyncio.Event()
     for signum in (signal.SIGTERM, signal.SIGINT):
@@ -44,7 +44,10 @@ async def serve(config: ServerConfig) -> None:
     try:
         if config.ready is not None:
             host, port = server.sockets[0].getsockname()[:2]
-            _write_atomically(config.ready, json.dumps({"pid": os.getpid(), "listen": [host, port]}) + "\n")
+            try:
+                _write_atomically(config.ready, json.dumps({"pid": os.getpid(), "listen": [host, port]}) + "\n")
+            except OSError as error:
+                raise ConfigError(f"cannot write the ready file {config.ready} ({error.strerror}).") from None
         await stop.wait()
     finally:
         server.close()  # open sessions end when the process does
@@ -86,6 +89,9 @@ def main(argv: list[str]) -> int:
     logging.getLogger("mail.log").setLevel(logging.ERROR)
     try:
         asyncio.run(serve(config))
+    except ConfigError as error:
+        print(f"mailserver {config.name}: {error}", file=sys.stderr)
+        return EXIT_BAD_SETUP
     except OSError as error:
         print(f"mailserver {config.name}: cannot listen on {config.host} port {config.port}: "
               f"{_why_not_listening(error)}.", file=sys.stderr)

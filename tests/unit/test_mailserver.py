@@ -20,7 +20,8 @@ from sandbox.mailserver.server import wait_ready
 from sandbox.mailserver.spool import parse_headers, record, store
 
 ROOT = Path(__file__).resolve().parents[2]
-MESSAGE = "From: alice@client.example\r\nTo: bob@remote.test\r\nSubject: Hello\r\nMessage-Id: <m1@client.example>\r\n\r\nHi Bob.\r\n"
+MESSAGE = ("From: alice@client.example\r\nTo: bob@remote.test\r\nSubject: Hello\r\n"
+           "Message-Id: <m1@client.example>\r\n\r\nHi Bob.\r\n")
 
 
 class MailServer:
@@ -128,7 +129,8 @@ def test_the_banner_and_ehlo_name_the_server(start):
     server = start()
     raw = server.raw()
     assert raw.reply() == ["220 mx1.remote.test ESMTP"]
-    assert raw.say(b"EHLO me.example\r\n") == ["250-mx1.remote.test", "250-SIZE 10485760", "250-8BITMIME", "250 HELP"]
+    assert raw.say(b"EHLO me.example\r\n") == ["250-mx1.remote.test", "250-SIZE 10485760", "250-8BITMIME",
+                                                  "250-SMTPUTF8", "250 HELP"]
     raw.close()
 
 
@@ -151,7 +153,8 @@ def test_reject_mode_refuses_every_recipient(start):
     with server.smtp() as client:
         client.ehlo()
         client.mail("alice@client.example")
-        assert client.rcpt("bob@remote.test") == (550, b"5.1.1 <bob@remote.test>: Recipient address rejected: User unknown")
+        assert client.rcpt("bob@remote.test") == (
+            550, b"5.1.1 <bob@remote.test>: Recipient address rejected: User unknown")
         assert client.rcpt("bob@elsewhere.test")[0] == 554
         client.rset()
         with pytest.raises(smtplib.SMTPRecipientsRefused):
@@ -260,6 +263,22 @@ def test_null_sender_and_bytes_that_are_not_utf8_are_kept(start):
     assert stored.message_id == "latin1@client.example"
 
 
+def test_international_addresses_with_smtputf8(start):
+    server = start(mode="capture")
+    raw = server.raw()
+    raw.reply()
+    assert "250-SMTPUTF8" in raw.say(b"EHLO client.example\r\n")
+    assert raw.say("MAIL FROM:<zoë@client.example> SMTPUTF8\r\n".encode()) == ["250 2.1.0 Ok"]
+    assert raw.say("RCPT TO:<jürgen@remote.test>\r\n".encode()) == ["250 2.1.5 Ok"]
+    raw.say(b"DATA\r\n")
+    raw.say("Subject: grüße\r\n\r\nHallo.\r\n.\r\n".encode())
+    raw.close()
+    [stored] = messages(server.spool)
+    assert (stored.mail_from, stored.rcpt_tos, stored.mail_options) == (
+        "zoë@client.example", ["jürgen@remote.test"], ["SMTPUTF8"])
+    assert stored.subject == "grüße" and ("client", "RCPT TO:<jürgen@remote.test>\r\n") in stored.transcript
+
+
 def test_two_messages_in_one_session_get_their_own_queue_ids(start):
     server = start()
     with server.smtp() as client:
@@ -333,6 +352,16 @@ def test_a_bad_settings_file_is_one_sentence_and_exit_status_2(tmp_path, content
     assert done.returncode == 2
     assert done.stderr.startswith(f"mailserver: {path}: ") and said in done.stderr
     assert done.stderr.count("\n") == 1 and "Traceback" not in done.stderr
+
+
+def test_a_ready_file_it_cannot_write_is_one_sentence_and_exit_status_2(tmp_path):
+    path = tmp_path / "mx.json"
+    path.write_text(json.dumps(dict(GOOD, listen=["127.0.0.1", 0], spool=str(tmp_path / "spool"),
+                                    ready=str(tmp_path / "absent" / "ready"))))
+    done = subprocess.run([sys.executable, "-m", "sandbox.mailserver", str(path)], cwd=ROOT,
+                          capture_output=True, text=True, timeout=30)
+    assert (done.returncode, done.stderr) == (
+        2, f"mailserver mx1: cannot write the ready file {tmp_path}/absent/ready (No such file or directory).\n")
 
 
 def test_wrong_usage_is_exit_status_2():
