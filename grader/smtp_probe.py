@@ -1,0 +1,369 @@
+"""Speaking SMTP to a server the way an outside client or MTA would, and keeping what was seen.
+
+`converse` holds one conversation: connect, greeting, EHLO (HELO if EHLO is refused), STARTTLS if
+asked, MAIL, each RCPT, DATA, QUIT. It never raises for network or protocol trouble: it returns a
+`Conversation` that says how far it got and what the server answered, in plain words.
+`send_like_an_mta` tries a domain's MX hosts in preference order, as a sending MTA does.
+
+The caller supplies `connect(host, port, timeout) -> socket`, so the socket can be made inside a
+lab network namespace; smtplib speaks over it. Its OSErrors are network trouble (told in words);
+any other exception it raises (say, no such namespace) is the caller's and passes through.
+"""
+from __future__ import annotations
+
+import errno
+import re
+import smtplib
+import socket
+import ssl
+import time
+from dataclasses import dataclass, field
+from typing import Callable, Iterable
+
+Connect = Callable[[str, int, float], socket.socket]
+_LINE_END = re.compile(rb"\r\n|\r|\n")
+_LEADING_DOT = re.compile(rb"^\.", re.MULTILINE)
+_MAX_LINE = 8192  # as smtplib: a longer line is no SMTP reply
+_REPLY_LINE = re.compile(rb"[2-5]\d\d(?:[ -]|\r?\n|$)")
+_QUEUED_AS = re.compile(r"queued as (?P<qid>[0-9A-Za-z]+)")
+_CONNECT_ERRORS = {
+    errno.ECONNREFUSED: "connection refused",
+    errno.ETIMEDOUT: "timed out",
+    errno.EHOSTUNREACH: "no route to host",
+    errno.ENETUNREACH: "network is unreachable",
+    errno.ECONNRESET: "connection reset",
+}
+
+
+@dataclass(frozen=True)
+class Reply:
+    """A server's answer: its code (None when it was not SMTP) and its lines, without the code."""
+    code: int | None
+    lines: tuple[str, ...]
+
+    @classmethod
+    def of(cls, code: int, text: bytes | str) -> "Reply":
+        if isinstance(text, bytes):
+            text = text.decode("utf-8", "replace")
+        return cls(code if 100 <= code <= 599 else None, tuple(text.split("\n")))
+
+    @property
+    def text(self) -> str:
+        return "\n".join(self.lines)
+
+    @property
+    def ok(self) -> bool:
+        """A positive answer (2xx or 3xx)."""
+        return self.code is not None and 200 <= self.code < 400
+
+    @property
+    def temporary(self) -> bool:
+        return self.code is not None and 400 <= self.code < 500
+
+    @property
+    def permanent(self) -> bool:
+        return self.code is not None and 500 <= self.code < 600
+
+    def __str__(self) -> str:
+        code = "???" if self.code is None else str(self.code)
+        return "\n".join(f"{code}{'-' if i < len(self.lines) - 1 else ' '}{line}" for i, line in enumerate(self.lines))
+
+
+@dataclass(frozen=True)
+class TLS:
+    protocol: str   # e.g. "TLSv1.3"
+    cipher: str     # e.g. "TLS_AES_256_GCM_SHA384"
+
+
+@dataclass
+class Conversation:
+    host: str
+    port: int
+    connected: bool = False
+    error: str | None = None        # why it stopped early, in plain words ("connection refused", ...)
+    banner: Reply | None = None
+    ehlo: Reply | None = None       # the first EHLO's answer (before TLS)
+    helo: Reply | None = None       # only when EHLO was refused
+    extensions: dict[str, str] = field(default_factory=dict)  # lower-case keyword -> its parameters
+    starttls: Reply | None = None
+    tls: TLS | None = None
+    ehlo_tls: Reply | None = None   # EHLO again, inside TLS
+    mail: Reply | None = None
+    rcpt: dict[str, Reply] = field(default_factory=dict)  # in the order sent
+    data: Reply | None = None       # the answer to the message (or to the DATA command when it refused)
+    queue_id: str | None = None     # from "250 ... queued as QUEUEID"
+    transcript: list[str] = field(default_factory=list)  # "> " what was sent, "< " what came back
+    seconds: float = 0.0
+
+    @property
+    def starttls_offered(self) -> bool:
+        return "starttls" in self.extensions
+
+    @property
+    def accepted(self) -> list[str]:
+        """The recipients the server took."""
+        return [address for address, reply in self.rcpt.items() if reply.ok]
+
+    @property
+    def delivered(self) -> bool:
+        """The server took the message (its final answer was 2xx)."""
+        return self.data is not None and self.data.code is not None and 200 <= self.data.code < 300
+
+    def describe(self) -> str:
+        where = f"{self.host} port {self.port}"
+        head = f"connected to {where}" if self.connected else f"could not connect to {where}: {self.error}"
+        tail = [f"stopped: {self.error}"] if self.connected and self.error else []
+        return "\n".join([head, *self.transcript, *tail])
+
+
+class _Client(smtplib.SMTP):
+    """smtplib over the caller's socket, noting every command and reply."""
+
+    def __init__(self, connect: Connect, ehlo: str, timeout: float, transcript: list[str]) -> None:
+        # local_hostname given: smtplib would otherwise look up this host's own name in DNS.
+        super().__init__(local_hostname=ehlo, timeout=timeout)
+        self._connect = connect
+        self._transcript = transcript
+        self._in_data = False
+
+    def open(self, host: str, port: int) -> None:
+        """Connect (OSError when it cannot); the greeting is read apart, so its trouble is told apart."""
+        self._host = host  # for STARTTLS's server_hostname
+        self.sock = self._connect(host, port, self.timeout)
+        self.sock.settimeout(self.timeout)
+        self.file = None
+
+    def putcmd(self, cmd: str, args: str = "") -> None:
+        super().putcmd(cmd.upper(), args)  # "MAIL FROM:<...>" as people write it, in the transcript too
+
+    def send(self, s) -> None:
+        if self._in_data:
+            self._transcript.append(f"> (the message, {len(s)} bytes, ending with a lone .)")
+        else:
+            shown = s.decode("utf-8", "replace") if isinstance(s, bytes) else s
+            self._transcript.append("> " + shown.rstrip("\r\n"))
+        super().send(s)
+
+    def getreply(self):
+        """smtplib's reply reader, keeping a line that is not SMTP whole (smtplib cuts its first 4 bytes)."""
+        if self.file is None:
+            self.file = self.sock.makefile("rb")
+        texts = []
+        while True:
+            try:
+                line = self.file.readline(_MAX_LINE + 1)
+            except OSError as error:
+                self.close()
+                raise smtplib.SMTPServerDisconnected(f"Connection unexpectedly closed: {error}") from error
+            if not line:
+                self.close()
+                raise smtplib.SMTPServerDisconnected("Connection unexpectedly closed")
+            if len(line) > _MAX_LINE:
+                self.close()
+                raise smtplib.SMTPResponseException(500, "Line too long.")
+            if not _REPLY_LINE.match(line):
+                code, texts = -1, [line.strip(b" \t\r\n")]
+                break
+            code = int(line[:3])
+            texts.append(line[4:].strip(b" \t\r\n"))
+            if line[3:4] != b"-":
+                break
+        text = b"\n".join(texts)
+        self._transcript.extend("< " + shown for shown in str(Reply.of(code, text)).split("\n"))
+        return code, text
+
+    def data(self, msg):
+        self.putcmd("data")
+        code, text = self.getreply()
+        if code != 354:
+            raise smtplib.SMTPDataError(code, text)
+        quoted = _LEADING_DOT.sub(b"..", _LINE_END.sub(b"\r\n", msg))
+        if not quoted.endswith(b"\r\n"):
+            quoted += b"\r\n"
+        self._in_data = True
+        try:
+            self.send(quoted + b".\r\n")
+        finally:
+            self._in_data = False
+        return self.getreply()
+
+
+def converse(connect: Connect, host: str, port: int = 25, *, ehlo: str = "client.example",
+             mail_from: str | None = None, rcpts: Iterable[str] = (), data: str | bytes | None = None,
+             starttls: bool = False, timeout: float = 10.0) -> Conversation:
+    """One SMTP conversation; stops after EHLO (and STARTTLS) when `mail_from` is None, and before
+    DATA when `data` is None or no recipient was accepted. `timeout` bounds each wait."""
+    talk = Conversation(host=host, port=port)
+    started = time.monotonic()
+    client = _Client(connect, ehlo, timeout, talk.transcript)
+    step = "the greeting"
+    try:
+        try:
+            client.open(host, port)
+        except OSError as error:
+            talk.error = _connect_error(error, host)
+            return talk
+        talk.connected = True
+        talk.banner = Reply.of(*client.getreply())
+        if talk.banner.code != 220:
+            talk.error = (f"the server refused the session ({talk.banner})" if talk.banner.code
+                          else f"the server's greeting is not SMTP: {talk.banner.text!r}")
+            return talk
+        step = "EHLO"
+        talk.ehlo = Reply.of(*client.ehlo())
+        if talk.ehlo.code == 250:
+            talk.extensions = dict(client.esmtp_features)
+        else:
+            step = "HELO"
+            talk.helo = Reply.of(*client.helo())
+            if talk.helo.code != 250:
+                talk.error = f"the server refused HELO ({talk.helo})"
+                return talk
+        if starttls:
+            step = "STARTTLS"
+            if not talk.starttls_offered:
+                talk.error = "the server does not offer STARTTLS"
+                return talk
+            if not _start_tls(client, talk):
+                return talk
+            step = "EHLO"
+            talk.ehlo_tls = Reply.of(*client.ehlo())
+        if mail_from is None:
+            return talk
+        step = "MAIL FROM"
+        talk.mail = Reply.of(*client.mail(mail_from))
+        if not talk.mail.ok:
+            return talk
+        for address in rcpts:
+            step = "RCPT TO"
+            talk.rcpt[address] = Reply.of(*client.rcpt(address))
+        if data is None or not talk.accepted:
+            return talk
+        step = "DATA"
+        try:
+            talk.data = Reply.of(*client.data(data.encode("utf-8") if isinstance(data, str) else data))
+        except smtplib.SMTPDataError as refused:
+            talk.data = Reply.of(refused.smtp_code, refused.smtp_error)
+            return talk
+        match = _QUEUED_AS.search(talk.data.text) if talk.delivered else None
+        talk.queue_id = match["qid"] if match else None
+    except (smtplib.SMTPException, OSError) as error:
+        talk.error = _trouble(step, error, timeout)
+    finally:
+        _quit(client)
+        talk.seconds = time.monotonic() - started
+    return talk
+
+
+def _start_tls(client: _Client, talk: Conversation) -> bool:
+    # The lab's certificates are self-signed: the probe is after whether TLS works, not whom to trust.
+    context = ssl.create_default_context()
+    context.check_hostname = False
+    context.verify_mode = ssl.CERT_NONE
+    try:
+        talk.starttls = Reply.of(*client.starttls(context=context))
+    except smtplib.SMTPResponseException as refused:
+        talk.starttls = Reply.of(refused.smtp_code, refused.smtp_error)
+        talk.error = f"the server refused STARTTLS ({talk.starttls})"
+        return False
+    except ssl.SSLError as error:
+        talk.error = f"the TLS handshake failed ({error.reason or error})"
+        return False
+    cipher = client.sock.cipher()
+    talk.tls = TLS(protocol=client.sock.version() or "", cipher=cipher[0] if cipher else "")
+    talk.transcript.append(f"  (TLS started: {talk.tls.protocol}, {talk.tls.cipher})")
+    return True
+
+
+def _quit(client: _Client) -> None:
+    if client.sock is None:
+        return
+    try:
+        client.sock.settimeout(min(client.timeout, 2.0))
+        client.quit()
+    except (smtplib.SMTPException, OSError):
+        pass
+    finally:
+        client.close()
+
+
+def _connect_error(error: OSError, host: str) -> str:
+    if isinstance(error, socket.gaierror):
+        return f"cannot find the address of {host}"
+    if isinstance(error, TimeoutError):
+        return "timed out"
+    if error.errno in _CONNECT_ERRORS:
+        return _CONNECT_ERRORS[error.errno]
+    return (error.strerror or str(error) or type(error).__name__).lower()
+
+
+def _trouble(step: str, error: Exception, timeout: float) -> str:
+    cause = (error.__cause__ or error.__context__) if isinstance(error, smtplib.SMTPServerDisconnected) else error
+    if isinstance(cause, TimeoutError):
+        return f"no answer to {step} within {timeout:g} s"
+    if isinstance(error, smtplib.SMTPServerDisconnected) or isinstance(cause, ConnectionError):
+        return f"the server closed the connection at {step}"
+    if isinstance(error, smtplib.SMTPResponseException):
+        return f"the server's answer to {step} is not SMTP ({error.smtp_error!r})"
+    if isinstance(cause, ssl.SSLError):
+        return f"TLS failed at {step} ({cause.reason or cause})"
+    return f"{step} failed: {error}"
+
+
+# -- as an MTA sends --------------------------------------------------------------------------
+@dataclass
+class Delivery:
+    domain: str
+    hosts: list[str]                 # the MX hosts, best preference first
+    attempts: list[Conversation]     # one per host tried, in order
+
+    @property
+    def delivered_by(self) -> str | None:
+        """The host that took the message, or None."""
+        return next((talk.host for talk in self.attempts if talk.delivered), None)
+
+    @property
+    def queue_id(self) -> str | None:
+        return next((talk.queue_id for talk in self.attempts if talk.delivered), None)
+
+    def describe(self) -> str:
+        lines = [f"MX hosts of {self.domain}: {', '.join(self.hosts)}"]
+        for talk in self.attempts:
+            outcome = ("took the message" + (f" (queued as {talk.queue_id})" if talk.queue_id else "")
+                       if talk.delivered else talk.error or _last_answer(talk))
+            lines.append(f"{talk.host}: {outcome}")
+        return "\n".join(lines)
+
+
+def send_like_an_mta(resolve_mx: Callable[[str], Iterable[tuple[int, str]]], connect: Connect, domain: str, *,
+                     mail_from: str, rcpts: Iterable[str], data: str | bytes, port: int = 25,
+                     ehlo: str = "client.example", starttls: bool = False,
+                     timeout: float = 10.0) -> Delivery:
+    """Try the MX hosts of `domain` (`resolve_mx(domain)` gives (preference, host) pairs) best first,
+    moving on after a failed connection or a temporary answer, stopping once a host took the message
+    or refused it for good (5xx). No MX records: the domain itself is tried (RFC 5321's implicit MX)."""
+    rcpts = list(rcpts)
+    records = sorted(resolve_mx(domain), key=lambda record: record[0])
+    delivery = Delivery(domain=domain, hosts=[host for _, host in records] or [domain], attempts=[])
+    for host in delivery.hosts:
+        talk = converse(connect, host, port, ehlo=ehlo, mail_from=mail_from, rcpts=rcpts, data=data,
+                        starttls=starttls, timeout=timeout)
+        delivery.attempts.append(talk)
+        if talk.delivered or _refused_for_good(talk):
+            break
+    return delivery
+
+
+def _refused_for_good(talk: Conversation) -> bool:
+    if talk.mail is not None and talk.mail.permanent:
+        return True
+    if talk.rcpt and all(reply.permanent for reply in talk.rcpt.values()):
+        return True
+    return talk.data is not None and talk.data.permanent
+
+
+def _last_answer(talk: Conversation) -> str:
+    for reply in (talk.data, *reversed(list(talk.rcpt.values())), talk.mail):
+        if reply is not None:
+            return f"answered {reply}"
+    return "said nothing more"

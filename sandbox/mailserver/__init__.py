@@ -1,0 +1,10 @@
+"""Remote mail servers of the lab network, built on aiosmtpd, and the reader of what they received.
+
+Each server runs as its own process (`python -m sandbox.mailserver CONFIG.json`, see server.py)
+and stores every message it accepts as one JSON file in its spool folder. The grader reads them
+with `messages(spool)` and `find(spool, queue_id=..., message_id=...)`; importing this package
+does not load aiosmtpd.
+"""
+from .spool import Received, find, messages
+
+__all__ = ["Received", "find", "messages"]

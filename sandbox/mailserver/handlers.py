@@ -1,0 +1,121 @@
+"""What a remote mail server answers, one small class per mode, and the replies it speaks (in Postfix's words).
+
+The handlers implement only the aiosmtpd hooks they need: MAIL (Postfix's reply text), RCPT (who is
+accepted) and DATA (store the message, answer with its queue id).
+"""
+from __future__ import annotations
+
+import secrets
+import time
+from datetime import datetime, timezone
+
+from . import spool
+from .config import ServerConfig
+
+# -- the replies, in one place ----------------------------------------------------------------
+MAIL_OK = "250 2.1.0 Ok"
+RCPT_OK = "250 2.1.5 Ok"
+QUEUED = "250 2.0.0 Ok: queued as {queue_id}"
+RELAY_DENIED = "554 5.7.1 <{address}>: Relay access denied"
+USER_UNKNOWN = "550 5.1.1 <{address}>: Recipient address rejected: User unknown"
+GREYLISTED = "450 4.7.1 <{address}>: Recipient address rejected: Greylisted, try again later"
+NOT_FQDN = "504 5.5.2 <{address}>: Recipient address rejected: need fully-qualified address"
+WRITE_ERROR = "451 4.3.0 Error: queue file write error"
+
+
+class Accepting:
+    """Mode "accept": take mail for our domains (except the addresses listed in `reject`) and store it."""
+    records_transcript = False
+
+    def __init__(self, config: ServerConfig) -> None:
+        self.config = config
+
+    async def handle_MAIL(self, server, session, envelope, address: str, mail_options: list[str]) -> str:
+        envelope.mail_from = address
+        envelope.mail_options.extend(mail_options)
+        return MAIL_OK
+
+    async def handle_RCPT(self, server, session, envelope, address: str, rcpt_options: list[str]) -> str:
+        refusal = self.refusal(session, envelope, address)
+        if refusal:
+            return refusal
+        envelope.rcpt_tos.append(address)
+        envelope.rcpt_options.extend(rcpt_options)
+        return RCPT_OK
+
+    def refusal(self, session, envelope, address: str) -> str | None:
+        """The reply refusing this recipient, or None to accept it."""
+        local, at, domain = address.rpartition("@")
+        if not at or not local:
+            return NOT_FQDN.format(address=address)
+        if domain.lower().rstrip(".") not in self.config.domains:
+            return RELAY_DENIED.format(address=address)
+        if address.lower() in self.config.reject:
+            return USER_UNKNOWN.format(address=address)
+        return None
+
+    async def handle_DATA(self, server, session, envelope) -> str:
+        queue_id = self._new_queue_id()
+        reply = QUEUED.format(queue_id=queue_id)
+        transcript = None
+        if server.transcript is not None:
+            transcript = [*server.transcript, ("server", reply + "\r\n")]
+        entry = spool.record(
+            queue_id=queue_id, server=self.config.name, received=datetime.now(timezone.utc).isoformat(),
+            client=session.peer, helo=session.host_name, mail_from=envelope.mail_from,
+            mail_options=envelope.mail_options, rcpt_tos=envelope.rcpt_tos,
+            data=envelope.original_content, transcript=transcript)
+        try:
+            spool.store(self.config.spool, entry)
+        except OSError:
+            return WRITE_ERROR  # the client keeps the message and tries again later: nothing is lost
+        return reply
+
+    def _new_queue_id(self) -> str:
+        # Looks like a Postfix short queue id (hex), so log parsers take it for one.
+        while True:
+            queue_id = secrets.token_hex(6).upper()
+            if not (self.config.spool / f"{queue_id}.json").exists():
+                return queue_id
+
+
+class Rejecting(Accepting):
+    """Mode "reject": every recipient of our domains is unknown."""
+
+    def refusal(self, session, envelope, address: str) -> str | None:
+        return super().refusal(session, envelope, address) or USER_UNKNOWN.format(address=address)
+
+
+class Greylisting(Accepting):
+    """Mode "greylist": a new (client address, sender, recipient) is told to come back after a while."""
+
+    def __init__(self, config: ServerConfig, clock=time.monotonic) -> None:
+        super().__init__(config)
+        self.clock = clock
+        self.first_seen: dict[tuple[str, str, str], float] = {}
+
+    def refusal(self, session, envelope, address: str) -> str | None:
+        refused = super().refusal(session, envelope, address)
+        if refused:
+            return refused
+        triple = (str(session.peer[0]), str(envelope.mail_from).lower(), address.lower())
+        now = self.clock()
+        first = self.first_seen.get(triple)
+        if first is None:
+            self.first_seen[triple] = now
+            return GREYLISTED.format(address=address)
+        if now - first < self.config.greylist_seconds:
+            return GREYLISTED.format(address=address)
+        return None
+
+
+class Capturing(Accepting):
+    """Mode "capture": accept like "accept", and store every line that crossed the wire with each message."""
+    records_transcript = True
+
+
+HANDLERS = {"accept": Accepting, "reject": Rejecting, "greylist": Greylisting, "capture": Capturing}
+
+
+def handler_for(config: ServerConfig) -> Accepting:
+    return HANDLERS[config.mode](config)
