@@ -120,9 +120,9 @@ def test_dns_answers_the_lab_records_and_nothing_else(world):
 def test_the_outside_client_sees_banner_ehlo_and_rcpt_answers(world):
     talk = world.host().world.converse("192.0.2.10", mail_from="someone@client.example",
                                        rcpts=["root@example.test", "user@remote.test"])
-    assert talk.connected, talk
-    assert "mail.example.test" in talk.banner
-    replies = [r.code for r in talk.rcpt_replies]
+    assert talk.connected, talk.describe()
+    assert "mail.example.test" in talk.banner.text and talk.ehlo.ok
+    replies = [r.code for r in talk.rcpt.values()]
     assert replies[0] == 250  # local delivery accepted
     assert replies[1] in (454, 554)  # relaying for the Internet refused
 
@@ -184,19 +184,20 @@ def test_a_backup_mx_queues_while_the_primary_is_down_and_hands_over_when_it_is_
         world = mail1.world
         first = world.send_from_outside("example.test", mail_from="friend@client.example",
                                         rcpts=["root@example.test"], data=_message("first"))
-        assert first.host == "192.0.2.10", first
+        assert first.delivered_by == "192.0.2.10", first.describe()
 
         session.node("mail1", "stop")
         second = world.send_from_outside("example.test", mail_from="friend@client.example",
                                          rcpts=["root@example.test"], data=_message("second"))
-        assert second.host == "192.0.2.20", second  # mail1 refused; the backup took it
+        assert second.delivered_by == "192.0.2.20", second.describe()  # mail1 refused; the backup took it
+        assert second.attempts[0].error == "connection refused"
         assert _wait(lambda: any(q.queue_name == "deferred" for q in mail2.queue()))
 
         session.node("mail1", "start")
         mail2.run("postqueue", "-f")
-        assert _wait(lambda: "Subject: second" in mail1.file("/var/mail/root").text())
+        assert _wait(lambda: "Subject: second" in mail1.file("/var/mail/root").text)
         assert not mail2.queue()
-        assert "Subject: first" in mail1.file("/var/mail/root").text()
+        assert "Subject: first" in mail1.file("/var/mail/root").text
     finally:
         _remove(session)
 
