@@ -87,6 +87,10 @@ class LabSession:
                     Machine.create(machine.name, layers.spec_for(decl, state, network))
         except SandboxError as exc:
             raise MailLabError(str(exc)) from None
+        self._remember_current()
+
+    def _remember_current(self) -> None:
+        """This lab is what `maillab shell` and `maillab exec` enter from now on."""
         path = _state_file(self.learner)
         path.parent.mkdir(parents=True, exist_ok=True)
         tmp = path.with_suffix(".tmp")
@@ -212,6 +216,7 @@ class LabSession:
                 Machine.create(self.machine_name(decl.name), layers.spec_for(decl, states[decl.name], network))
         except SandboxError as exc:
             raise MailLabError(str(exc)) from None
+        self._remember_current()
         if self.record:
             self.gradebook.record(self.learner, _marker(self.lab.id, step_id or self.lab.steps[0].id, "reset"), kind="reset")
 

@@ -20,9 +20,17 @@ OTHER = "pytest-b"
 
 @pytest.fixture(scope="module", autouse=True)
 def _fixture_labs():
+    """These tests use the labs under tests/fixtures/netlabs; afterwards the test learner's current
+    lab is what it was (other tests enter it with `maillab shell`)."""
+    state = paths.home() / "learners" / f"{LEARNER}.json"
+    before = state.read_bytes() if state.exists() else None
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("MAILLAB_LABS", str(NETLABS))
         yield
+    if before is None:
+        state.unlink(missing_ok=True)
+    else:
+        state.write_bytes(before)
 
 
 def _remove(session):
