@@ -229,6 +229,8 @@ def test_down_leaves_nothing_behind_and_start_brings_it_back(world):
     assert not [p for p in NETNS_DIR.iterdir() if p.name.startswith(network.netns_name(""))]
     assert not cgroups.pids(network.cgroup) and not any(d.exists() for d in cgroups._dirs(network.cgroup))
     assert all(not m.running() for m in world.machines())
+    mounts = Path("/proc/self/mountinfo").read_text()
+    assert network.netns_name("") not in mounts and not any(str(m.root) in mounts for m in world.machines())
     assert "networks" in str(network.dir) and network.spool("mx1").is_dir()  # what servers received is kept
     world.start()
     assert world.started() and world.node_states() == {n.name: "up" for n in world.lab.network.nodes}
