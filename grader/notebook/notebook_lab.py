@@ -11,17 +11,24 @@ from IPython import get_ipython
 from IPython.display import HTML, display
 
 from . import session_thread, shell
+from .not_open import LabNotReady
 from .panel import CheckPanel, problem_sentence
 from .workspace import link_machine_root
 
 WORKSPACE_ENV = "MAILLAB_WORKSPACE"  # set by grader.notebook.server for the server and its kernels
 
-
-class LabNotReady(Exception):
-    """Shown in the notebook as its sentence alone (IPython's _render_traceback_ hook)."""
-
-    def _render_traceback_(self) -> list[str]:
-        return [str(self)]
+# What the lab's header and notes say, in one place (a translated edition replaces these).
+TEXT = {
+    "progress": "{passed} of {total} steps passed",
+    "no_progress": "Progress is not available right now.",
+    "solved": "<strong>Reference solution used</strong> for: {steps}. The gradebook notes that the "
+              "solution was used. Run the step's check to see the result.",
+    "nothing_to_skip": "This is the lab's first step: there is nothing before it to skip.",
+    "reset_done": "<strong>Reset</strong>: your machine is back to how it was at the start of {step}. "
+                  "Changes made since then are gone.",
+}
+STEP_MARK = {True: ('<span aria-hidden="true">\u2714</span>', "passed"),
+             False: ('<span aria-hidden="true">\u25cb</span>', "to do")}
 
 
 class NotebookLab:
@@ -33,7 +40,7 @@ class NotebookLab:
         self.status = widgets.HTML("")
         self.progress_bar = widgets.IntProgress(min=0, max=max(1, len(session.lab.steps)),
                                                 description="Progress:")
-        self.progress_text = widgets.Label("")
+        self.progress_text = widgets.HTML("")
         self.header = widgets.VBox([self.status, widgets.HBox([self.progress_bar, self.progress_text])])
         self.header.add_class("maillab-lab-header")
         self._machine_name: str | None = None
@@ -96,8 +103,9 @@ class NotebookLab:
 
     # -- steps ----------------------------------------------------------------------------
     def panel(self, step_id: str) -> CheckPanel:
-        """A Check panel for a step, showing its last result (nothing runs until Check is pressed)."""
-        panel = CheckPanel(self.session, step_id)
+        """A Check panel for a step, showing its last result (nothing runs until Check is pressed),
+        with "Reset this step" and "Skip to here"."""
+        panel = CheckPanel(self.session, step_id, on_reset=self.reset_step, on_skip=self.skip_to)
         panel.on_result(lambda _result: self.refresh_progress())
         return panel
 
@@ -114,25 +122,42 @@ class NotebookLab:
     def solve(self, step_id: str) -> None:
         """Apply the reference solution up to this step, and say so where the learner can see it."""
         done = self._call(self.session.solve, step_id, doing="apply the reference solution")
-        steps = ", ".join(self._title(s) for s in done) or self._title(step_id)
-        display(HTML(
-            '<p class="maillab-solved"><span aria-hidden="true">\u2139</span> <strong>Reference '
-            f"solution used</strong> for: {html.escape(steps)}. The gradebook notes that the solution "
-            "was used. Run the step's check to see the result.</p>"))
+        display(HTML(self._solved_note(done or [step_id])))
         self.refresh_progress()
+
+    def skip_to(self, step_id: str) -> str:
+        """Apply the reference solutions of the steps before `step_id`; returns the note to show."""
+        index = [s.id for s in self.session.lab.steps].index(step_id)
+        if index == 0:
+            return f'<p class="maillab-solved">{TEXT["nothing_to_skip"]}</p>'
+        done = session_thread.call(self.session.solve, self.session.lab.steps[index - 1].id)
+        return self._solved_note(done)
+
+    def _solved_note(self, done: list[str]) -> str:
+        steps = ", ".join(self._title(s) for s in done)
+        return ('<p class="maillab-solved"><span aria-hidden="true">\u2139</span> '
+                f'{TEXT["solved"].format(steps=html.escape(steps))}</p>')
 
     def reset(self, step_id: str) -> None:
         """Put the lab's machines back to how they were at the start of this step."""
-        self._call(self.session.reset, step_id, doing="reset this step")
+        try:
+            note = self.reset_step(step_id)
+        except LabNotReady:
+            raise
+        except Exception as exc:
+            raise LabNotReady(problem_sentence(exc, "reset this step")) from None
+        display(HTML(note))
+        self.refresh_progress()
+
+    def reset_step(self, step_id: str) -> str:
+        """Reset to the start of `step_id` and re-attach the machine; returns the note to show."""
+        session_thread.call(self.session.reset, step_id)
         try:
             note = self._attach(self._machine_name)
         except Exception as exc:
             raise LabNotReady(problem_sentence(exc, "reach your machine after the reset")) from None
-        display(HTML(
-            f'<p class="maillab-reset"><span aria-hidden="true">\u21ba</span> <strong>Reset</strong>: '
-            f"your machine is back to how it was at the start of {html.escape(self._title(step_id))}. "
-            f"Changes made since then are gone.{note}</p>"))
-        self.refresh_progress()
+        return (f'<p class="maillab-reset"><span aria-hidden="true">\u21ba</span> '
+                f'{TEXT["reset_done"].format(step=html.escape(self._title(step_id)))}{note}</p>')
 
     def last_result(self, step_id: str) -> Any:
         return session_thread.call(self.session.last_result, step_id)
@@ -142,12 +167,16 @@ class NotebookLab:
         try:
             progress = session_thread.call(self.session.progress)
         except Exception:
-            self.progress_text.value = "Progress is not available right now."
+            self.progress_text.value = TEXT["no_progress"]
             return
-        steps = [s.id for s in self.session.lab.steps]
-        passed = sum(1 for s in steps if progress.get(s, {}).get("passed_now"))
-        self.progress_bar.value = passed
-        self.progress_text.value = f"{passed} of {len(steps)} steps passed"
+        steps = list(self.session.lab.steps)
+        passed = [bool(progress.get(s.id, {}).get("passed_now")) for s in steps]
+        self.progress_bar.value = sum(passed)
+        marks = " \u00b7 ".join(f"{STEP_MARK[ok][0]} {html.escape(s.title)} ({STEP_MARK[ok][1]})"
+                                for s, ok in zip(steps, passed))
+        self.progress_text.value = (f'<span class="maillab-progress">'
+                                    f'{TEXT["progress"].format(passed=sum(passed), total=len(steps))}'
+                                    f"</span>: {marks}")
 
     def _title(self, step_id: str) -> str:
         for step in self.session.lab.steps:

@@ -47,17 +47,21 @@ class FakeSession:
         self.gate = threading.Event()
         self.gate.set()
         self.check_calls = 0
-        self.started = 0
+        self.start_calls = 0
         self.start_error: Exception | None = None
         self.solved: list[str] = []
         self.resets: list[str] = []
         self._machine = machine or FakeMachine()
         self.passed: set[str] = set()
+        self.running = True
+
+    def started(self):
+        return self.running
 
     def start(self):
         if self.start_error:
             raise self.start_error
-        self.started += 1
+        self.start_calls += 1
 
     def machine(self, name=None):
         return self._machine
