@@ -14,6 +14,7 @@ from grader.errors import MailLabError
 
 KERNEL_NAME = "maillab"
 KERNEL_DISPLAY_NAME = "MailLab (Python 3)"
+KERNELSPEC_METADATA = {"name": KERNEL_NAME, "display_name": KERNEL_DISPLAY_NAME, "language": "python"}
 MACHINE_LINK = "machine"
 
 
@@ -51,8 +52,7 @@ def install_notebooks(workspace: Path, notebooks: Iterable[tuple[Path, str]]) ->
         dest.parent.mkdir(parents=True, exist_ok=True)
         if dest.suffix == ".ipynb":
             notebook = nbformat.read(source, as_version=4)
-            notebook.metadata["kernelspec"] = {"name": KERNEL_NAME, "display_name": KERNEL_DISPLAY_NAME,
-                                               "language": "python"}
+            notebook.metadata["kernelspec"] = dict(KERNELSPEC_METADATA)
             data = nbformat.writes(notebook).encode("utf-8")
         else:
             data = Path(source).read_bytes()

@@ -16,11 +16,12 @@ class FakeMachine:
         self.root = root
         self.running = True
 
-    def enter_argv(self, argv, *, tty=False):
+    def enter_argv(self, argv, *, tty=False, env=None):
         if not self.running:
             from sandbox.errors import MachineNotRunning
             raise MachineNotRunning(f"Machine {self.name} is not running.")
-        return ["env", "-i", "PATH=/usr/bin:/bin", "MAILLAB_IN_FAKE_MACHINE=1", *argv]
+        extra = [f"{k}={v}" for k, v in (env or {}).items()]
+        return ["env", "-i", "PATH=/usr/bin:/bin", "MAILLAB_IN_FAKE_MACHINE=1", *extra, *argv]
 
 
 def step_result(status: Status, *, hint="Install it with `apt-get install postfix`.",
