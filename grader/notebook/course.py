@@ -38,6 +38,7 @@ TEXT = {
     "unknown": "Your progress could not be read ({why}); the labs are all here.",
     "all_done": "\u2014",
 }
+LEFT = ' style="text-align:left;vertical-align:top"'  # JupyterLab right-aligns table cells
 MARKS = {"done": "\u2714", "some": "\u25d0", "none": "\u25cb"}
 
 
@@ -92,14 +93,14 @@ def home_html(progress: list[LabProgress]) -> str:
         words = TEXT[state].format(passed=sum(item.passed), total=len(item.passed))
         step = item.next_step
         rows.append(
-            f'<tr class="maillab-lab maillab-{state}"><td>{lab.number:02d}</td>'
-            f'<td><a href="{html.escape(notebook_name(lab))}"><strong>{html.escape(lab.title)}</strong></a>'
+            f'<tr class="maillab-lab maillab-{state}"><td{LEFT}>{lab.number:02d}</td>'
+            f'<td{LEFT}><a href="{html.escape(notebook_name(lab))}"><strong>{html.escape(lab.title)}</strong></a>'
             f'<br><small>{html.escape(lab.summary)}</small></td>'
-            f'<td><span aria-hidden="true">{MARKS[state]}</span> {words}</td>'
-            f"<td>{html.escape(step.title) if step else TEXT['all_done']}</td></tr>")
+            f'<td{LEFT}><span aria-hidden="true">{MARKS[state]}</span> {words}</td>'
+            f"<td{LEFT}>{html.escape(step.title) if step else TEXT['all_done']}</td></tr>")
     table = (f'<table class="maillab-course-map"><caption>{TEXT["caption"]}</caption>'
-             f'<thead><tr><th>#</th><th>{TEXT["lab"]}</th><th>{TEXT["progress"]}</th>'
-             f'<th>{TEXT["next"]}</th></tr></thead><tbody>{"".join(rows)}</tbody></table>')
+             f'<thead><tr><th{LEFT}>#</th><th{LEFT}>{TEXT["lab"]}</th><th{LEFT}>{TEXT["progress"]}</th>'
+             f'<th{LEFT}>{TEXT["next"]}</th></tr></thead><tbody>{"".join(rows)}</tbody></table>')
     return f'<div class="maillab-home">{continue_html(progress)}{table}</div>'
 
 

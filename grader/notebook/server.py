@@ -125,6 +125,8 @@ def write_page_config(config_dir: Path) -> Path:
 DEFAULT_SETTINGS = {
     # Check panels are saved with the notebook, so a reopened notebook shows the last results.
     "@jupyter-widgets/jupyterlab-manager/plugin.jupyterlab-settings": {"saveState": True},
+    # Terminal text is offered to screen readers (xterm.js draws on a canvas otherwise).
+    "@jupyterlab/terminal-extension/plugin.jupyterlab-settings": {"screenReaderMode": True},
 }
 
 
