@@ -2,7 +2,10 @@
 a failed check, the solution, a passed check, a reset, and a terminal on the machine."""
 from __future__ import annotations
 
+import re
+
 import pytest
+from playwright.sync_api import expect
 
 from .jupyterlab import Lab
 
@@ -67,6 +70,7 @@ def test_a_learner_goes_from_the_home_page_to_a_passed_step_and_back(course, bro
     summary = panel.locator("summary", has_text="What the grader saw").first
     summary.focus()
     page.keyboard.press("Enter")
+    expect(panel.locator("details").first).to_have_attribute("open", "")
     assert "Postfix is installed" in panel.locator("details").first.inner_text()
 
     # The learner runs the install cell (the solution); Check says PASS and the progress moves.
@@ -79,7 +83,7 @@ def test_a_learner_goes_from_the_home_page_to_a_passed_step_and_back(course, bro
     # Reset this step: a confirmation, then the machine is back at the step's start and Check fails again.
     panel.locator("button", has_text="Reset this step").click()
     confirm = panel.locator(".maillab-confirm-row")
-    assert "Everything you changed on it since then is lost" in confirm.inner_text()
+    expect(confirm).to_contain_text("Everything you changed on it since then is lost")
     lab.shot("reset-confirmation")
     confirm.locator("button", has_text="Yes, reset").click()
     page.wait_for_function("p => p.textContent.includes('your machine is back')", arg=panel.element_handle(),
@@ -99,3 +103,37 @@ def test_a_learner_goes_from_the_home_page_to_a_passed_step_and_back(course, bro
     page.wait_for_function("s => s.textContent.includes('mail.example.test')", arg=screen.element_handle())
     assert "root" in screen.inner_text()
     lab.shot("terminal")
+
+
+def edit_and_save(lab: Lab, line: str) -> None:
+    """Append a line in the editor that is open now, and save it with Ctrl+S."""
+    editor = lab.page.locator(".jp-FileEditor:not(.lm-mod-hidden) .cm-content").first
+    editor.click()
+    lab.page.keyboard.press("Control+End")
+    lab.page.keyboard.type(f"\n{line}\n")
+    lab.page.keyboard.press("Control+s")
+    lab.page.locator(".lm-TabBar-tab.lm-mod-current:not(.jp-mod-dirty)").first.wait_for()
+
+
+def test_main_cf_and_aliases_open_and_save_from_the_file_browser(course, browser, lab02, tmp_path):
+    lab02.solve("install")  # Postfix installed: /etc/postfix/main.cf and /etc/aliases exist
+    page = browser.new_page()
+    lab = Lab(page, course, tmp_path)
+    lab.open("00-course-home.ipynb")
+    listing = page.locator(".jp-DirListing-content")
+    for name in ("machine", "etc", "postfix", "main.cf"):
+        listing.locator(".jp-DirListing-itemText", has_text=re.compile(f"^{re.escape(name)}$")).first.dblclick()
+    page.locator(".lm-TabBar-tab.lm-mod-current", has_text="main.cf").wait_for()
+    expect(page.locator(".jp-FileEditor:not(.lm-mod-hidden) .cm-content").first).to_contain_text("myhostname")
+    edit_and_save(lab, "# edited in JupyterLab")
+    lab.shot("main-cf")
+    page.goto(course.url("lab/tree/machine/etc/aliases?reset"))
+    page.locator(".lm-TabBar-tab.lm-mod-current", has_text="aliases").wait_for()
+    expect(page.locator(".jp-FileEditor:not(.lm-mod-hidden) .cm-content").first).to_contain_text("postmaster")
+    edit_and_save(lab, "sales: root")
+
+    machine = lab02.machine()
+    assert machine.exec(["tail", "-n", "1", "/etc/postfix/main.cf"]).out.strip() == "# edited in JupyterLab"
+    assert machine.exec(["tail", "-n", "1", "/etc/aliases"]).out.strip() == "sales: root"
+    # JupyterLab's checkpoints stay out of the machine.
+    assert machine.exec(["find", "/etc", "-name", ".ipynb_checkpoints"]).out == ""
