@@ -10,9 +10,11 @@ import ipywidgets as widgets
 from IPython import get_ipython
 from IPython.display import HTML, display
 
+from grader.maillog import MailLog
+
 from . import session_thread, shell
 from .not_open import LabNotReady
-from .panel import CheckPanel, problem_sentence
+from .panel import CheckPanel, prose, problem_sentence
 from .workspace import link_machine_root
 
 WORKSPACE_ENV = "MAILLAB_WORKSPACE"  # set by grader.notebook.server for the server and its kernels
@@ -158,6 +160,38 @@ class NotebookLab:
             raise LabNotReady(problem_sentence(exc, "reach your machine after the reset")) from None
         return (f'<p class="maillab-reset"><span aria-hidden="true">\u21ba</span> '
                 f'{TEXT["reset_done"].format(step=html.escape(self._title(step_id)))}{note}</p>')
+
+    # -- the mail-flow picture ----------------------------------------------------------------
+    def mailflow(self, message_id: str | None = None) -> None:
+        """Draw the journey of a message (by Message-Id, or the last one you sent) from the mail
+        logs of this lab's machines: the attached machine's log first, then the others'."""
+        from grader.mailflow import NoMessage, journey_html, trace
+
+        try:
+            logs = self._call(self._mail_logs, doing="read the mail log")
+            picture = journey_html(trace(logs, message_id))
+        except NoMessage as exc:
+            picture = f'<p class="maillab-mailflow-none"><span aria-hidden="true">\u2139</span> {prose(str(exc))}</p>'
+        except LabNotReady:
+            raise
+        except Exception as exc:
+            raise LabNotReady(problem_sentence(exc, "draw the mail flow")) from None
+        display(HTML(picture))
+
+    def _mail_logs(self) -> list[tuple[str, str]]:
+        names = [d.name for d in self.session.lab.machines]
+        if self._machine_name in names:  # the machine the learner works on comes first
+            names.remove(self._machine_name)
+            names.insert(0, self._machine_name)
+        logs = []
+        for name in names:
+            host = self.session.host(name)
+            try:
+                log = host.maillog()
+            except Exception:  # no Postfix there (yet): its log, if any, is in the usual place
+                log = MailLog(host.backend)
+            logs.append((name, log.text()))
+        return logs
 
     def last_result(self, step_id: str) -> Any:
         return session_thread.call(self.session.last_result, step_id)

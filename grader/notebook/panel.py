@@ -31,7 +31,7 @@ def problem_sentence(exc: BaseException, doing: str = "check this step") -> str:
 
 def problem_html(exc: BaseException, doing: str = "check this step") -> str:
     return ('<p class="maillab-problem" role="alert"><span aria-hidden="true">\u26a0</span> '
-            f"<strong>Problem:</strong> {_prose(problem_sentence(exc, doing))}</p>")
+            f"<strong>Problem:</strong> {prose(problem_sentence(exc, doing))}</p>")
 
 
 def result_html(result: StepResult, *, remembered: bool = False) -> str:
@@ -54,11 +54,11 @@ def result_html(result: StepResult, *, remembered: bool = False) -> str:
         parts.append(f"<p><em>Your last check{_when(result.started_at)}:</em></p>")
     parts.append(f'<p class="maillab-status maillab-{status.value.lower()}">'
                  f'<span aria-hidden="true">{status.icon}</span> <strong>{status.label}</strong>'
-                 f" \u2014 {_prose(headline)}</p>")
+                 f" \u2014 {prose(headline)}</p>")
     if problem is not None and problem.detail:
-        parts.append(f"<p><em>The grader saw:</em> {_prose(problem.detail)}</p>")
+        parts.append(f"<p><em>The grader saw:</em> {prose(problem.detail)}</p>")
     if problem is not None and problem.hint:
-        parts.append(f'<p class="maillab-hint"><strong>Hint:</strong> {_prose(problem.hint)}</p>')
+        parts.append(f'<p class="maillab-hint"><strong>Hint:</strong> {prose(problem.hint)}</p>')
     if status is Status.ERROR:
         parts.append("<p>This means the grader or your machine broke, not that your work is wrong. "
                      "Try again; if it keeps happening, tell your instructor.</p>")
@@ -171,7 +171,7 @@ class CheckPanel(widgets.VBox):
         if self._running:
             return
         self._confirming = action
-        self.confirm_text.value = f'<span role="alert">{_prose(TEXT[action + "_ask"])}</span>'
+        self.confirm_text.value = f'<span role="alert">{prose(TEXT[action + "_ask"])}</span>'
         self.confirm_yes.description = TEXT[action + "_yes"]
         self.confirm_row.layout.display = "flex"
 
@@ -201,7 +201,7 @@ class CheckPanel(widgets.VBox):
         for button in (self.button, self.reset_button, self.skip_button):
             button.disabled = True
         self.button.icon = BUSY_ICON
-        self.activity.value = f'<span role="status" aria-live="polite">{_prose(busy)}</span>'
+        self.activity.value = f'<span role="status" aria-live="polite">{prose(busy)}</span>'
         self.pending = session_thread.submit(self._finishing, work)
         return self.pending
 
@@ -225,7 +225,7 @@ class CheckPanel(widgets.VBox):
     def _problem(self, exc: BaseException, doing: str = "check this step") -> str:
         if machine_stopped(self.session):
             return ('<p class="maillab-problem" role="alert"><span aria-hidden="true">\u26a0</span> '
-                    f"<strong>Problem:</strong> {_prose(TEXT['stopped'])}</p>")
+                    f"<strong>Problem:</strong> {prose(TEXT['stopped'])}</p>")
         return problem_html(exc, doing)
 
     def _run_check(self) -> StepResult | None:
@@ -272,7 +272,7 @@ class CheckPanel(widgets.VBox):
 _CODE = re.compile(r"`([^`]+)`")
 
 
-def _prose(text: str) -> str:
+def prose(text: str) -> str:
     # Escape first: details quote what the learner's machine said, which must never become markup.
     return _CODE.sub(r"<code>\1</code>", html.escape(text, quote=True))
 
