@@ -81,6 +81,8 @@ def write_server_config(config_dir: Path, *, workspace: Path, checkpoints_dir: P
         "LabApp.news_url": None,
         "LabApp.check_for_updates_class": "jupyterlab.NeverCheckForUpdate",
         "LabApp.extension_manager": "readonly",
+        # No language servers here: skip looking for them, which slows every start.
+        "ServerApp.jpserver_extensions": {"jupyter_lsp": False},
     }
     lines = ["# Written by MailLab (grader/notebook/server.py) each time the server starts: edits are lost.",
              "c = get_config()  # noqa: F821", ""]
@@ -220,7 +222,7 @@ def serve(workspace: Path, notebooks: Iterable[tuple[Path, str]], *, open_path: 
     install_notebooks(workspace, notebooks)
     state = prepare(workspace, state_dir=state_dir, shell_command=shell_command)
     if home:
-        write_home(workspace, state / "data", kernel=KERNELSPEC_METADATA)
+        write_home(workspace, kernel=KERNELSPEC_METADATA)
     port = port or free_port()
     print(f"MailLab is ready. Open this address in your browser:\n\n    {url(port, token(state), open_path)}\n\n"
           "Press Ctrl-C twice here to stop JupyterLab.", flush=True)

@@ -8,8 +8,6 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-import nbformat
-
 from grader.errors import MailLabError
 
 KERNEL_NAME = "maillab"
@@ -51,6 +49,8 @@ def install_notebooks(workspace: Path, notebooks: Iterable[tuple[Path, str]]) ->
             continue
         dest.parent.mkdir(parents=True, exist_ok=True)
         if dest.suffix == ".ipynb":
+            import nbformat  # imported only when needed: slow to import, and kernels load this package
+
             notebook = nbformat.read(source, as_version=4)
             notebook.metadata["kernelspec"] = dict(KERNELSPEC_METADATA)
             data = nbformat.writes(notebook).encode("utf-8")

@@ -31,6 +31,7 @@ class Server:
     base: str
     workspace: Path
     started: float
+    log: Path
     token: str = ""
 
     def url(self, path: str) -> str:
@@ -42,27 +43,31 @@ class Server:
             return json.load(response)
 
     def stop(self) -> str:
+        """Stop `maillab up` as Ctrl-C or a closed terminal would; returns everything it printed."""
         try:
             os.killpg(self.process.pid, signal.SIGTERM)
         except ProcessLookupError:
             pass
-        return self.process.communicate(timeout=30)[0]
+        self.process.wait(timeout=30)
+        return self.log.read_text(errors="replace")
 
 
 def start_server(workspace: Path, env: dict[str, str], *, timeout: float = 60) -> Server:
     """`maillab up --no-browser` on a free port; returns once its API answers."""
     port = free_port()
     exe = str(Path(sys.executable).with_name("maillab"))
+    Path(workspace).parent.mkdir(parents=True, exist_ok=True)
+    log = Path(workspace).parent / f"maillab-up-{port}.log"  # a file: a full pipe would stall the server
     started = time.monotonic()
-    process = subprocess.Popen([exe, "up", "--no-browser", "--port", str(port), "--workspace", str(workspace)],
-                               env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-                               start_new_session=True)
-    server = Server(process, f"http://127.0.0.1:{port}", workspace, started)
+    with open(log, "wb") as out:
+        process = subprocess.Popen([exe, "up", "--no-browser", "--port", str(port), "--workspace", str(workspace)],
+                                   env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
+    server = Server(process, f"http://127.0.0.1:{port}", workspace, started, log)
     token_file = workspace / ".maillab" / "token"
     deadline = started + timeout
     while time.monotonic() < deadline:
         if process.poll() is not None:
-            raise RuntimeError(f"maillab up stopped: {process.communicate()[0]}")
+            raise RuntimeError(f"maillab up stopped: {log.read_text(errors='replace')}")
         if token_file.exists():
             server.token = token_file.read_text().strip()
             try:
