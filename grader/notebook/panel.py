@@ -88,9 +88,27 @@ TEXT = {
     "resetting": "Resetting your machine\u2026 the first reset of a step takes longer while its "
                  "starting state is prepared.",
     "skipping": "Applying the reference solutions\u2026 installing packages can take a while.",
+    "disconnected": "\u26a0 This panel is not connected to your lab any more (the kernel restarted, or the "
+                    "notebook was reopened): run the lab's first cell, then this cell again.",
     "stopped": "Your lab machine is not running (it was stopped outside this notebook, for example by "
                "`maillab down`). Run the lab's first cell to start it again: your files are kept.",
 }
+
+
+def _css_string(text: str) -> str:
+    return '"' + text.replace("\\", "\\\\").replace('"', '\\"').replace("\n", " ") + '"'
+
+
+# ipywidgets marks every view whose kernel side is gone with `jupyter-widgets-disconnected` (after
+# a kernel restart, or in a reopened notebook): the panel then says so in words, in the page itself.
+DISCONNECTED_STYLE = (
+    "<style>"
+    ".maillab-check-panel.jupyter-widgets-disconnected::before {"
+    f" content: {_css_string(TEXT['disconnected'])}; font-family: inherit; font-size: var(--jp-content-font-size1, 14px);"
+    " order: -1; display: block; margin: 0 0 .4em 0; padding: .3em .5em; color: inherit;"
+    " border-left: 4px solid #9a6700; background: rgba(154, 103, 0, .08); }"
+    ".maillab-check-panel.jupyter-widgets-disconnected button { opacity: .5; }"
+    "</style>")
 
 
 def machine_stopped(session: Any) -> bool:
@@ -144,7 +162,8 @@ class CheckPanel(widgets.VBox):
             buttons.append(self.reset_button)
         if on_skip is not None and not self._is_first_step():
             buttons.append(self.skip_button)
-        super().__init__([widgets.HBox(buttons + [self.activity]), self.confirm_row, self.result_area])
+        super().__init__([widgets.HBox(buttons + [self.activity]), self.confirm_row, self.result_area,
+                          widgets.HTML(DISCONNECTED_STYLE)])
         self.add_class("maillab-check-panel")
         self.button.on_click(lambda _button: self.check())
         self.reset_button.on_click(lambda _button: self.ask("reset"))

@@ -67,12 +67,16 @@ def test_a_machine_stopped_behind_the_notebooks_back_is_explained(course, browse
 
 def test_a_kernel_restart_is_explained(course, browser, lab02, tmp_path):
     lab = Lab(browser.new_page(), course, tmp_path)
-    open_lab_with_a_panel(lab)
+    panel = open_lab_with_a_panel(lab)
     page = lab.page
     page.locator(".lm-MenuBar-itemLabel", has_text="Kernel").click()
     page.locator(".lm-Menu-itemLabel", has_text="Restart Kernel").first.click()
     page.locator(".jp-Dialog button", has_text="Restart").click()
     lab.wait_idle()
+    # The old panel says in words that it is cut off, and what to do.
+    page.wait_for_function(
+        "p => getComputedStyle(p, '::before').content.includes(\"run the lab's first cell, then this cell again\")",
+        arg=panel.element_handle())
     lab.shot("after-restart")
     lab.run(lab.cell_with(CHECK_INSTALL))
     output = lab.cell_with(CHECK_INSTALL).locator(".jp-OutputArea").first

@@ -137,3 +137,12 @@ def test_buttons_carry_words_and_icons():
     panel = CheckPanel(FakeSession(), "install", on_reset=lambda s: "", on_skip=lambda s: "")
     for button in (panel.button, panel.reset_button, panel.skip_button):
         assert button.description and button.icon and button.tooltip
+
+
+def test_a_disconnected_panel_says_so_in_words():
+    from grader.notebook.panel import DISCONNECTED_STYLE, TEXT
+    panel = CheckPanel(FakeSession(), "install")
+    styles = [c.value for c in panel.children if isinstance(c, widgets.HTML)]
+    assert DISCONNECTED_STYLE in styles
+    assert ".maillab-check-panel.jupyter-widgets-disconnected::before" in DISCONNECTED_STYLE
+    assert f'content: "{TEXT["disconnected"]}"' in DISCONNECTED_STYLE  # no quote in it needed escaping
