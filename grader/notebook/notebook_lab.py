@@ -94,7 +94,7 @@ class NotebookLab:
         return f" Its files are in the <code>{html.escape(link.name)}</code> folder of the file browser."
 
     def _show_running(self, note: str) -> None:
-        if self._machine_name is None:  # `maillab shell` (the Terminal) enters the lab's first machine
+        if self._machine_name is None:  # the lab's first machine: where a Terminal goes by default
             where = ("your lab machine is running. <code>!commands</code>, <code>%%bash</code> cells "
                      "and the Terminal run inside it.")
         else:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from .jupyterlab import Lab
-from .test_learner_flow import CHECK_INSTALL, attempts
+from .test_learner_flow import CHECK_INSTALL, attempts, wait_for_attempt
 
 pytestmark = pytest.mark.machine
 
@@ -39,8 +39,7 @@ def test_check_clicked_twice_quickly_runs_one_check(course, browser, lab02, tmp_
     panel = open_lab_with_a_panel(lab)
     before = attempts(lab02, "install")
     panel.locator("button.maillab-check").dblclick()
-    while attempts(lab02, "install") == before:
-        lab.page.wait_for_timeout(50)
+    wait_for_attempt(lab, lab02, "install", before)
     shown = wait_until_idle_panel(lab, panel, "FAIL")
     assert attempts(lab02, "install") == before + 1
     assert "Hint:" in shown

@@ -18,18 +18,22 @@ def attempts(session, step: str) -> int:
     return session.progress().get(step, {}).get("attempts", 0)
 
 
+def wait_for_attempt(lab: Lab, session, step: str, before: int, *, timeout: float = 60_000) -> None:
+    """Wait until the gradebook holds a check of `step` made after `before` attempts."""
+    waited = 0
+    while attempts(session, step) == before and waited < timeout:
+        lab.page.wait_for_timeout(50)
+        waited += 50
+    assert attempts(session, step) > before, "the click did not run a check"
+
+
 def click_and_wait_for_a_check(lab: Lab, panel, session, step: str, *, timeout: float = 60_000) -> str:
     """Click the panel's Check button; wait until the gradebook has the new attempt and the
     panel shows its result (the button is enabled again); returns the panel's text."""
     before = attempts(session, step)
     panel.locator("button", has_text="Check").click()
-    lab.page.wait_for_function("() => true")  # let the click reach the page's event loop
-    deadline_ms = timeout
-    waited = 0
-    while attempts(session, step) == before and waited < deadline_ms:
-        lab.page.wait_for_timeout(100)
-        waited += 100
-    assert attempts(session, step) == before + 1, "the click did not run a check"
+    wait_for_attempt(lab, session, step, before, timeout=timeout)
+    assert attempts(session, step) == before + 1
     lab.page.wait_for_function(
         "p => !p.querySelector('button.maillab-check').disabled && /PASS|FAIL|ERROR|Problem/.test(p.textContent)",
         arg=panel.element_handle(), timeout=timeout)
