@@ -64,6 +64,22 @@ def test_a_machine_stopped_behind_the_notebooks_back_is_explained(course, browse
                                arg=panel.element_handle(), timeout=60_000)
 
 
+def test_a_reopened_notebook_shows_the_last_result(course, browser, lab02, tmp_path):
+    lab = Lab(browser.new_page(), course, tmp_path)
+    open_lab_with_a_panel(lab)
+    lab.page.keyboard.press("Control+s")
+    lab.page.locator(".lm-TabBar-tab.lm-mod-current:not(.jp-mod-dirty)").first.wait_for()
+    lab.page.close()
+
+    lab = Lab(browser.new_page(), course, tmp_path)
+    lab.open(NOTEBOOK)  # nothing is run this time
+    panel = lab.cell_with(CHECK_INSTALL).locator(".maillab-check-panel").first
+    lab.page.wait_for_function("p => /FAIL/.test(p.textContent) && /Hint:/.test(p.textContent)",
+                               arg=panel.element_handle())
+    lab.shot("reopened")
+    no_traceback(lab)
+
+
 def test_a_kernel_restart_is_explained(course, browser, lab02, tmp_path):
     lab = Lab(browser.new_page(), course, tmp_path)
     panel = open_lab_with_a_panel(lab)
