@@ -25,6 +25,7 @@ TEXT = {
     "no_progress": "Progress is not available right now.",
     "solved": "<strong>Reference solution used</strong> for: {steps}. The gradebook notes that the "
               "solution was used. Run the step's check to see the result.",
+    "every_machine": "Each machine of this lab has its own folder too: {folders}.",
     "nothing_to_skip": "This is the lab's first step: there is nothing before it to skip.",
     "reset_done": "<strong>Reset</strong>: your machine is back to how it was at the start of {step}. "
                   "Changes made since then are gone.",
@@ -60,7 +61,7 @@ class NotebookLab:
                              "\u2026 this can take a few seconds.</span>")
         try:
             session_thread.call(self.session.start)
-            note = self._attach(self._machine_name)
+            note = self._attach(self._machine_name) + self._link_every_machine()
         except Exception as exc:
             sentence = problem_sentence(exc, "start your lab machine")
             self.status.value = f'<p role="alert"><span aria-hidden="true">\u26a0</span> {html.escape(sentence)}</p>'
@@ -92,6 +93,21 @@ class NotebookLab:
             sentence = problem_sentence(exc, "show its files in the file browser")
             return f"<br>Its files are not in the file browser: {html.escape(sentence)}"
         return f" Its files are in the <code>{html.escape(link.name)}</code> folder of the file browser."
+
+    def _link_every_machine(self) -> str:
+        """In a lab with several machines, `machine-NAME` shows each one's files; returns a note."""
+        names = [decl.name for decl in self.session.lab.machines]
+        if self.workspace is None or len(names) < 2:
+            return ""
+        linked = []
+        for name in names:
+            try:
+                machine = session_thread.call(self.session.machine, name)
+                linked.append(link_machine_root(self.workspace, machine, name=f"machine-{name}").name)
+            except Exception:
+                continue  # that machine's files are not shown; its shell escapes still work
+        folders = ", ".join(f"<code>{html.escape(n)}</code>" for n in linked)
+        return f" {TEXT['every_machine'].format(folders=folders)}" if linked else ""
 
     def _show_running(self, note: str) -> None:
         if self._machine_name is None:  # the lab's first machine: where a Terminal goes by default

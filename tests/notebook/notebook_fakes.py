@@ -42,7 +42,8 @@ class FakeSession:
     def __init__(self, *, last=None, outcome=None, machine=None):
         self.lab = SimpleNamespace(id="install-postfix", title="Install Postfix", steps=[
             SimpleNamespace(id="install", title="Install Postfix"),
-            SimpleNamespace(id="deliver", title="Deliver a message")])
+            SimpleNamespace(id="deliver", title="Deliver a message")],
+            machines=[SimpleNamespace(name="mail")])
         self.last = last
         self.outcome = outcome if outcome is not None else step_result(Status.PASS)
         self.gate = threading.Event()

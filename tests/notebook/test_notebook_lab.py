@@ -149,3 +149,25 @@ def test_a_failed_reset_is_a_sentence_in_the_panel(session):
     assert panel.pending.result(timeout=10) is False
     assert "The lab image is missing" in panel.result_area.value and "Traceback" not in panel.result_area.value
     assert not panel.button.disabled and not panel.reset_button.disabled
+
+
+def test_a_lab_with_several_machines_shows_each_ones_files(tmp_path):
+    from types import SimpleNamespace
+    roots = {}
+    for name in ("mail", "mx2"):
+        roots[name] = tmp_path / f"{name}-root"
+        (roots[name] / "etc").mkdir(parents=True)
+    machines = {name: FakeMachine(root=root, name=name) for name, root in roots.items()}
+    session = FakeSession()
+    session.lab.machines = [SimpleNamespace(name="mail"), SimpleNamespace(name="mx2")]
+    session.machine = lambda name=None: machines[name or "mail"]
+    workspace = tmp_path / "workspace"
+    workspace.mkdir()
+    lab = NotebookLab(session, workspace=workspace)
+    lab.start()
+    assert (workspace / "machine").resolve() == roots["mail"].resolve()
+    assert (workspace / "machine-mx2").resolve() == roots["mx2"].resolve()
+    assert "<code>machine-mail</code>, <code>machine-mx2</code>" in lab.status.value
+    lab.use_machine("mx2")
+    assert (workspace / "machine").resolve() == roots["mx2"].resolve()
+    assert shell.attached_machine() is machines["mx2"]
