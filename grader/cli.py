@@ -34,7 +34,7 @@ def build_parser() -> Parser:
     up = sub.add_parser("up", help="open the course in JupyterLab")
     up.add_argument("--port", type=int, default=None)
     up.add_argument("--no-browser", action="store_true", help="print the address instead of opening a browser")
-    up.add_argument("--lab", default="install-postfix", help="the lab to open first")
+    up.add_argument("--lab", default=None, help="open this lab's notebook first (default: the course home)")
     up.add_argument("--workspace", default=None, help="where your copies of the notebooks live (default: ~/maillab)")
 
     img = sub.add_parser("image", help="the lab image").add_subparsers(dest="action", required=True, parser_class=Parser)
@@ -119,18 +119,19 @@ def cmd_up(args) -> int:
     _require_root()
     from pathlib import Path
 
+    from .notebook.course import HOME_NOTEBOOK, course_notebooks
     from .notebook.server import serve
     from .notebook.workspace import link_machine_root
 
-    first = open_lab(args.lab)
+    known = [lab.id for lab in labs.all_labs()]
+    first = open_lab(args.lab or (current_lab() if current_lab() in known else known[0]))
     image.ensure_image(quiet=False)
     first.start(quiet=False)  # the notebook's first cell then finds the machine running
-    notebooks = [(lab.notebook, notebook_name(lab)) for lab in labs.all_labs()]
     workspace = Path(args.workspace).expanduser() if args.workspace else Path.home() / "maillab"
     workspace.mkdir(parents=True, exist_ok=True)
     link_machine_root(workspace, first.machine())  # /etc/postfix and friends in the file browser
-    return serve(workspace, notebooks, open_path=notebook_name(first.lab), port=args.port,
-                 open_browser=not args.no_browser)
+    return serve(workspace, course_notebooks(), open_path=notebook_name(first.lab) if args.lab else HOME_NOTEBOOK,
+                 port=args.port, open_browser=not args.no_browser, home=True)
 
 
 def notebook_name(lab) -> str:

@@ -8,10 +8,11 @@
 The server side (`maillab up`) is grader.notebook.server; the shell escapes are
 grader.notebook.shell, loaded by the MailLab kernel.
 """
+from .course import course_home
 from .notebook_lab import LabNotReady, NotebookLab, open_lab
 from .panel import CheckPanel
 from .shell import use_machine
 from .workspace import install_notebooks, link_machine_root
 
-__all__ = ["CheckPanel", "LabNotReady", "NotebookLab", "install_notebooks", "link_machine_root",
+__all__ = ["CheckPanel", "course_home", "LabNotReady", "NotebookLab", "install_notebooks", "link_machine_root",
            "open_lab", "use_machine"]

@@ -10,18 +10,28 @@ import ipywidgets as widgets
 from IPython import get_ipython
 from IPython.display import HTML, display
 
+from grader.maillog import MailLog
+
 from . import session_thread, shell
-from .panel import CheckPanel, problem_sentence
+from .not_open import LabNotReady
+from .panel import CheckPanel, prose, problem_sentence
 from .workspace import link_machine_root
 
 WORKSPACE_ENV = "MAILLAB_WORKSPACE"  # set by grader.notebook.server for the server and its kernels
 
-
-class LabNotReady(Exception):
-    """Shown in the notebook as its sentence alone (IPython's _render_traceback_ hook)."""
-
-    def _render_traceback_(self) -> list[str]:
-        return [str(self)]
+# What the lab's header and notes say, in one place (a translated edition replaces these).
+TEXT = {
+    "progress": "{passed} of {total} steps passed",
+    "no_progress": "Progress is not available right now.",
+    "solved": "<strong>Reference solution used</strong> for: {steps}. The gradebook notes that the "
+              "solution was used. Run the step's check to see the result.",
+    "every_machine": "Each machine of this lab has its own folder too: {folders}.",
+    "nothing_to_skip": "This is the lab's first step: there is nothing before it to skip.",
+    "reset_done": "<strong>Reset</strong>: your machine is back to how it was at the start of {step}. "
+                  "Changes made since then are gone.",
+}
+STEP_MARK = {True: ('<span aria-hidden="true">\u2714</span>', "passed"),
+             False: ('<span aria-hidden="true">\u25cb</span>', "to do")}
 
 
 class NotebookLab:
@@ -33,7 +43,7 @@ class NotebookLab:
         self.status = widgets.HTML("")
         self.progress_bar = widgets.IntProgress(min=0, max=max(1, len(session.lab.steps)),
                                                 description="Progress:")
-        self.progress_text = widgets.Label("")
+        self.progress_text = widgets.HTML("")
         self.header = widgets.VBox([self.status, widgets.HBox([self.progress_bar, self.progress_text])])
         self.header.add_class("maillab-lab-header")
         self._machine_name: str | None = None
@@ -51,7 +61,7 @@ class NotebookLab:
                              "\u2026 this can take a few seconds.</span>")
         try:
             session_thread.call(self.session.start)
-            note = self._attach(self._machine_name)
+            note = self._attach(self._machine_name) + self._link_every_machine()
         except Exception as exc:
             sentence = problem_sentence(exc, "start your lab machine")
             self.status.value = f'<p role="alert"><span aria-hidden="true">\u26a0</span> {html.escape(sentence)}</p>'
@@ -84,8 +94,23 @@ class NotebookLab:
             return f"<br>Its files are not in the file browser: {html.escape(sentence)}"
         return f" Its files are in the <code>{html.escape(link.name)}</code> folder of the file browser."
 
+    def _link_every_machine(self) -> str:
+        """In a lab with several machines, `machine-NAME` shows each one's files; returns a note."""
+        names = [decl.name for decl in self.session.lab.machines]
+        if self.workspace is None or len(names) < 2:
+            return ""
+        linked = []
+        for name in names:
+            try:
+                machine = session_thread.call(self.session.machine, name)
+                linked.append(link_machine_root(self.workspace, machine, name=f"machine-{name}").name)
+            except Exception:
+                continue  # that machine's files are not shown; its shell escapes still work
+        folders = ", ".join(f"<code>{html.escape(n)}</code>" for n in linked)
+        return f" {TEXT['every_machine'].format(folders=folders)}" if linked else ""
+
     def _show_running(self, note: str) -> None:
-        if self._machine_name is None:  # `maillab shell` (the Terminal) enters the lab's first machine
+        if self._machine_name is None:  # the lab's first machine: where a Terminal goes by default
             where = ("your lab machine is running. <code>!commands</code>, <code>%%bash</code> cells "
                      "and the Terminal run inside it.")
         else:
@@ -96,8 +121,9 @@ class NotebookLab:
 
     # -- steps ----------------------------------------------------------------------------
     def panel(self, step_id: str) -> CheckPanel:
-        """A Check panel for a step, showing its last result (nothing runs until Check is pressed)."""
-        panel = CheckPanel(self.session, step_id)
+        """A Check panel for a step, showing its last result (nothing runs until Check is pressed),
+        with "Reset this step" and "Skip to here"."""
+        panel = CheckPanel(self.session, step_id, on_reset=self.reset_step, on_skip=self.skip_to)
         panel.on_result(lambda _result: self.refresh_progress())
         return panel
 
@@ -114,25 +140,74 @@ class NotebookLab:
     def solve(self, step_id: str) -> None:
         """Apply the reference solution up to this step, and say so where the learner can see it."""
         done = self._call(self.session.solve, step_id, doing="apply the reference solution")
-        steps = ", ".join(self._title(s) for s in done) or self._title(step_id)
-        display(HTML(
-            '<p class="maillab-solved"><span aria-hidden="true">\u2139</span> <strong>Reference '
-            f"solution used</strong> for: {html.escape(steps)}. The gradebook notes that the solution "
-            "was used. Run the step's check to see the result.</p>"))
+        display(HTML(self._solved_note(done or [step_id])))
         self.refresh_progress()
+
+    def skip_to(self, step_id: str) -> str:
+        """Apply the reference solutions of the steps before `step_id`; returns the note to show."""
+        index = [s.id for s in self.session.lab.steps].index(step_id)
+        if index == 0:
+            return f'<p class="maillab-solved">{TEXT["nothing_to_skip"]}</p>'
+        done = session_thread.call(self.session.solve, self.session.lab.steps[index - 1].id)
+        return self._solved_note(done)
+
+    def _solved_note(self, done: list[str]) -> str:
+        steps = ", ".join(self._title(s) for s in done)
+        return ('<p class="maillab-solved"><span aria-hidden="true">\u2139</span> '
+                f'{TEXT["solved"].format(steps=html.escape(steps))}</p>')
 
     def reset(self, step_id: str) -> None:
         """Put the lab's machines back to how they were at the start of this step."""
-        self._call(self.session.reset, step_id, doing="reset this step")
+        try:
+            note = self.reset_step(step_id)
+        except LabNotReady:
+            raise
+        except Exception as exc:
+            raise LabNotReady(problem_sentence(exc, "reset this step")) from None
+        display(HTML(note))
+        self.refresh_progress()
+
+    def reset_step(self, step_id: str) -> str:
+        """Reset to the start of `step_id` and re-attach the machine; returns the note to show."""
+        session_thread.call(self.session.reset, step_id)
         try:
             note = self._attach(self._machine_name)
         except Exception as exc:
             raise LabNotReady(problem_sentence(exc, "reach your machine after the reset")) from None
-        display(HTML(
-            f'<p class="maillab-reset"><span aria-hidden="true">\u21ba</span> <strong>Reset</strong>: '
-            f"your machine is back to how it was at the start of {html.escape(self._title(step_id))}. "
-            f"Changes made since then are gone.{note}</p>"))
-        self.refresh_progress()
+        return (f'<p class="maillab-reset"><span aria-hidden="true">\u21ba</span> '
+                f'{TEXT["reset_done"].format(step=html.escape(self._title(step_id)))}{note}</p>')
+
+    # -- the mail-flow picture ----------------------------------------------------------------
+    def mailflow(self, message_id: str | None = None) -> None:
+        """Draw the journey of a message (by Message-Id, or the last one you sent) from the mail
+        logs of this lab's machines: the attached machine's log first, then the others'."""
+        from grader.mailflow import NoMessage, journey_html, trace
+
+        try:
+            logs = self._call(self._mail_logs, doing="read the mail log")
+            picture = journey_html(trace(logs, message_id))
+        except NoMessage as exc:
+            picture = f'<p class="maillab-mailflow-none"><span aria-hidden="true">\u2139</span> {prose(str(exc))}</p>'
+        except LabNotReady:
+            raise
+        except Exception as exc:
+            raise LabNotReady(problem_sentence(exc, "draw the mail flow")) from None
+        display(HTML(picture))
+
+    def _mail_logs(self) -> list[tuple[str, str]]:
+        names = [d.name for d in self.session.lab.machines]
+        if self._machine_name in names:  # the machine the learner works on comes first
+            names.remove(self._machine_name)
+            names.insert(0, self._machine_name)
+        logs = []
+        for name in names:
+            host = self.session.host(name)
+            try:
+                log = host.maillog()
+            except Exception:  # no Postfix there (yet): its log, if any, is in the usual place
+                log = MailLog(host.backend)
+            logs.append((name, log.text()))
+        return logs
 
     def last_result(self, step_id: str) -> Any:
         return session_thread.call(self.session.last_result, step_id)
@@ -142,12 +217,16 @@ class NotebookLab:
         try:
             progress = session_thread.call(self.session.progress)
         except Exception:
-            self.progress_text.value = "Progress is not available right now."
+            self.progress_text.value = TEXT["no_progress"]
             return
-        steps = [s.id for s in self.session.lab.steps]
-        passed = sum(1 for s in steps if progress.get(s, {}).get("passed_now"))
-        self.progress_bar.value = passed
-        self.progress_text.value = f"{passed} of {len(steps)} steps passed"
+        steps = list(self.session.lab.steps)
+        passed = [bool(progress.get(s.id, {}).get("passed_now")) for s in steps]
+        self.progress_bar.value = sum(passed)
+        marks = " \u00b7 ".join(f"{STEP_MARK[ok][0]} {html.escape(s.title)} ({STEP_MARK[ok][1]})"
+                                for s, ok in zip(steps, passed))
+        self.progress_text.value = (f'<span class="maillab-progress">'
+                                    f'{TEXT["progress"].format(passed=sum(passed), total=len(steps))}'
+                                    f"</span>: {marks}")
 
     def _title(self, step_id: str) -> str:
         for step in self.session.lab.steps:

@@ -31,7 +31,7 @@ def problem_sentence(exc: BaseException, doing: str = "check this step") -> str:
 
 def problem_html(exc: BaseException, doing: str = "check this step") -> str:
     return ('<p class="maillab-problem" role="alert"><span aria-hidden="true">\u26a0</span> '
-            f"<strong>Problem:</strong> {_prose(problem_sentence(exc, doing))}</p>")
+            f"<strong>Problem:</strong> {prose(problem_sentence(exc, doing))}</p>")
 
 
 def result_html(result: StepResult, *, remembered: bool = False) -> str:
@@ -54,11 +54,11 @@ def result_html(result: StepResult, *, remembered: bool = False) -> str:
         parts.append(f"<p><em>Your last check{_when(result.started_at)}:</em></p>")
     parts.append(f'<p class="maillab-status maillab-{status.value.lower()}">'
                  f'<span aria-hidden="true">{status.icon}</span> <strong>{status.label}</strong>'
-                 f" \u2014 {_prose(headline)}</p>")
+                 f" \u2014 {prose(headline)}</p>")
     if problem is not None and problem.detail:
-        parts.append(f"<p><em>The grader saw:</em> {_prose(problem.detail)}</p>")
+        parts.append(f"<p><em>The grader saw:</em> {prose(problem.detail)}</p>")
     if problem is not None and problem.hint:
-        parts.append(f'<p class="maillab-hint"><strong>Hint:</strong> {_prose(problem.hint)}</p>')
+        parts.append(f'<p class="maillab-hint"><strong>Hint:</strong> {prose(problem.hint)}</p>')
     if status is Status.ERROR:
         parts.append("<p>This means the grader or your machine broke, not that your work is wrong. "
                      "Try again; if it keeps happening, tell your instructor.</p>")
@@ -69,27 +69,107 @@ def result_html(result: StepResult, *, remembered: bool = False) -> str:
 NOT_CHECKED = "<p>Not checked yet: press <strong>Check</strong> when you have done this step.</p>"
 
 
+# What the panel says, in one place (a translated edition replaces these).
+TEXT = {
+    "check": "Check",
+    "check_tip": "Ask the grader to check this step",
+    "reset": "Reset this step",
+    "reset_tip": "Put your machine back to how it was at the start of this step",
+    "reset_ask": "Put your machine back to how it was at the start of this step? "
+                 "Everything you changed on it since then is lost.",
+    "reset_yes": "Yes, reset",
+    "skip": "Skip to here",
+    "skip_tip": "Apply the reference solutions of the earlier steps, so you can start this step now",
+    "skip_ask": "Apply the reference solutions of the earlier steps to your machine? "
+                "The gradebook notes that you skipped them.",
+    "skip_yes": "Yes, skip",
+    "cancel": "Cancel",
+    "checking": "Checking\u2026 this can take a few seconds.",
+    "resetting": "Resetting your machine\u2026 the first reset of a step takes longer while its "
+                 "starting state is prepared.",
+    "skipping": "Applying the reference solutions\u2026 installing packages can take a while.",
+    "disconnected": "\u26a0 This panel is not connected to your lab any more (the kernel restarted, or the "
+                    "notebook was reopened): run the lab's first cell, then this cell again.",
+    "stopped": "Your lab machine is not running (it was stopped outside this notebook, for example by "
+               "`maillab down`). Run the lab's first cell to start it again: your files are kept.",
+}
+
+
+def _css_string(text: str) -> str:
+    return '"' + text.replace("\\", "\\\\").replace('"', '\\"').replace("\n", " ") + '"'
+
+
+# ipywidgets marks every view whose kernel side is gone with `jupyter-widgets-disconnected` (after
+# a kernel restart, or in a reopened notebook): the panel then says so in words, in the page itself.
+DISCONNECTED_STYLE = (
+    "<style>"
+    ".maillab-check-panel.jupyter-widgets-disconnected::before {"
+    f" content: {_css_string(TEXT['disconnected'])}; font-family: inherit; font-size: var(--jp-content-font-size1, 14px);"
+    " order: -1; display: block; margin: 0 0 .4em 0; padding: .3em .5em; color: inherit;"
+    " border-left: 4px solid #9a6700; background: rgba(154, 103, 0, .08); }"
+    ".maillab-check-panel.jupyter-widgets-disconnected button { opacity: .5; }"
+    "</style>")
+
+
+def machine_stopped(session: Any) -> bool:
+    """True when the session's machines are known not to be running."""
+    try:
+        return not session.started()
+    except Exception:
+        return False
+
+
 class CheckPanel(widgets.VBox):
     """A Check button for one step of a lab session, and the step's latest result.
 
-    A click runs the check on the session thread, so the notebook stays usable meanwhile; a click
-    while a check is running is ignored (the button is disabled too).
+    With `on_reset` and `on_skip` (callables taking the step id and returning an HTML note, run on
+    the session thread) the panel also offers "Reset this step" and "Skip to here", each asking
+    for a confirmation first.
+
+    Every action runs on the session thread, so the notebook stays usable meanwhile; a click while
+    an action is running is ignored (the buttons are disabled too).
     """
 
-    def __init__(self, session: Any, step_id: str):
+    def __init__(self, session: Any, step_id: str, *, on_reset: Callable[[str], str] | None = None,
+                 on_skip: Callable[[str], str] | None = None):
         self.session = session
         self.step_id = step_id
-        self.button = widgets.Button(description="Check", icon=IDLE_ICON,
-                                     tooltip="Ask the grader to check this step")
+        self.button = widgets.Button(description=TEXT["check"], icon=IDLE_ICON, tooltip=TEXT["check_tip"])
+        self.button.add_class("maillab-check")
+        self.reset_button = widgets.Button(description=TEXT["reset"], icon="undo", tooltip=TEXT["reset_tip"])
+        self.reset_button.add_class("maillab-reset-step")
+        self.skip_button = widgets.Button(description=TEXT["skip"], icon="forward", tooltip=TEXT["skip_tip"])
+        self.skip_button.add_class("maillab-skip")
+        self.confirm_text = widgets.HTML("")
+        self.confirm_yes = widgets.Button(description="", button_style="warning", icon="check")
+        self.confirm_yes.add_class("maillab-confirm")
+        self.confirm_no = widgets.Button(description=TEXT["cancel"], icon="times")
+        self.confirm_no.add_class("maillab-cancel")
+        self.confirm_row = widgets.HBox([self.confirm_text, self.confirm_yes, self.confirm_no],
+                                        layout=widgets.Layout(display="none"))
+        self.confirm_row.add_class("maillab-confirm-row")
         self.activity = widgets.HTML("")
         self.result_area = widgets.HTML("")
         self.pending: Future | None = None
+        self._on_reset = on_reset
+        self._on_skip = on_skip
+        self._confirming: str | None = None
         self._listeners: list[Callable[[StepResult | None], None]] = []
         self._lock = threading.Lock()
         self._running = False
-        super().__init__([widgets.HBox([self.button, self.activity]), self.result_area])
+        buttons = [self.button]
+        if on_reset is not None:
+            buttons.append(self.reset_button)
+        if on_skip is not None and not self._is_first_step():
+            buttons.append(self.skip_button)
+        super().__init__([widgets.HBox(buttons + [self.activity]), self.confirm_row, self.result_area,
+                          widgets.HTML(DISCONNECTED_STYLE)])
         self.add_class("maillab-check-panel")
         self.button.on_click(lambda _button: self.check())
+        self.reset_button.on_click(lambda _button: self.ask("reset"))
+        self.skip_button.on_click(lambda _button: self.ask("skip"))
+        self.confirm_yes.on_click(lambda _button: self.confirm())
+        self.confirm_no.on_click(lambda _button: self.cancel())
         self._show_last_result()
 
     def on_result(self, listener: Callable[[StepResult | None], None]) -> None:
@@ -100,18 +180,60 @@ class CheckPanel(widgets.VBox):
     def running(self) -> bool:
         return self._running
 
+    # -- actions ----------------------------------------------------------------------------
     def check(self) -> Future | None:
-        """Start a check; returns its Future, or None if one is already running."""
+        """Start a check; returns its Future, or None if an action is already running."""
+        return self._start(self._run_check, TEXT["checking"])
+
+    def ask(self, action: str) -> None:
+        """Show the confirmation for "reset" or "skip"; nothing changes until it is confirmed."""
+        if self._running:
+            return
+        self._confirming = action
+        self.confirm_text.value = f'<span role="alert">{prose(TEXT[action + "_ask"])}</span>'
+        self.confirm_yes.description = TEXT[action + "_yes"]
+        self.confirm_row.layout.display = "flex"
+
+    def cancel(self) -> None:
+        self._confirming = None
+        self.confirm_row.layout.display = "none"
+        self.confirm_text.value = ""
+
+    def confirm(self) -> Future | None:
+        """Run the action being confirmed; returns its Future (None if there was nothing to confirm)."""
+        action, callback = self._confirming, None
+        if action == "reset":
+            callback = self._on_reset
+        elif action == "skip":
+            callback = self._on_skip
+        self.cancel()
+        if callback is None:
+            return None
+        busy = TEXT["resetting"] if action == "reset" else TEXT["skipping"]
+        return self._start(lambda: self._run_change(callback, action), busy)
+
+    def _start(self, work: Callable[[], Any], busy: str) -> Future | None:
         with self._lock:
             if self._running:
                 return None
             self._running = True
-        self.button.disabled = True
+        for button in (self.button, self.reset_button, self.skip_button):
+            button.disabled = True
         self.button.icon = BUSY_ICON
-        self.activity.value = ('<span role="status" aria-live="polite">Checking\u2026 '
-                               "this can take a few seconds.</span>")
-        self.pending = session_thread.submit(self._run_check)
+        self.activity.value = f'<span role="status" aria-live="polite">{prose(busy)}</span>'
+        self.pending = session_thread.submit(self._finishing, work)
         return self.pending
+
+    def _finishing(self, work: Callable[[], Any]) -> Any:
+        try:
+            return work()
+        finally:
+            self.activity.value = ""
+            self.button.icon = IDLE_ICON
+            for button in (self.button, self.reset_button, self.skip_button):
+                button.disabled = False
+            with self._lock:
+                self._running = False
 
     def show_result(self, result: StepResult | None, *, remembered: bool = False) -> None:
         try:
@@ -119,25 +241,43 @@ class CheckPanel(widgets.VBox):
         except Exception as exc:  # a result we cannot draw must not leave a traceback in a log
             self.result_area.value = problem_html(exc, "show the result")
 
+    def _problem(self, exc: BaseException, doing: str = "check this step") -> str:
+        if machine_stopped(self.session):
+            return ('<p class="maillab-problem" role="alert"><span aria-hidden="true">\u26a0</span> '
+                    f"<strong>Problem:</strong> {prose(TEXT['stopped'])}</p>")
+        return problem_html(exc, doing)
+
     def _run_check(self) -> StepResult | None:
         result = None
         try:
             result = self.session.check(self.step_id)
             self.show_result(result)
         except Exception as exc:
-            self.result_area.value = problem_html(exc)
-        finally:
-            self.activity.value = ""
-            self.button.icon = IDLE_ICON
-            self.button.disabled = False
-            with self._lock:
-                self._running = False
+            self.result_area.value = self._problem(exc)
+        self._tell_listeners(result)
+        return result
+
+    def _run_change(self, callback: Callable[[str], str], action: str) -> bool:
+        doing = "reset this step" if action == "reset" else "apply the reference solutions"
+        try:
+            note = callback(self.step_id)
+        except Exception as exc:
+            self.result_area.value = self._problem(exc, doing)
+            return False
+        self.result_area.value = note + NOT_CHECKED
+        self._tell_listeners(None)
+        return True
+
+    def _tell_listeners(self, result: StepResult | None) -> None:
         for listener in self._listeners:
             try:
                 listener(result)
             except Exception:
                 pass  # the result is shown; a progress bar that failed to update is not worth more
-        return result
+
+    def _is_first_step(self) -> bool:
+        steps = list(getattr(self.session.lab, "steps", ()))
+        return bool(steps) and steps[0].id == self.step_id
 
     def _show_last_result(self) -> None:
         try:
@@ -151,7 +291,7 @@ class CheckPanel(widgets.VBox):
 _CODE = re.compile(r"`([^`]+)`")
 
 
-def _prose(text: str) -> str:
+def prose(text: str) -> str:
     # Escape first: details quote what the learner's machine said, which must never become markup.
     return _CODE.sub(r"<code>\1</code>", html.escape(text, quote=True))
 

@@ -7,6 +7,7 @@ here leaks into it:
     STATE/data/kernels/maillab/kernel.json   the only kernel offered: loads the shell extension,
                                              and dies rather than run `!cmd` on the host
     STATE/config/jupyter_server_config.py    terminal into the machine, private checkpoints, offline
+    STATE/config/lab/user-settings/          JupyterLab settings to start from (widget state saved)
     STATE/runtime/                           connection files, server info
     STATE/checkpoints/                       checkpoints of the files the learner edits
     STATE/token                              the login token (0600), kept across restarts
@@ -26,7 +27,8 @@ from pathlib import Path
 from grader.errors import MailLabError
 
 from .notebook_lab import WORKSPACE_ENV
-from .workspace import KERNEL_DISPLAY_NAME, KERNEL_NAME, install_notebooks
+from .course import write_home
+from .workspace import KERNEL_DISPLAY_NAME, KERNEL_NAME, KERNELSPEC_METADATA, install_notebooks
 
 SOURCE_ROOT = Path(__file__).resolve().parents[2]  # the folder holding grader/ and sandbox/
 DEFAULT_PORT = 8888
@@ -54,14 +56,10 @@ def write_kernelspec(data_dir: Path, argv: list[str] | None = None) -> Path:
     return spec_dir
 
 
-def maillab_command() -> list[str]:
-    """The command a JupyterLab terminal runs: `maillab shell`, next to this Python."""
-    command = Path(sys.executable).parent / "maillab"
-    if not command.is_file():
-        raise MailLabError(f"The `maillab` command is not installed next to {sys.executable}, so "
-                           "JupyterLab terminals could not enter your machine: install MailLab "
-                           "with `pip install .` in that Python's environment.")
-    return [str(command), "shell"]
+def terminal_command() -> list[str]:
+    """The command a JupyterLab terminal runs: a root shell on the learner's machine
+    (grader.notebook.terminal, which asks which machine when a lab has several)."""
+    return [sys.executable, "-m", "grader.notebook.terminal"]
 
 
 def write_server_config(config_dir: Path, *, workspace: Path, checkpoints_dir: Path,
@@ -83,6 +81,8 @@ def write_server_config(config_dir: Path, *, workspace: Path, checkpoints_dir: P
         "LabApp.news_url": None,
         "LabApp.check_for_updates_class": "jupyterlab.NeverCheckForUpdate",
         "LabApp.extension_manager": "readonly",
+        # No language servers here: skip looking for them, which slows every start.
+        "ServerApp.jpserver_extensions": {"jupyter_lsp": False},
     }
     lines = ["# Written by MailLab (grader/notebook/server.py) each time the server starts: edits are lost.",
              "c = get_config()  # noqa: F821", ""]
@@ -104,8 +104,9 @@ def prepare(workspace: Path, *, state_dir: Path | None = None,
         (state / sub).mkdir(exist_ok=True)
     write_kernelspec(state / "data")
     write_server_config(state / "config", workspace=workspace, checkpoints_dir=state / "checkpoints",
-                        shell_command=shell_command if shell_command is not None else maillab_command())
+                        shell_command=shell_command if shell_command is not None else terminal_command())
     write_page_config(state / "config")
+    write_default_settings(state / "config")
     token(state)
     return state
 
@@ -120,6 +121,24 @@ def write_page_config(config_dir: Path) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     _write(path, json.dumps({"disabledExtensions": {name: True for name in DISABLED_PLUGINS}}, indent=1) + "\n")
     return path
+
+
+# JupyterLab settings MailLab starts from; the learner may change them (they are written only once).
+DEFAULT_SETTINGS = {
+    # Check panels are saved with the notebook, so a reopened notebook shows the last results.
+    "@jupyter-widgets/jupyterlab-manager/plugin.jupyterlab-settings": {"saveState": True},
+    # Terminal text is offered to screen readers (xterm.js draws on a canvas otherwise).
+    "@jupyterlab/terminal-extension/plugin.jupyterlab-settings": {"screenReaderMode": True},
+}
+
+
+def write_default_settings(config_dir: Path) -> None:
+    """JupyterLab user settings (JUPYTER_CONFIG_DIR/lab/user-settings), unless already there."""
+    for name, value in DEFAULT_SETTINGS.items():
+        path = Path(config_dir) / "lab" / "user-settings" / name
+        if not path.exists():
+            path.parent.mkdir(parents=True, exist_ok=True)
+            _write(path, json.dumps(value, indent=1) + "\n")
 
 
 def token(state_dir: Path) -> str:
@@ -191,16 +210,19 @@ def free_port(preferred: int = DEFAULT_PORT) -> int:
 
 def serve(workspace: Path, notebooks: Iterable[tuple[Path, str]], *, open_path: str | None = None,
           port: int | None = None, open_browser: bool = False, state_dir: Path | None = None,
-          shell_command: list[str] | None = None) -> int:
+          shell_command: list[str] | None = None, home: bool = False) -> int:
     """Set up the workspace and run JupyterLab until it stops; returns its exit code.
 
     notebooks: (source file, name in the workspace) pairs, copied unless the learner has them.
     open_path: the workspace path to show first (e.g. "02-install-postfix.ipynb").
+    home: write the course home notebook (the map of the labs and the learner's progress).
     """
     workspace = Path(workspace).resolve()
     workspace.mkdir(parents=True, exist_ok=True)
     install_notebooks(workspace, notebooks)
     state = prepare(workspace, state_dir=state_dir, shell_command=shell_command)
+    if home:
+        write_home(workspace, kernel=KERNELSPEC_METADATA)
     port = port or free_port()
     print(f"MailLab is ready. Open this address in your browser:\n\n    {url(port, token(state), open_path)}\n\n"
           "Press Ctrl-C twice here to stop JupyterLab.", flush=True)

@@ -26,6 +26,8 @@ from IPython.utils.text import LSString, SList
 
 from sandbox.errors import SandboxError
 
+from . import not_open
+
 NO_MACHINE = (
     "No lab machine is attached to this notebook yet: run the first cell of the lab "
     "(the one that starts your machine)."
@@ -184,3 +186,4 @@ def load_ipython_extension(ip: Any) -> None:
         setattr(ip, name, MethodType(_system, ip))
     ip.getoutput = MethodType(_getoutput, ip)
     ip.register_magics(MachineScriptMagics)
+    not_open.install(ip.user_ns)  # `lab` says what to do until the lab's first cell runs

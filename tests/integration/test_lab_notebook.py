@@ -45,6 +45,7 @@ def test_the_lab_notebook_runs_headless_and_every_step_passes(lab02, tmp_path, m
     assert "Traceback" not in everything
     assert "mail.example.test" in everything            # `!hostname --fqdn` ran inside the machine
     assert "Setting up postfix" in everything            # the learner's own install cell did the work
+    assert "The journey of message" in everything and "mailbox on mail" in everything  # lab.mailflow()
     shown = panel_results(nb)
     assert len(shown) == len(lab.steps)                  # one check panel per step
     assert all("maillab-pass" in html and "<strong>PASS</strong>" in html for html in shown), shown

@@ -16,11 +16,12 @@ class FakeMachine:
         self.root = root
         self.running = True
 
-    def enter_argv(self, argv, *, tty=False):
+    def enter_argv(self, argv, *, tty=False, env=None):
         if not self.running:
             from sandbox.errors import MachineNotRunning
             raise MachineNotRunning(f"Machine {self.name} is not running.")
-        return ["env", "-i", "PATH=/usr/bin:/bin", "MAILLAB_IN_FAKE_MACHINE=1", *argv]
+        extra = [f"{k}={v}" for k, v in (env or {}).items()]
+        return ["env", "-i", "PATH=/usr/bin:/bin", "MAILLAB_IN_FAKE_MACHINE=1", *extra, *argv]
 
 
 def step_result(status: Status, *, hint="Install it with `apt-get install postfix`.",
@@ -41,23 +42,28 @@ class FakeSession:
     def __init__(self, *, last=None, outcome=None, machine=None):
         self.lab = SimpleNamespace(id="install-postfix", title="Install Postfix", steps=[
             SimpleNamespace(id="install", title="Install Postfix"),
-            SimpleNamespace(id="deliver", title="Deliver a message")])
+            SimpleNamespace(id="deliver", title="Deliver a message")],
+            machines=[SimpleNamespace(name="mail")])
         self.last = last
         self.outcome = outcome if outcome is not None else step_result(Status.PASS)
         self.gate = threading.Event()
         self.gate.set()
         self.check_calls = 0
-        self.started = 0
+        self.start_calls = 0
         self.start_error: Exception | None = None
         self.solved: list[str] = []
         self.resets: list[str] = []
         self._machine = machine or FakeMachine()
         self.passed: set[str] = set()
+        self.running = True
+
+    def started(self):
+        return self.running
 
     def start(self):
         if self.start_error:
             raise self.start_error
-        self.started += 1
+        self.start_calls += 1
 
     def machine(self, name=None):
         return self._machine

@@ -11,6 +11,7 @@ from jupyter_client.kernelspec import KernelSpecManager
 from nbclient import NotebookClient
 
 from grader.notebook import server
+from grader.notebook.not_open import NOT_OPEN
 from grader.notebook.shell import NO_MACHINE
 
 
@@ -111,10 +112,23 @@ def test_a_lab_notebook_runs_headless_with_widgets(jupyter):
     states = [m["state"] for m in nb.metadata.widgets["application/vnd.jupyter.widget-state+json"]["state"].values()]
     values = [s.get("value") for s in states]
     assert any("<strong>PASS</strong>" in str(v) for v in values)
-    assert "1 of 2 steps passed" in values
+    assert any("1 of 2 steps passed" in str(v) for v in values)
     assert any("is running" in str(v) for v in values)
     assert not any("Checking" in str(v) for v in values)
     assert all(not s.get("disabled") for s in states if s.get("description") == "Check")
+
+
+def test_a_check_cell_before_the_lab_is_open_says_what_to_do(jupyter):
+    """After a kernel restart `lab` is gone: the check cell answers with a sentence, no NameError."""
+    workspace, _ = jupyter
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("lab.check('install')"),
+                                         nbformat.v4.new_code_cell("lab")])
+    NotebookClient(nb, kernel_name="maillab", timeout=60, startup_timeout=30, allow_errors=True,
+                   resources={"metadata": {"path": str(workspace)}}).execute()
+    error = nb.cells[0].outputs[0]
+    assert error["output_type"] == "error" and error["traceback"] == [NOT_OPEN]
+    assert "NameError" not in str(nb.cells[0].outputs)
+    assert NOT_OPEN in nb.cells[1].outputs[0]["data"]["text/plain"]
 
 
 def test_interrupting_the_kernel_stops_a_command_in_the_machine(jupyter):
@@ -144,3 +158,18 @@ def test_interrupting_the_kernel_stops_a_command_in_the_machine(jupyter):
     finally:
         client.stop_channels()
         manager.shutdown_kernel(now=True)
+
+
+def test_the_course_home_notebook_redraws_its_map(jupyter, tmp_path, monkeypatch):
+    """The home notebook as `maillab up` writes it, its one cell run in a real kernel."""
+    from grader.notebook import course
+
+    workspace, _ = jupyter
+    monkeypatch.setenv("MAILLAB_GRADEBOOK", str(tmp_path / "gradebook.sqlite"))
+    path = course.write_home(workspace, kernel={"name": "maillab", "display_name": "MailLab (Python 3)"})
+    nb = nbformat.read(path, as_version=4)
+    nb.cells[1].outputs = []
+    NotebookClient(nb, kernel_name="maillab", timeout=60, startup_timeout=30,
+                   resources={"metadata": {"path": str(workspace)}}).execute()
+    shown = nb.cells[1].outputs[0]["data"]["text/html"]
+    assert "Continue with lab 02" in shown and '<a href="02-install-postfix.ipynb">' in shown

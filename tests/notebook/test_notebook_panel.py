@@ -120,3 +120,29 @@ def test_listeners_hear_each_result():
     panel.check()
     finish(panel)
     assert [r.status for r in heard] == [Status.PASS]
+
+
+def test_a_machine_stopped_behind_the_notebooks_back_is_explained():
+    session = FakeSession(outcome=MailLabError("The lab install-postfix is not started: run `maillab lab start install-postfix` first."))
+    session.running = False
+    panel = CheckPanel(session, "install")
+    panel.button.click()
+    finish(panel)
+    shown = panel.result_area.value
+    assert "Your lab machine is not running" in shown and "Run the lab&#x27;s first cell" in shown
+    assert "Traceback" not in shown
+
+
+def test_buttons_carry_words_and_icons():
+    panel = CheckPanel(FakeSession(), "install", on_reset=lambda s: "", on_skip=lambda s: "")
+    for button in (panel.button, panel.reset_button, panel.skip_button):
+        assert button.description and button.icon and button.tooltip
+
+
+def test_a_disconnected_panel_says_so_in_words():
+    from grader.notebook.panel import DISCONNECTED_STYLE, TEXT
+    panel = CheckPanel(FakeSession(), "install")
+    styles = [c.value for c in panel.children if isinstance(c, widgets.HTML)]
+    assert DISCONNECTED_STYLE in styles
+    assert ".maillab-check-panel.jupyter-widgets-disconnected::before" in DISCONNECTED_STYLE
+    assert f'content: "{TEXT["disconnected"]}"' in DISCONNECTED_STYLE  # no quote in it needed escaping

@@ -55,19 +55,19 @@ def test_every_configured_setting_exists_in_the_installed_jupyter(workspace):
             assert name in traits, f"{section}.{name}"
 
 
-def test_the_terminal_command_defaults_to_maillab_next_to_python(workspace, monkeypatch, tmp_path):
-    bindir = tmp_path / "venv" / "bin"
-    bindir.mkdir(parents=True)
-    (bindir / "maillab").write_text("#!/bin/sh\n")
-    monkeypatch.setattr(server.sys, "executable", str(bindir / "python3"))
+def test_the_terminal_enters_the_machine_with_this_python(workspace):
     config = load_config(server.prepare(workspace))
-    assert config.ServerApp.terminado_settings == {"shell_command": [str(bindir / "maillab"), "shell"]}
+    assert config.ServerApp.terminado_settings == {
+        "shell_command": [server.sys.executable, "-m", "grader.notebook.terminal"]}
 
 
-def test_a_missing_maillab_command_is_a_sentence(workspace, monkeypatch, tmp_path):
-    monkeypatch.setattr(server.sys, "executable", str(tmp_path / "python3"))
-    with pytest.raises(server.MailLabError, match="not installed next to"):
-        server.prepare(workspace)
+def test_check_panels_are_saved_with_the_notebook_unless_the_learner_said_otherwise(workspace):
+    state = server.prepare(workspace, shell_command=SHELL)
+    settings = state / "config" / "lab" / "user-settings" / "@jupyter-widgets" / "jupyterlab-manager" / "plugin.jupyterlab-settings"
+    assert json.loads(settings.read_text()) == {"saveState": True}
+    settings.write_text('{"saveState": false}')
+    server.prepare(workspace, shell_command=SHELL)
+    assert json.loads(settings.read_text()) == {"saveState": False}
 
 
 def test_the_environment_puts_the_private_kernelspec_first(workspace):

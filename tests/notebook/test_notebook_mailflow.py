@@ -1,0 +1,66 @@
+"""The mail-flow picture of a real message on a real lab machine, drawn in the notebook."""
+from __future__ import annotations
+
+import os
+
+import pytest
+
+from grader.notebook import NotebookLab
+
+pytestmark = pytest.mark.machine
+
+LEARNER = "pytest-mailflow"
+
+
+@pytest.fixture(scope="module")
+def session(tmp_path_factory):
+    if os.geteuid() != 0:
+        pytest.skip("lab machines need root")
+    from grader.session import open_lab
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("MAILLAB_GRADEBOOK", str(tmp_path_factory.mktemp("gradebook") / "gradebook.sqlite"))
+        lab = open_lab("install-postfix", LEARNER)
+        lab.reset("local-delivery")  # Postfix installed and running, nothing sent yet
+        yield lab
+        for machine in lab.machines():
+            machine.destroy()
+
+
+def send(session, script: str) -> None:
+    done = session.machine().exec(["/bin/bash", "-c", script], timeout=30)
+    assert done.returncode == 0, done.err
+
+
+def drawn(lab: NotebookLab, monkeypatch, *args) -> str:
+    shown = []
+    monkeypatch.setattr("grader.notebook.notebook_lab.display", lambda obj: shown.append(obj.data))
+    lab.mailflow(*args)
+    (picture,) = shown
+    return picture
+
+
+def test_a_local_delivery_names_every_hop(session, monkeypatch):
+    lab = NotebookLab(session)
+    lab.start()
+    assert "Send one" in drawn(lab, monkeypatch)  # nothing sent yet: it says what to do
+
+    send(session, "printf 'Message-Id: <flow-1@example.test>\\nSubject: hi\\n\\nhello\\n' | sendmail root"
+                  " && for i in $(seq 50); do grep -q 'status=sent' /var/log/mail.log && break; sleep 0.1; done")
+    picture = drawn(lab, monkeypatch)  # "the last one"
+    assert "The journey of message &lt;flow-1@example.test&gt;" in picture
+    words = picture.split("<summary>The journey in words</summary>")[1]
+    for hop in ("sendmail on mail", "pickup on mail", "cleanup on mail", "qmgr on mail", "local on mail",
+                "mailbox on mail"):
+        assert hop in words, hop
+    assert "/var/mail/root: delivered to mailbox" in words
+    assert "\u2714 delivered" in picture  # the status in words and an icon, not colour alone
+
+
+def test_a_message_chosen_by_id_and_an_unknown_id(session, monkeypatch):
+    lab = NotebookLab(session)
+    lab.start()
+    send(session, "printf 'Message-Id: <flow-2@example.test>\\n\\nx\\n' | sendmail nobody-here"
+                  " && for i in $(seq 50); do grep -q 'status=bounced' /var/log/mail.log && break; sleep 0.1; done")
+    assert "\u2718 bounced" in drawn(lab, monkeypatch, "<flow-2@example.test>")
+    assert "No message with Message-Id &lt;nope@example.test&gt;" in drawn(lab, monkeypatch, "nope@example.test")

@@ -1,0 +1,136 @@
+"""The mail-flow picture: hops read from Postfix 3.7 log lines, and the SVG drawn from them."""
+from __future__ import annotations
+
+import xml.etree.ElementTree as ET
+
+import pytest
+
+from grader.mailflow import NoMessage, journey_html, journey_svg, trace
+
+# Seen on a lab machine: root sends with sendmail, then a message to an unknown user bounces,
+# and the grader's own tagged message comes last.
+LOCAL = """\
+Nov 30 06:53:38 mail postfix/master[355]: daemon started -- version 3.7.11, configuration /etc/postfix
+Nov 30 06:53:38 mail postfix/pickup[356]: 91BE41C61F6: uid=0 from=<root>
+Nov 30 06:53:38 mail postfix/cleanup[363]: 91BE41C61F6: message-id=<hello-1@example.test>
+Nov 30 06:53:38 mail postfix/qmgr[357]: 91BE41C61F6: from=<root@example.test>, size=248, nrcpt=1 (queue active)
+Nov 30 06:53:38 mail postfix/local[366]: 91BE41C61F6: to=<root@example.test>, orig_to=<root>, relay=local, delay=0.02, delays=0.01/0.01/0/0, dsn=2.0.0, status=sent (delivered to mailbox)
+Nov 30 06:53:38 mail postfix/qmgr[357]: 91BE41C61F6: removed
+Nov 30 06:53:39 mail postfix/pickup[356]: A1E731C709E: uid=0 from=<root>
+Nov 30 06:53:39 mail postfix/cleanup[363]: A1E731C709E: message-id=<20261130065339.A1E731C709E@mail.example.test>
+Nov 30 06:53:39 mail postfix/qmgr[357]: A1E731C709E: from=<root@example.test>, size=269, nrcpt=1 (queue active)
+Nov 30 06:53:39 mail postfix/local[366]: A1E731C709E: to=<nosuchuser@example.test>, orig_to=<nosuchuser>, relay=local, delay=0.05, delays=0.03/0/0/0.03, dsn=5.1.1, status=bounced (unknown user: "nosuchuser")
+Nov 30 06:53:39 mail postfix/cleanup[363]: AEE421C70AC: message-id=<20261130065339.AEE421C70AC@mail.example.test>
+Nov 30 06:53:39 mail postfix/qmgr[357]: AEE421C70AC: from=<>, size=2198, nrcpt=1 (queue active)
+Nov 30 06:53:39 mail postfix/bounce[371]: A1E731C709E: sender non-delivery notification: AEE421C70AC
+Nov 30 06:53:39 mail postfix/local[366]: AEE421C70AC: to=<root@example.test>, relay=local, delay=0.02, delays=0.02/0/0/0, dsn=2.0.0, status=sent (delivered to mailbox)
+Nov 30 06:53:39 mail postfix/qmgr[357]: A1E731C709E: removed
+Nov 30 06:53:39 mail postfix/qmgr[357]: AEE421C70AC: removed
+Nov 30 06:53:40 mail postfix/pickup[356]: B2C3D4E5F60: uid=0 from=<root>
+Nov 30 06:53:40 mail postfix/cleanup[363]: B2C3D4E5F60: message-id=<maillab-0f1e2d3c@grader.maillab.test>
+Nov 30 06:53:40 mail postfix/qmgr[357]: B2C3D4E5F60: from=<root@example.test>, size=400, nrcpt=1 (queue active)
+Nov 30 06:53:40 mail postfix/local[366]: B2C3D4E5F60: to=<root@example.test>, orig_to=<root>, relay=local, delay=0.02, delays=0.01/0.01/0/0, dsn=2.0.0, status=sent (delivered to mailbox)
+"""
+
+# Two hops: the learner's server relays to the MX of example.net, which hands it to Dovecot (LMTP).
+SENDER = """\
+Nov 30 07:10:01 mail postfix/pickup[401]: 3F1A21C61F6: uid=0 from=<root>
+Nov 30 07:10:01 mail postfix/cleanup[402]: 3F1A21C61F6: message-id=<first-remote@example.test>
+Nov 30 07:10:01 mail postfix/qmgr[403]: 3F1A21C61F6: from=<root@example.test>, size=321, nrcpt=1 (queue active)
+Nov 30 07:10:01 mail postfix/smtp[404]: 3F1A21C61F6: to=<alice@example.net>, relay=mx1.example.net[198.51.100.10]:25, delay=0.12, delays=0.01/0.01/0.05/0.05, dsn=2.0.0, status=sent (250 2.0.0 Ok: queued as 8C2B41E0A11)
+Nov 30 07:10:01 mail postfix/qmgr[403]: 3F1A21C61F6: removed
+"""
+MX = """\
+Nov 30 07:10:01 mx1 postfix/smtpd[501]: connect from mail.example.test[192.0.2.10]
+Nov 30 07:10:01 mx1 postfix/smtpd[501]: 8C2B41E0A11: client=mail.example.test[192.0.2.10]
+Nov 30 07:10:01 mx1 postfix/cleanup[502]: 8C2B41E0A11: message-id=<first-remote@example.test>
+Nov 30 07:10:01 mx1 postfix/qmgr[503]: 8C2B41E0A11: from=<root@example.test>, size=512, nrcpt=1 (queue active)
+Nov 30 07:10:01 mx1 postfix/smtpd[501]: disconnect from mail.example.test[192.0.2.10] ehlo=1 mail=1 rcpt=1 data=1 quit=1 commands=5
+Nov 30 07:10:01 mx1 postfix/lmtp[504]: 8C2B41E0A11: to=<alice@example.net>, relay=mx1.example.net[private/dovecot-lmtp], delay=0.03, delays=0.01/0.01/0/0.01, dsn=2.0.0, status=sent (250 2.0.0 <alice@example.net> kFq1Ni7tZ2U2AgAAxH0T2A Saved)
+Nov 30 07:10:01 mx1 postfix/qmgr[503]: 8C2B41E0A11: removed
+"""
+DEFERRED = """\
+Nov 30 07:20:01 mail postfix/pickup[401]: 5D6E7F8A9B0: uid=0 from=<root>
+Nov 30 07:20:01 mail postfix/cleanup[402]: 5D6E7F8A9B0: message-id=<waiting@example.test>
+Nov 30 07:20:01 mail postfix/qmgr[403]: 5D6E7F8A9B0: from=<root@example.test>, size=300, nrcpt=1 (queue active)
+Nov 30 07:20:06 mail postfix/smtp[404]: 5D6E7F8A9B0: to=<bob@example.org>, relay=none, delay=5.1, delays=0.01/0.02/5.1/0, dsn=4.4.1, status=deferred (connect to mx.example.org[203.0.113.5]:25: Connection timed out)
+"""
+
+
+def test_the_last_message_a_person_sent_is_drawn_hop_by_hop():
+    journey = trace([("mail", LOCAL)])
+    # Not the grader's tagged message, not the bounce Postfix wrote: the learner's own last one.
+    assert journey.message_id == "20261130065339.A1E731C709E@mail.example.test"
+    assert journey.stage_names() == ["sendmail", "pickup", "cleanup", "qmgr", "local", "not delivered"]
+    destination = journey.first.deliveries[0].destination
+    assert destination.status == "bounced" and 'unknown user: "nosuchuser"' in destination.note
+
+
+def test_a_message_chosen_by_its_message_id_reaches_roots_mailbox():
+    journey = trace([("mail", LOCAL)], "<hello-1@example.test>")
+    assert journey.stage_names() == ["sendmail", "pickup", "cleanup", "qmgr", "local", "mailbox"]
+    hop = journey.first
+    assert hop.host == "mail" and hop.queue_id == "91BE41C61F6"
+    assert hop.intake[0].note == "a program on mail (uid 0)" and hop.intake[1].note == "from=<root>"
+    qmgr = hop.intake[-1]
+    assert qmgr.delay == "0.01 s" and "size=248" in qmgr.note
+    mailbox = hop.deliveries[0].destination
+    assert mailbox.status == "sent" and mailbox.note.startswith("/var/mail/root")
+
+
+def test_a_remote_delivery_is_followed_into_the_mx_log():
+    journey = trace([("mail", SENDER), ("mx1", MX)])
+    assert journey.stage_names() == ["sendmail", "pickup", "cleanup", "qmgr", "smtp",
+                                     "smtpd", "cleanup", "qmgr", "lmtp", "mailbox (LMTP)"]
+    first, second = journey.hops()
+    assert (first.host, first.queue_id) == ("mail", "3F1A21C61F6")
+    assert (second.host, second.queue_id) == ("mx1", "8C2B41E0A11")
+    smtp = first.deliveries[0]
+    assert smtp.agent.note == "to=<alice@example.net>, relay=mx1.example.net[198.51.100.10]:25"
+    assert smtp.destination.queue_id == "8C2B41E0A11" and smtp.destination.delay == "0.1 s"
+    assert second.intake[0].name == "smtpd" and second.intake[0].note == "client=mail.example.test[192.0.2.10]"
+    assert second.deliveries[0].destination.status == "sent"
+
+
+def test_without_the_mx_log_the_picture_ends_at_the_remote_mx():
+    journey = trace([("mail", SENDER)])
+    assert journey.stage_names()[-2:] == ["smtp", "remote MX"]
+    remote = journey.first.deliveries[0].destination
+    assert remote.host == "mx1.example.net" and remote.queue_id == "8C2B41E0A11"
+
+
+def test_a_deferred_message_says_it_waits():
+    journey = trace([("mail", DEFERRED)])
+    destination = journey.first.deliveries[0].destination
+    assert destination.status == "deferred" and "Connection timed out" in destination.note
+
+
+def test_nothing_to_draw_says_what_to_do():
+    with pytest.raises(NoMessage, match="Send one"):
+        trace([("mail", "Nov 30 06:53:38 mail postfix/master[355]: daemon started\n")])
+    with pytest.raises(NoMessage, match="No message with Message-Id <nope@x.test>.*<maillab-0f1e2d3c@grader.maillab.test>"):
+        trace([("mail", LOCAL)], "nope@x.test")
+
+
+def test_the_svg_is_well_formed_and_says_everything_in_text_too():
+    journey = trace([("mail", SENDER), ("mx1", MX)])
+    svg = journey_svg(journey)
+    root = ET.fromstring(svg)
+    ns = "{http://www.w3.org/2000/svg}"
+    assert root.get("role") == "img"
+    assert root.find(f"{ns}title").text == "The journey of message <first-remote@example.test>"
+    words = " ".join(t.text or "" for t in root.iter(f"{ns}text"))
+    for seen in ("pickup", "smtpd", "lmtp", "on mx1", "queue id 3F1A21C61F6", "queued as 8C2B41E0A11",
+                 "\u2714 delivered"):
+        assert seen in words
+    assert len(root.findall(f"{ns}g")) == 10  # one box per stage
+    page = journey_html(journey)
+    assert "<summary>The journey in words</summary>" in page
+    assert "lmtp on mx1 (queue id 8C2B41E0A11): to=&lt;alice@example.net&gt;" in page
+
+
+def test_log_text_is_never_markup():
+    evil = SENDER.replace("first-remote@example.test", "<script>x</script>@e.test")
+    page = journey_html(trace([("mail", evil)]))
+    assert "<script>" not in page
+    ET.fromstring(journey_svg(trace([("mail", evil)])))
