@@ -26,7 +26,7 @@ MAX_HOPS = 10
 
 # What the picture says, in one place (a translated edition replaces these).
 TEXT = {
-    "sendmail": "sendmail", "sendmail_note": "a program on {host} ({who})",
+    "sendmail": "sendmail", "sendmail_note": "run by {who}",
     "client": "SMTP client", "internal": "Postfix itself",
     "mailbox": "mailbox", "maildir": "Maildir", "command": "command", "remote": "remote MX",
     "lmtp_box": "mailbox (LMTP)", "nowhere": "not delivered",
@@ -280,7 +280,7 @@ def _seconds(value: str) -> str:
 
 # -- drawing ----------------------------------------------------------------------------------
 
-BOX_W, BOX_H, GAP_X, GAP_Y, MARGIN = 168, 84, 44, 46, 12
+BOX_W, BOX_H, GAP_X, GAP_Y, MARGIN = 160, 84, 40, 46, 12
 COLUMNS = 6  # client, pickup/smtpd, cleanup, qmgr, agent, destination
 
 
@@ -331,7 +331,7 @@ def journey_svg(journey: Journey) -> str:
     title = html.escape(TEXT["title"].format(mid=journey.message_id))
     desc = html.escape(" ".join(s + "." for s in journey.sentences()))
     return (f'<svg xmlns="http://www.w3.org/2000/svg" class="maillab-mailflow" role="img" '
-            f'viewBox="0 0 {width} {height}" width="100%" style="max-width:{width}px" '
+            f'viewBox="0 0 {width} {height}" width="{width}" height="{height}" '
             f'aria-labelledby="maillab-flow-title maillab-flow-desc" font-family="sans-serif" font-size="12">'
             f'<title id="maillab-flow-title">{title}</title><desc id="maillab-flow-desc">{desc}</desc>'
             '<defs><marker id="maillab-arrow" viewBox="0 0 10 10" refX="9" refY="5" markerWidth="7" '
@@ -343,7 +343,9 @@ def journey_html(journey: Journey) -> str:
     """The picture, then the same journey in words (for screen readers and for copying)."""
     items = "".join(f"<li>{html.escape(s)}</li>" for s in journey.sentences())
     title = html.escape(TEXT["title"].format(mid=journey.message_id))
-    return (f'<div class="maillab-mailflow-view"><p><strong>{title}</strong></p>{journey_svg(journey)}'
+    # Drawn at its real size (readable text), scrolled sideways when the page is narrower.
+    return (f'<div class="maillab-mailflow-view"><p><strong>{title}</strong></p>'
+            f'<div style="overflow-x:auto">{journey_svg(journey)}</div>'
             f'<details><summary>{TEXT["in_words"]}</summary><ol>{items}</ol></details></div>')
 
 
@@ -362,7 +364,7 @@ def _box(stage: Stage, x: int, y: int) -> str:
     full = html.escape(f"{stage.name} ({TEXT['on'].format(host=stage.host)}): {stage.note}")
     text = [f'<text x="{x + 8}" y="{y + 18}" font-weight="bold" font-size="13">{html.escape(_fit(stage.name, 20))}</text>']
     for i, line in enumerate(lines[:4]):
-        text.append(f'<text x="{x + 8}" y="{y + 34 + i * 14}">{html.escape(_fit(line, 25))}</text>')
+        text.append(f'<text x="{x + 8}" y="{y + 34 + i * 14}">{html.escape(_fit(line, 24))}</text>')
     return (f'<g class="maillab-stage"><title>{full}</title>'
             f'<rect x="{x}" y="{y}" width="{BOX_W}" height="{BOX_H}" rx="6" fill="{fill}" stroke="{colour}" '
             f'stroke-width="{2 if stage.status else 1}"/>{"".join(text)}</g>')

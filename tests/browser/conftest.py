@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import os
+import warnings
 from pathlib import Path
 
 import pytest
@@ -42,13 +43,27 @@ def lab02(learner_env) -> LabSession:
         machine.destroy()
 
 
+def tracebacks(log: str) -> list[str]:
+    """The Python tracebacks in a server log, each with the line that ends it."""
+    found = []
+    for block in log.split("Traceback (most recent call last):")[1:]:
+        lines = block.splitlines()
+        end = next((i for i, line in enumerate(lines) if line and not line.startswith(" ")), len(lines) - 1)
+        found.append("Traceback (most recent call last):" + "\n".join(lines[: end + 1]))
+    return found
+
+
 @pytest.fixture(scope="module")
 def course(lab02, learner_env, tmp_path_factory):
-    """`maillab up` serving a fresh workspace; stopped (and checked for tracebacks) at the end."""
+    """`maillab up` serving a fresh workspace; stopped at the end, its log checked for tracebacks:
+    one through MailLab's own code fails the module, JupyterLab's own are reported as warnings."""
     server = start_server(tmp_path_factory.mktemp("course") / "workspace", learner_env)
     yield server
-    output = server.stop()
-    assert "Traceback" not in output, output
+    found = tracebacks(server.stop())
+    ours = [t for t in found if any(part in t for part in ("/grader/", "/sandbox/", "/labs/"))]
+    assert not ours, "\n\n".join(ours)
+    for other in found:
+        warnings.warn(f"JupyterLab logged a traceback: {other[-600:]}")
 
 
 @pytest.fixture(scope="module")

@@ -127,7 +127,7 @@ def edit_and_save(lab: Lab, line: str) -> None:
 
 
 def test_main_cf_and_aliases_open_and_save_from_the_file_browser(course, browser, lab02, tmp_path):
-    lab02.solve("install")  # Postfix installed: /etc/postfix/main.cf and /etc/aliases exist
+    lab02.reset("start")  # Postfix installed (a cached starting state): main.cf and /etc/aliases exist
     page = browser.new_page()
     lab = Lab(page, course, tmp_path)
     lab.open("00-course-home.ipynb")
@@ -148,3 +148,22 @@ def test_main_cf_and_aliases_open_and_save_from_the_file_browser(course, browser
     assert machine.exec(["tail", "-n", "1", "/etc/aliases"]).out.strip() == "sales: root"
     # JupyterLab's checkpoints stay out of the machine.
     assert machine.exec(["find", "/etc", "-name", ".ipynb_checkpoints"]).out == ""
+
+
+def test_the_mail_flow_picture_of_the_learners_message(course, browser, lab02, tmp_path):
+    lab02.reset("local-delivery")  # Postfix installed and running
+    lab = Lab(browser.new_page(), course, tmp_path)
+    lab.open("02-install-postfix.ipynb")
+    lab.run(lab.cell_with("open_lab("))
+    lab.run(lab.cell_with("| sendmail root"))
+    lab.run(lab.cell_with("!tail -n 6 /var/log/mail.log"))  # by then the message is delivered
+    cell = lab.cell_with("lab.mailflow()")
+    lab.run(cell)
+    picture = cell.locator("svg.maillab-mailflow").first
+    expect(picture).to_be_visible()
+    words = " ".join(picture.locator("text").all_text_contents())
+    for hop in ("sendmail", "pickup", "cleanup", "qmgr", "local", "mailbox", "\u2714 delivered"):
+        assert hop in words, hop
+    expect(picture.locator("title").first).to_have_text(re.compile(r"^The journey of message <.+>$"))
+    cell.scroll_into_view_if_needed()
+    lab.shot("mail-flow")

@@ -71,7 +71,7 @@ def test_a_message_chosen_by_its_message_id_reaches_roots_mailbox():
     assert journey.stage_names() == ["sendmail", "pickup", "cleanup", "qmgr", "local", "mailbox"]
     hop = journey.first
     assert hop.host == "mail" and hop.queue_id == "91BE41C61F6"
-    assert hop.intake[0].note == "a program on mail (uid 0)" and hop.intake[1].note == "from=<root>"
+    assert hop.intake[0].note == "run by uid 0" and hop.intake[1].note == "from=<root>"
     qmgr = hop.intake[-1]
     assert qmgr.delay == "0.01 s" and "size=248" in qmgr.note
     mailbox = hop.deliveries[0].destination
