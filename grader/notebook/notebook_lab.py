@@ -209,6 +209,25 @@ class NotebookLab:
             logs.append((name, log.text()))
         return logs
 
+    # -- faults on demand (labs with a network) ----------------------------------------------------
+    def node(self, name: str, action: str) -> None:
+        """Stop or start a node of the lab network, or unplug it and plug it in again:
+        `lab.node("mx1", "stop")` (connections refused), `lab.node("mx1", "unplug")` (a silent host)."""
+        sentence = self._call(self.session.node, name, action, doing=f"{action} {name}")
+        display(HTML(f'<p class="maillab-node" role="status"><span aria-hidden="true">\u21c4</span> '
+                     f"{html.escape(sentence)}</p>"))
+
+    def nodes(self) -> None:
+        """The lab network's nodes and their state: up, stopped, unplugged."""
+        states = self._call(self.session.node_states, doing="read the state of the lab network")
+        if self.session.lab.network is None:
+            raise LabNotReady(f"The lab {self.session.lab.id} has no lab network.")
+        rows = "".join(f"<tr><td>{html.escape(n.name)}</td><td>{html.escape(n.hostname)}</td>"
+                       f"<td>{n.address}</td><td>{html.escape(states.get(n.name, '?'))}</td></tr>"
+                       for n in self.session.lab.network.nodes)
+        display(HTML(f'<table class="maillab-nodes"><tr><th>node</th><th>name</th><th>address</th>'
+                     f"<th>state</th></tr>{rows}</table>"))
+
     def last_result(self, step_id: str) -> Any:
         return session_thread.call(self.session.last_result, step_id)
 

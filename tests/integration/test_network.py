@@ -312,3 +312,21 @@ def test_a_capture_server_records_exactly_what_crossed_the_wire(modes):
     assert any(line.strip() == "RCPT TO:<user@capture.test>" for line in said)
     assert any(line.startswith("Message-Id: <" + delivery.message_id) for line in said)
     assert said[-1].strip() == "."  # the message is stored when its data ends
+
+
+def test_a_notebook_cell_can_unplug_and_stop_nodes(world, monkeypatch):
+    from grader.notebook import notebook_lab
+    from grader.notebook.notebook_lab import LabNotReady, NotebookLab
+
+    shown = []
+    monkeypatch.setattr(notebook_lab, "display", lambda obj: shown.append(obj.data))
+    lab = NotebookLab(world)
+    lab.node("mx2", "unplug")
+    assert world.node_states()["mx2"] == "unplugged"
+    lab.node("mx2", "plug")
+    lab.nodes()
+    assert "mx2 is plugged in again" in shown[1] and "unplugged" not in shown[2] and "198.51.100.20" in shown[2]
+    assert world.node_states()["mx2"] == "up"
+    with pytest.raises(LabNotReady) as caught:
+        lab.node("mx9", "stop")
+    assert "no node called 'mx9'" in str(caught.value)
