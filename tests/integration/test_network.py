@@ -106,6 +106,17 @@ def test_with_the_primary_unplugged_the_backup_gets_it_after_the_connect_timeout
     assert delivery.waited >= 4.5  # a silent host costs the whole smtp_connect_timeout (5 s)
 
 
+def test_the_mail_flow_picture_of_a_remote_delivery_names_its_hops(fresh_world):
+    from grader.mailflow import journey_html, trace
+
+    delivery, _ = _send_remote(fresh_world)
+    journey = trace([("mail", fresh_world.host().maillog().text())], delivery.message_id)
+    assert journey.stage_names() == ["sendmail", "pickup", "cleanup", "qmgr", "smtp", "remote MX"]
+    last = journey.first.deliveries[0].destination
+    assert last.host == "mx1.remote.test" and last.status == "sent"
+    assert "mx1.remote.test" in journey_html(journey)
+
+
 def test_the_lab_check_follows_its_message_to_the_primary(fresh_world):
     result = fresh_world.check("fast-failover")
     assert result.status.value == "PASS", str(result)
@@ -206,12 +217,19 @@ def test_a_backup_mx_queues_while_the_primary_is_down_and_hands_over_when_it_is_
         assert _wait(lambda: "Subject: second" in mail1.file("/var/mail/root").text)
         assert not mail2.queue()
         assert "Subject: first" in mail1.file("/var/mail/root").text
+        # The picture follows the message from the backup to the primary, by queue id.
+        from grader.mailflow import trace
+
+        journey = trace([("mail2", mail2.maillog().text()), ("mail1", mail1.maillog().text())], "second@client.example")
+        assert [hop.host for hop in journey.hops()] == ["mail2", "mail1"]
+        assert journey.stage_names()[-2:] == ["local", "mailbox"]
     finally:
         _remove(session)
 
 
 def _message(subject):
-    return f"From: friend@client.example\r\nTo: root@example.test\r\nSubject: {subject}\r\n\r\nhello\r\n"
+    return (f"From: friend@client.example\r\nTo: root@example.test\r\nSubject: {subject}\r\n"
+            f"Message-Id: <{subject}@client.example>\r\n\r\nhello\r\n")
 
 
 def _wait(condition, seconds=15):
