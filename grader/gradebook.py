@@ -8,7 +8,9 @@ but does not count as a pass either: the machine passes, the learner did not do 
 """
 from __future__ import annotations
 
+import os
 import sqlite3
+from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Iterator
@@ -53,12 +55,40 @@ class GradebookError(Exception):
     """The gradebook file cannot be used. The message says what to do."""
 
 
+@dataclass(frozen=True)
+class StepRecord:
+    """One learner's story on one step, as an instructor reads it.
+
+    `attempts` counts the learner's own checks; solves and skips are counted apart and never make
+    the step passed. `passed_now` is the current state (a later failed check, reset or solve ends
+    it); `ever_passed` stays once the learner's own work passed."""
+    learner: str
+    lab: str
+    step: str
+    attempts: int = 0
+    first_status: str = ""      # of the learner's first check ("" before any)
+    last_status: str = ""       # of the learner's latest check
+    first_attempt_at: str = ""
+    last_attempt_at: str = ""   # latest activity of any kind (check, solve, skip, reset)
+    first_pass_at: str = ""
+    passed_now: bool = False
+    ever_passed: bool = False
+    hints_shown: int = 0        # checks that showed the learner a hint
+    last_hint: str = ""
+    solved: int = 0             # reference solution applied
+    skipped: int = 0
+    resets: int = 0
+
+
 class Gradebook:
     def __init__(self, path: str | Path, *, busy_timeout: float = BUSY_TIMEOUT) -> None:
         self.path = Path(path)
         self.busy_timeout = busy_timeout
         self._refuse_foreign_file()
         self.path.parent.mkdir(parents=True, exist_ok=True)
+        if not self.path.exists():
+            # Grades are private: readable by their owner (root in a workshop) alone.
+            os.close(os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
         db = self._connect()
         try:
             self._initialise(db)
@@ -82,6 +112,10 @@ class Gradebook:
             return
         except IsADirectoryError:
             raise self._unreadable("it is a directory") from None
+        except PermissionError:
+            raise GradebookError(
+                f"You may not open the gradebook at {self.path}: grades are kept private to its "
+                "owner. Run this as root (in a workshop, learners reach it through the grader).") from None
         except OSError as exc:
             raise self._unreadable(exc.strerror or str(exc)) from None
         if head and head != _SQLITE_MAGIC:
@@ -179,11 +213,14 @@ class Gradebook:
 
     # -- reading ------------------------------------------------------------------------------
 
-    def last_result(self, learner: str, lab: str, step: str) -> StepResult | None:
-        """The most recent attempt of any kind (a reset or solve changes the current state)."""
+    def last_result(self, learner: str, lab: str, step: str, *,
+                    checks_only: bool = False) -> StepResult | None:
+        """The most recent attempt of any kind (a reset or solve changes the current state), or
+        with `checks_only` the most recent check."""
+        only = " AND kind = 'check'" if checks_only else ""
         rows = self._query(
             "SELECT id, started_at, duration FROM attempts WHERE learner = ? AND lab = ?"
-            " AND step = ? ORDER BY id DESC LIMIT 1", (learner, lab, step))
+            f" AND step = ?{only} ORDER BY id DESC LIMIT 1", (learner, lab, step))
         if not rows:
             return None
         items = self._query(
@@ -224,4 +261,55 @@ class Gradebook:
         for row in self._query(
                 "SELECT id, step, kind, status, counts, started_at, duration FROM attempts"
                 " WHERE learner = ? AND lab = ? ORDER BY id", (learner, lab)):
+            yield dict(row)
+
+    def has_learner(self, learner: str) -> bool:
+        return bool(self._query("SELECT 1 FROM attempts WHERE learner = ? LIMIT 1", (learner,)))
+
+    def records(self, lab: str | None = None, learner: str | None = None) -> list[StepRecord]:
+        """Per learner, lab and step that has any attempt: the summary an instructor needs."""
+        where, params = [], []
+        for column, value in (("a.lab", lab), ("a.learner", learner)):
+            if value is not None:
+                where.append(f"{column} = ?")
+                params.append(value)
+        # The hint a check showed: that of its first FAIL or ERROR item (what the panel shows).
+        rows = self._query(
+            "SELECT a.learner, a.lab, a.step, a.kind, a.status, a.counts, a.started_at, a.recorded_at,"
+            " (SELECT i.hint FROM items i WHERE i.attempt_id = a.id AND i.status IN ('FAIL', 'ERROR')"
+            "  ORDER BY i.position LIMIT 1) AS hint"
+            " FROM attempts a" + (" WHERE " + " AND ".join(where) if where else "")
+            + " ORDER BY a.learner, a.lab, a.step, a.id", tuple(params))
+        records: dict[tuple[str, str, str], dict[str, Any]] = {}
+        for row in rows:
+            key = (row["learner"], row["lab"], row["step"])
+            rec = records.setdefault(key, dict(zip(("learner", "lab", "step"), key)))
+            kind, when = row["kind"], row["started_at"] or row["recorded_at"]
+            rec["last_attempt_at"] = when
+            rec["passed_now"] = bool(row["counts"])
+            if kind == "check":
+                rec["attempts"] = rec.get("attempts", 0) + 1
+                rec.setdefault("first_status", row["status"])
+                rec.setdefault("first_attempt_at", when)
+                rec["last_status"] = row["status"]
+                if row["hint"]:
+                    rec["hints_shown"] = rec.get("hints_shown", 0) + 1
+                    rec["last_hint"] = row["hint"]
+                if row["counts"]:
+                    rec["ever_passed"] = True
+                    rec.setdefault("first_pass_at", when)
+            else:
+                counter = {"solve": "solved", "skip": "skipped", "reset": "resets"}[kind]
+                rec[counter] = rec.get(counter, 0) + 1
+        return [StepRecord(**rec) for rec in records.values()]
+
+    def item_rows(self, lab: str | None = None) -> Iterator[dict[str, Any]]:
+        """Every check item of every attempt, oldest first (the long export)."""
+        where, params = ("WHERE a.lab = ?", (lab,)) if lab is not None else ("", ())
+        for row in self._query(
+                "SELECT a.learner, a.lab, a.step, a.id AS attempt, a.kind, a.started_at,"
+                " a.status AS step_status, a.counts, i.position, i.name AS check_name, i.title,"
+                " i.status AS check_status, i.detail, i.hint, i.duration"
+                f" FROM attempts a JOIN items i ON i.attempt_id = a.id {where}"
+                " ORDER BY a.learner, a.id, i.position", params):
             yield dict(row)
