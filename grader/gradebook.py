@@ -70,6 +70,7 @@ class StepRecord:
     last_status: str = ""       # of the learner's latest check
     first_attempt_at: str = ""
     last_attempt_at: str = ""   # latest activity of any kind (check, solve, skip, reset)
+    last_kind: str = ""         # and its kind
     first_pass_at: str = ""
     passed_now: bool = False
     ever_passed: bool = False
@@ -286,6 +287,7 @@ class Gradebook:
             rec = records.setdefault(key, dict(zip(("learner", "lab", "step"), key)))
             kind, when = row["kind"], row["started_at"] or row["recorded_at"]
             rec["last_attempt_at"] = when
+            rec["last_kind"] = kind
             rec["passed_now"] = bool(row["counts"])
             if kind == "check":
                 rec["attempts"] = rec.get("attempts", 0) + 1

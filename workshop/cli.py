@@ -16,7 +16,7 @@ from grader import lab as labs
 from grader.errors import MailLabError, UsageError
 from sandbox import paths
 
-from .settings import (SETTINGS_ENV, WorkshopSettings, free_port, new_password, port_is_free, proxy_command,
+from .settings import (DIR_ENV, SETTINGS_ENV, WorkshopSettings, free_port, new_password, port_is_free, proxy_command,
                        settings_file, state_dir, venv_bin)
 
 HUB_CONFIG = Path(__file__).with_name("hub_config.py")
@@ -68,11 +68,16 @@ def hub_pid() -> int | None:
         pid = int((state_dir() / "hub.pid").read_text().split()[0])
     except (OSError, ValueError, IndexError):
         return None
+    return pid if _is_hub(pid) else None
+
+
+def _is_hub(pid: int) -> bool:
     try:
         cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
-    except OSError:
-        return None
-    return pid if b"jupyterhub" in cmdline else None
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (OSError, IndexError):
+        return False
+    return b"jupyterhub" in cmdline and state not in ("Z", "X")
 
 
 def hub_url(settings: WorkshopSettings) -> str:
@@ -145,7 +150,7 @@ def up(args: Any) -> int:
 
         _write_secret(state / "admin_token", secrets.token_hex(32))
     log = state / "hub.log"
-    env = {**os.environ, SETTINGS_ENV: str(settings_file()), "MAILLAB_HOME": settings.home,
+    env = {**os.environ, SETTINGS_ENV: str(settings_file()), DIR_ENV: str(state), "MAILLAB_HOME": settings.home,
            "MAILLAB_LABS": settings.labs_dir}
     env["PATH"] = f"{Path(sys.executable).parent}:{env.get('PATH', '/usr/bin:/bin')}"
     with open(log, "ab") as out:
@@ -177,6 +182,7 @@ def _wait_until_up(settings: WorkshopSettings, hub: subprocess.Popen, log: Path)
     deadline = time.monotonic() + START_TIMEOUT
     while time.monotonic() < deadline:
         if hub.poll() is not None:
+            _stop_leftovers(hub)
             raise MailLabError(TEXT["failed"].format(why=_last_line(log), log=log))
         try:
             status, _ = api(settings, "GET", "/", timeout=2)
@@ -185,8 +191,26 @@ def _wait_until_up(settings: WorkshopSettings, hub: subprocess.Popen, log: Path)
         except (OSError, ValueError):
             pass
         time.sleep(0.3)
-    hub.terminate()
+    _stop_leftovers(hub)
     raise MailLabError(TEXT["failed"].format(why=f"no answer within {START_TIMEOUT:.0f} s", log=log))
+
+
+def _stop_leftovers(hub: subprocess.Popen) -> None:
+    """A hub that failed to start may leave its proxy behind: stop both (its services follow)."""
+    try:
+        os.killpg(hub.pid, signal.SIGTERM)
+    except ProcessLookupError:
+        pass
+    try:
+        proxy = int((state_dir() / "proxy.pid").read_text().strip())
+        if b"configurable-http-proxy" in Path(f"/proc/{proxy}/cmdline").read_bytes():
+            os.kill(proxy, signal.SIGTERM)
+    except (OSError, ValueError):
+        pass
+    try:
+        hub.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        hub.kill()
 
 
 def _last_line(log: Path) -> str:
@@ -205,9 +229,9 @@ def down(args: Any) -> int:
         return 0
     os.kill(pid, signal.SIGTERM)  # the hub stops learners' servers, its services and its proxy
     deadline = time.monotonic() + STOP_TIMEOUT
-    while hub_pid() is not None and time.monotonic() < deadline:
+    while _is_hub(pid) and time.monotonic() < deadline:
         time.sleep(0.2)
-    if hub_pid() is not None:
+    if _is_hub(pid):
         os.kill(pid, signal.SIGKILL)
     print("The workshop is closed. Learners' files, machines and grades are kept.")
     return 0

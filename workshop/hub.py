@@ -20,7 +20,7 @@ from jupyterhub.authenticators.shared import SharedPasswordAuthenticator
 
 from sandbox import paths
 
-from .settings import SETTINGS_ENV, SOCKET_ENV, WorkshopSettings, proxy_command, settings_file, socket_path, state_dir, venv_bin
+from .settings import DIR_ENV, SETTINGS_ENV, SOCKET_ENV, WorkshopSettings, proxy_command, settings_file, socket_path, state_dir, venv_bin
 
 
 class WorkshopAuthenticator(SharedPasswordAuthenticator, LocalAuthenticator):
@@ -30,7 +30,7 @@ class WorkshopAuthenticator(SharedPasswordAuthenticator, LocalAuthenticator):
 
 def service_env(settings: WorkshopSettings) -> dict[str, str]:
     """What MailLab's own services need to find the course, the state and the settings."""
-    env = {"MAILLAB_HOME": settings.home, "MAILLAB_LABS": settings.labs_dir,
+    env = {"MAILLAB_HOME": settings.home, "MAILLAB_LABS": settings.labs_dir, DIR_ENV: str(state_dir()),
            SETTINGS_ENV: str(settings_file()), "PATH": os.environ.get("PATH", "/usr/sbin:/usr/bin:/sbin:/bin")}
     for name in ("MAILLAB_GRADEBOOK", "PYTHONPATH"):
         if os.environ.get(name):

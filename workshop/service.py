@@ -32,6 +32,7 @@ from grader.session import LabSession, current_lab, open_lab
 from sandbox import SandboxError, cgroups
 
 from . import protocol
+from .lifetime import exit_with_parent
 from .settings import socket_path
 
 log = logging.getLogger("maillab.workshop.service")
@@ -99,7 +100,7 @@ class Handler(socketserver.BaseRequestHandler):
             if request is None:
                 return
             _pid, uid, _gid = protocol.peer_credentials(sock)
-            learner = learner_for(uid, self.server.group)
+            learner = self.caller(uid, request)
             op = request.get("op")
             if op not in OPS:
                 raise UsageError(TEXT["unknown_op"].format(op=op))
@@ -124,6 +125,17 @@ class Handler(socketserver.BaseRequestHandler):
         finally:
             for fd in reader.fds:
                 os.close(fd)
+
+    def caller(self, uid: int, request: dict[str, Any]) -> Learner:
+        """Whose lab this request acts on: the caller's own; root (the instructors' dashboard)
+        may name a learner of the workshop."""
+        if uid == 0 and isinstance(request.get("learner"), str):
+            try:
+                named = pwd.getpwnam(request["learner"])
+            except KeyError:
+                raise UsageError(TEXT["not_learner"].format(user=request["learner"])) from None
+            return learner_for(named.pw_uid, self.server.group)
+        return learner_for(uid, self.server.group)
 
     @staticmethod
     def refuse(sock: socket.socket, sentence: str, kind: str) -> None:
@@ -224,6 +236,7 @@ def serve(path: Path | None = None, group: str | None = None) -> None:
     # Started by the hub (maybe from a shell with SIGINT ignored): stop promptly when told to.
     for signum in (signal.SIGTERM, signal.SIGINT):
         signal.signal(signum, lambda *_: threading.Thread(target=server.shutdown, daemon=True).start())
+    exit_with_parent()
     log.info("grader service listening on %s for group %s", server.server_address, group)
     try:
         server.serve_forever(poll_interval=0.5)

@@ -1,12 +1,14 @@
 """One workshop's settings and where its state lives.
 
-    HOME/workshop/            0700, root: the hub's database, cookie secret, pid, logs, settings
-    /run/TAG-workshop/        0755: grader.sock, the one door learners have to root (0666)
+    HOME/workshop/              0700, root: the hub's database, cookie secret, pid, logs, settings
+    /run/maillab-workshop-ID/   0755: grader.sock, the one door learners have to root (0666)
 
-HOME is MailLab's state folder (MAILLAB_HOME); TAG tells installations apart (sandbox.paths).
+HOME is MailLab's state folder (MAILLAB_HOME); MAILLAB_WORKSHOP_DIR puts the workshop's folder
+elsewhere (tests do); ID is derived from that folder, so two workshops never share a socket.
 """
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import secrets
@@ -20,6 +22,7 @@ from sandbox import paths
 
 SETTINGS_ENV = "MAILLAB_WORKSHOP_SETTINGS"
 SOCKET_ENV = "MAILLAB_WORKSHOP_SOCKET"
+DIR_ENV = "MAILLAB_WORKSHOP_DIR"
 
 
 @dataclass
@@ -57,7 +60,7 @@ class WorkshopSettings:
 
 
 def state_dir() -> Path:
-    return paths.home() / "workshop"
+    return Path(os.environ.get(DIR_ENV) or paths.home() / "workshop")
 
 
 def settings_file() -> Path:
@@ -65,7 +68,8 @@ def settings_file() -> Path:
 
 
 def run_dir() -> Path:
-    return Path("/run") / f"{paths.host_tag()}-workshop"
+    tag = hashlib.sha1(str(state_dir().resolve()).encode()).hexdigest()[:8]
+    return Path("/run") / f"maillab-workshop-{tag}"
 
 
 def socket_path() -> Path:
@@ -89,6 +93,7 @@ def free_port(ip: str = "127.0.0.1") -> int:
 
 def port_is_free(ip: str, port: int) -> bool:
     with socket.socket() as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as the proxy binds: TIME_WAIT is fine
         try:
             sock.bind((ip, port))
         except OSError:
