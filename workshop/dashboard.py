@@ -128,7 +128,9 @@ class Page(Base):
     @authenticated
     def get(self) -> None:
         self.set_header("Content-Type", "text/html; charset=utf-8")
-        self.finish(PAGE.replace("{{POLL_MS}}", str(POLL_SECONDS * 1000)))
+        token = self.xsrf_token  # JupyterHub's: a page's fetch() must send it back (X-XSRFToken)
+        token = token.decode() if isinstance(token, bytes) else str(token)
+        self.finish(PAGE.replace("{{POLL_MS}}", str(POLL_SECONDS * 1000)).replace("{{XSRF}}", html.escape(token)))
 
 
 class GridData(Base):

@@ -1,0 +1,141 @@
+"""A real workshop for the tests: `maillab workshop up` on a free loopback port, a real JupyterHub,
+real system users. Everything it makes is named with PREFIX and removed afterwards: users and
+their homes, the group, the learners' machines, the hub's state, its processes."""
+from __future__ import annotations
+
+import os
+import pwd
+import secrets
+import shutil
+import subprocess
+import sys
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+
+from workshop.hubclient import Hub, Kernel
+from workshop.settings import free_port, proxy_command
+
+PREFIX = "mlt6w"
+GROUP = f"{PREFIX}-learners"
+INSTRUCTOR = f"{PREFIX}teach"
+LEARNERS = [f"{PREFIX}l{n:02d}" for n in range(10)]
+LAB = "install-postfix"
+MAILLAB = str(Path(sys.executable).with_name("maillab"))
+
+
+def pytest_collection_modifyitems(config, items):
+    reasons = []
+    if os.geteuid() != 0:
+        reasons.append("needs root (system users, lab machines)")
+    if not proxy_command().exists():
+        reasons.append(f"needs configurable-http-proxy ({proxy_command()}; `./maillab` installs it)")
+    for item in items:
+        if "tests/workshop" in str(item.fspath):
+            item.add_marker(pytest.mark.workshop)
+            if reasons:
+                item.add_marker(pytest.mark.skip(reason="; ".join(reasons)))
+
+
+@dataclass
+class Room:
+    url: str
+    hub: Hub
+    env: dict
+    state: Path
+    gradebook: Path
+    password: str
+    instructor_password: str
+    kernels: dict[str, Kernel] = field(default_factory=dict)
+    spawn_seconds: dict[str, float] = field(default_factory=dict)
+
+    def maillab(self, *args: str, timeout: float = 180) -> subprocess.CompletedProcess:
+        return subprocess.run([MAILLAB, *args], capture_output=True, text=True, timeout=timeout, env=self.env)
+
+    def kernel(self, learner: str) -> Kernel:
+        if learner not in self.kernels:
+            self.kernels[learner] = Kernel(self.hub, learner, self.hub.user_token(learner))
+        return self.kernels[learner]
+
+
+def our_users() -> list[str]:
+    return [u.pw_name for u in pwd.getpwall() if u.pw_name.startswith(PREFIX)]
+
+
+def clean_up(state: Path | None = None) -> None:
+    """Remove every user, group, machine and socket folder the workshop tests make."""
+    from sandbox import all_machines
+
+    for machine in all_machines():
+        if machine.name.startswith(PREFIX):
+            machine.destroy()
+    for name in our_users():
+        # a leftover process of a test learner would keep userdel from working
+        kill_processes_of(pwd.getpwnam(name).pw_uid)
+        subprocess.run(["userdel", "--remove", name], capture_output=True)
+    subprocess.run(["groupdel", GROUP], capture_output=True)
+    for name in our_users():
+        subprocess.run(["groupdel", name], capture_output=True)
+    if state is not None:
+        from workshop import settings
+
+        os.environ[settings.DIR_ENV] = str(state)
+        try:
+            shutil.rmtree(settings.run_dir(), ignore_errors=True)
+        finally:
+            os.environ.pop(settings.DIR_ENV, None)
+
+
+def kill_processes_of(uid: int) -> None:
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                if entry.stat().st_uid == uid:
+                    os.kill(int(entry.name), 9)
+            except (OSError, ProcessLookupError):
+                pass
+
+
+@pytest.fixture(scope="session")
+def room(tmp_path_factory):
+    clean_up()
+    base = tmp_path_factory.mktemp("workshop")
+    state = base / "hub"
+    gradebook = base / "gradebook.sqlite"
+    env = {**os.environ, "MAILLAB_WORKSHOP_DIR": str(state), "MAILLAB_GRADEBOOK": str(gradebook)}
+    password = secrets.token_hex(8)
+    port = free_port()
+    up = subprocess.run([MAILLAB, "workshop", "up", "--seats", "12", "--port", str(port), "--group", GROUP,
+                         "--instructor", INSTRUCTOR, "--password", password, "--idle-timeout", "0",
+                         "--concurrent-spawns", "10"], capture_output=True, text=True, timeout=300, env=env)
+    try:
+        assert up.returncode == 0, up.stderr + up.stdout
+        instructor_password = up.stdout.split("log in with the password: ")[-1].split()[0]
+        url = f"http://127.0.0.1:{port}/"
+        hub = Hub(url, (state / "admin_token").read_text().strip())
+        room = Room(url, hub, env, state, gradebook, password, instructor_password)
+        yield room
+    finally:
+        for kernel in list(locals().get("room", Room("", None, {}, state, gradebook, "", "")).kernels.values()):
+            try:
+                kernel.ws.close()
+            except Exception:
+                pass
+        subprocess.run([MAILLAB, "workshop", "down"], capture_output=True, text=True, timeout=120, env=env)
+        clean_up(state)
+        shutil.rmtree(state, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def learners(room):
+    """Ten learners made through the hub's REST API, their servers started all at once."""
+    room.hub.create_users(LEARNERS)
+    began = time.monotonic()
+    with ThreadPoolExecutor(len(LEARNERS)) as pool:
+        for name, seconds in zip(LEARNERS, pool.map(room.hub.start_server, LEARNERS)):
+            room.spawn_seconds[name] = seconds
+    room.spawn_seconds["all"] = time.monotonic() - began
+    return LEARNERS
