@@ -65,15 +65,18 @@ def cell_state(record: StepRecord | None) -> str:
     return {"FAIL": "fail", "ERROR": "error"}.get(record.last_status, "none")
 
 
-def learners_of(group: str, book: Gradebook) -> list[str]:
+def learners_of(group: str, book: Gradebook, instructors: list[str] = ()) -> list[str]:
+    """Everyone with grades, and every member of the workshop's group (instructors only if they
+    have grades: they may try the labs too)."""
     names = set(book.learners())
+    graded = set(names)
     try:
         entry = grp.getgrnam(group)
         names |= set(entry.gr_mem)
         names |= {u.pw_name for u in pwd.getpwall() if u.pw_gid == entry.gr_gid}
     except KeyError:
         pass
-    return sorted(names)
+    return sorted(n for n in names if n in graded or n not in instructors)
 
 
 def grid(settings: WorkshopSettings, now: datetime | None = None) -> dict:
@@ -84,7 +87,7 @@ def grid(settings: WorkshopSettings, now: datetime | None = None) -> dict:
     records = {(r.learner, r.lab, r.step): r for r in book.records()}
     columns = [{"lab": lab.id, "step": s.id, "title": s.title} for lab in course for s in lab.steps]
     rows = []
-    for learner in learners_of(settings.group, book):
+    for learner in learners_of(settings.group, book, settings.instructors):
         cells, where = [], None
         for column in columns:
             record = records.get((learner, column["lab"], column["step"]))

@@ -28,15 +28,9 @@ class Hub:
             "Authorization": f"token {token or self.token}", "Content-Type": "application/json"})
         try:
             with urllib.request.urlopen(req, timeout=timeout) as response:
-                raw = response.read()
-                return response.status, (json.loads(raw) if raw else None), dict(response.headers)
+                return response.status, _decode(response.read()), dict(response.headers)
         except urllib.error.HTTPError as exc:
-            raw = exc.read()
-            try:
-                decoded = json.loads(raw) if raw else None
-            except ValueError:
-                decoded = raw.decode(errors="replace")
-            return exc.code, decoded, dict(exc.headers)
+            return exc.code, _decode(exc.read()), dict(exc.headers)
 
     def api(self, method: str, path: str, body: Any = None, **kw: Any) -> tuple[int, Any]:
         status, data, _ = self.request(method, "hub/api" + path, body, **kw)
@@ -83,6 +77,16 @@ class Hub:
         if status != 201:
             raise RuntimeError(f"token for {name}: {status} {data}")
         return data["token"]
+
+
+def _decode(raw: bytes) -> Any:
+    """JSON when it is JSON, else the text (error pages, HTML results)."""
+    if not raw:
+        return None
+    try:
+        return json.loads(raw)
+    except ValueError:
+        return raw.decode(errors="replace")
 
 
 class Kernel:

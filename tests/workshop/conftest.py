@@ -4,7 +4,6 @@ their homes, the group, the learners' machines, the hub's state, its processes."
 from __future__ import annotations
 
 import os
-import pwd
 import secrets
 import shutil
 import subprocess
@@ -18,6 +17,7 @@ import pytest
 
 from workshop.hubclient import Hub, Kernel
 from workshop.settings import free_port, proxy_command
+from workshop.users import remove_users
 
 PREFIX = "mlt6w"
 GROUP = f"{PREFIX}-learners"
@@ -34,7 +34,7 @@ def pytest_collection_modifyitems(config, items):
     if not proxy_command().exists():
         reasons.append(f"needs configurable-http-proxy ({proxy_command()}; `./maillab` installs it)")
     for item in items:
-        if "tests/workshop" in str(item.fspath):
+        if "tests/workshop" in str(item.fspath) and "room" in getattr(item, "fixturenames", ()):
             item.add_marker(pytest.mark.workshop)
             if reasons:
                 item.add_marker(pytest.mark.skip(reason="; ".join(reasons)))
@@ -61,24 +61,9 @@ class Room:
         return self.kernels[learner]
 
 
-def our_users() -> list[str]:
-    return [u.pw_name for u in pwd.getpwall() if u.pw_name.startswith(PREFIX)]
-
-
 def clean_up(state: Path | None = None) -> None:
     """Remove every user, group, machine and socket folder the workshop tests make."""
-    from sandbox import all_machines
-
-    for machine in all_machines():
-        if machine.name.startswith(PREFIX):
-            machine.destroy()
-    for name in our_users():
-        # a leftover process of a test learner would keep userdel from working
-        kill_processes_of(pwd.getpwnam(name).pw_uid)
-        subprocess.run(["userdel", "--remove", name], capture_output=True)
-    subprocess.run(["groupdel", GROUP], capture_output=True)
-    for name in our_users():
-        subprocess.run(["groupdel", name], capture_output=True)
+    remove_users(PREFIX, GROUP)
     if state is not None:
         from workshop import settings
 
@@ -87,16 +72,6 @@ def clean_up(state: Path | None = None) -> None:
             shutil.rmtree(settings.run_dir(), ignore_errors=True)
         finally:
             os.environ.pop(settings.DIR_ENV, None)
-
-
-def kill_processes_of(uid: int) -> None:
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                if entry.stat().st_uid == uid:
-                    os.kill(int(entry.name), 9)
-            except (OSError, ProcessLookupError):
-                pass
 
 
 @pytest.fixture(scope="session")

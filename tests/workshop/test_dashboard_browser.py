@@ -62,7 +62,7 @@ def test_a_pass_turns_the_cell_to_pass_without_reload(room, browser_page, tmp_pa
     out, error = kernel.run(
         "import shlex\n"
         "script = (lab.session.lab.dir / 'solve' / 'install.sh').read_text()\n"
-        f"get_ipython().system('bash -c ' + shlex.quote(script))\n"
+        "get_ipython().system('bash -c ' + shlex.quote(script))\n"
         "print(lab.session.check('install').status.value)", timeout=300)
     assert error == "" and out.strip().endswith("PASS"), out + error
 
