@@ -56,8 +56,19 @@ class Learner:
         self.uid = uid
 
 
+POD_LEARNER_ENV, POD_UID_ENV = "MAILLAB_POD_LEARNER", "MAILLAB_POD_UID"
+
+
 def learner_for(uid: int, group: str) -> Learner:
-    """The learner behind a uid: a member of the workshop's group (never root)."""
+    """The learner behind a uid: a member of the workshop's group (never root).
+
+    In a pod per learner (Kubernetes, deploy/) every learner has the same uid in their own pod;
+    there the service serves one learner only, named by MAILLAB_POD_LEARNER, for MAILLAB_POD_UID."""
+    pod_learner = os.environ.get(POD_LEARNER_ENV)
+    if pod_learner:
+        if uid == 0 or str(uid) != os.environ.get(POD_UID_ENV, "1000"):
+            raise UsageError(TEXT["not_learner"].format(user=f"uid {uid}"))
+        return Learner(pod_learner, uid)
     try:
         user = pwd.getpwuid(uid)
     except KeyError:
@@ -231,6 +242,8 @@ def _signal_group(pid: int, signum: int) -> None:
 def serve(path: Path | None = None, group: str | None = None) -> None:
     from .settings import WorkshopSettings, settings_file
 
+    if os.environ.get(POD_LEARNER_ENV):
+        group = group or "-"
     group = group or WorkshopSettings.load(settings_file()).group
     server = GraderService(path or socket_path(), group)
     # Started by the hub (maybe from a shell with SIGINT ignored): stop promptly when told to.
