@@ -17,7 +17,7 @@ from grader.errors import MailLabError, UsageError
 from sandbox import paths
 
 from .settings import (DIR_ENV, SETTINGS_ENV, WorkshopSettings, free_port, new_password, port_is_free, proxy_command,
-                       settings_file, state_dir, venv_bin)
+                       run_dir, settings_file, state_dir, venv_bin)
 
 HUB_CONFIG = Path(__file__).with_name("hub_config.py")
 START_TIMEOUT = 90.0
@@ -233,6 +233,10 @@ def down(args: Any) -> int:
         time.sleep(0.2)
     if _is_hub(pid):
         os.kill(pid, signal.SIGKILL)
+    try:
+        run_dir().rmdir()  # the grader service removed its socket; an unexpected file stays
+    except OSError:
+        pass
     print("The workshop is closed. Learners' files, machines and grades are kept.")
     return 0
 

@@ -267,3 +267,31 @@ def test_the_grader_service_answers_nonsense_with_a_sentence(room, learners):
         else:
             raise AssertionError(f"{fields} was served")
     assert client.call("progress", path=Path(path), learner=learners[0], lab=LAB)["install"]["attempts"] >= 1
+
+
+def test_interrupting_a_command_ends_it_inside_the_machine(room, learners):
+    """Does the notebook's Stop button reach a `!command` running in the learner's machine?"""
+    learner = learners[8]
+    kernel = room.kernel(learner)
+    kernel.run(OPEN.format(lab=LAB))
+    with ThreadPoolExecutor(1) as pool:
+        running = pool.submit(kernel.run, "!sleep 120; echo not-interrupted")
+        machine = machine_of(learner)
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline and "sleep 120" not in _processes(machine):
+            time.sleep(0.2)
+        assert "sleep 120" in _processes(machine)
+        began = time.monotonic()
+        status, _, _ = room.hub.request("POST", f"user/{learner}/api/kernels/{kernel.id}/interrupt",
+                                        token=kernel.token)
+        assert status == 204
+        out, _ = running.result(timeout=60)
+    assert time.monotonic() - began < 20 and "not-interrupted" not in out
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline and "sleep 120" in _processes(machine):
+        time.sleep(0.2)
+    assert "sleep 120" not in _processes(machine)
+
+
+def _processes(machine: Machine) -> str:
+    return machine.exec(["ps", "-eo", "args"]).out
