@@ -25,8 +25,8 @@ TEXT = {
                    "keeps happening, tell your instructor.",
     "broken": "The workshop's grader closed the connection without an answer. Try again; if it keeps "
               "happening, tell your instructor.",
-    "no_files": "In a workshop your machine's files are not in the file browser: open them in the "
-                "Terminal (for example `nano /etc/postfix/main.cf`).",
+    # shown after "Its files are not in the file browser:"
+    "no_files": "in a workshop, open them in the Terminal (for example `nano /etc/postfix/main.cf`).",
     "not_here": "In a workshop {what} is done by the grader service, not in your notebook.",
 }
 

@@ -44,6 +44,7 @@ TEXT = {
     "unknown_op": "The grader has no operation called {op!r}.",
     "no_lab": "No lab is started yet: open a lab's notebook and run its first cell.",
     "no_command": "Say which command to run in your machine.",
+    "not_started": "Your lab machine is not running: run the first cell of the lab's notebook.",
     "unexpected": "The grader hit an unexpected problem ({what}). Try again; if it keeps happening, tell your instructor.",
 }
 
@@ -199,8 +200,9 @@ class Handler(socketserver.BaseRequestHandler):
         machine_name = request.get("machine")
         if machine_name is not None and not isinstance(machine_name, str):
             raise protocol.ProtocolError("machine is not a string")
-        session.require_started()
         machine = session.machine(machine_name)
+        if not machine.running():
+            raise UsageError(TEXT["not_started"])
         tty = bool(request.get("tty")) and os.isatty(reader.fds[0])
         term = request.get("term")
         env = {"TERM": term} if tty and isinstance(term, str) and term.isprintable() and len(term) < 64 else None
