@@ -187,7 +187,7 @@ def test_gradebook_refuses_a_reader_without_permission(tmp_path):
     if os.geteuid() != 0:
         pytest.skip("needs root to act as another user")
     book = Gradebook(tmp_path / "gb.sqlite")
-    code = ("from grader.gradebook import Gradebook\n"
+    code = ("from grader.gradebook import Gradebook, GradebookError\n"
             f"try:\n    Gradebook({str(book.path)!r})\nexcept GradebookError as e:\n    print(e)\n")
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, user=65534, group=65534,
                           env={**os.environ, "HOME": "/tmp"}, cwd="/tmp")
