@@ -278,11 +278,11 @@ def cmd_down(args) -> int:
 
 
 def _gradebook():
-    from .gradebook import Gradebook
+    from .gradebook import Gradebook, is_database_url
     from .session import gradebook_path
 
     path = gradebook_path()
-    if not path.exists():
+    if not is_database_url(path) and not path.exists():
         raise UsageError(f"There is no gradebook at {path} yet: grades appear after the first check.")
     return Gradebook(path)
 
@@ -314,10 +314,10 @@ def cmd_gradebook(args) -> int:
 def show_gradebook(book, chosen, learner: str | None = None) -> str:
     people = [learner] if learner else book.learners()
     if not people:
-        return f"The gradebook at {book.path} has no grades yet."
+        return f"The gradebook at {getattr(book, 'where', book.path)} has no grades yet."
     records = {(r.learner, r.lab, r.step): r for r in book.records(learner=learner)}
     header = f"{'learner':<16} {'lab':<18} {'step':<16} {'now':<8} {'ever':<5} {'tries':>5} {'hints':>5}  first pass        help used"
-    lines = [f"Gradebook {book.path}: {len(people)} learner(s).", header]
+    lines = [f"Gradebook {getattr(book, 'where', book.path)}: {len(people)} learner(s).", header]
     for person in people:
         for lab in chosen:
             for step in lab.steps:

@@ -51,6 +51,11 @@ CREATE TABLE items (
 """
 
 
+def is_database_url(location: str | Path) -> bool:
+    # A URL that went through Path() has lost one slash ("postgresql:/user@host/db").
+    return str(location).startswith(("postgresql:/", "postgres:/"))
+
+
 class GradebookError(Exception):
     """The gradebook file cannot be used. The message says what to do."""
 
@@ -82,6 +87,18 @@ class StepRecord:
 
 
 class Gradebook:
+    """SQLite by default; a `postgresql://` URL instead of a path gives a PostgresGradebook
+    (grader/gradebook_pg.py), for a room spread over several servers."""
+
+    _errors: tuple[type[BaseException], ...] = (sqlite3.DatabaseError,)
+
+    def __new__(cls, path: str | Path, **kwargs: Any) -> "Gradebook":
+        if cls is Gradebook and is_database_url(path):
+            from .gradebook_pg import PostgresGradebook
+
+            return super().__new__(PostgresGradebook)
+        return super().__new__(cls)
+
     def __init__(self, path: str | Path, *, busy_timeout: float = BUSY_TIMEOUT) -> None:
         self.path = Path(path)
         self.busy_timeout = busy_timeout
@@ -165,7 +182,7 @@ class Gradebook:
         try:
             db.row_factory = sqlite3.Row
             return db.execute(sql, params).fetchall()
-        except sqlite3.DatabaseError as exc:
+        except self._errors as exc:
             raise self._unreadable(str(exc)) from None
         finally:
             db.close()
@@ -185,10 +202,10 @@ class Gradebook:
                     db, learner, result.lab, result.step)
                 cursor = db.execute(
                     "INSERT INTO attempts (learner, lab, step, kind, status, counts, started_at,"
-                    " duration, recorded_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    " duration, recorded_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
                     (learner, result.lab, result.step, kind, result.status.value, int(counts),
                      result.started_at or recorded_at, result.duration, recorded_at))
-                attempt_id = int(cursor.lastrowid or 0)
+                attempt_id = int(cursor.fetchone()[0])
                 db.executemany(
                     "INSERT INTO items (attempt_id, position, name, title, status, detail, hint,"
                     " duration) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
@@ -198,7 +215,7 @@ class Gradebook:
             except BaseException:
                 db.execute("ROLLBACK")
                 raise
-        except sqlite3.DatabaseError as exc:
+        except self._errors as exc:
             raise self._unreadable(str(exc)) from None
         finally:
             db.close()
