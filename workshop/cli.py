@@ -162,6 +162,8 @@ def up(args: Any) -> int:
     if settings.instructors:
         lines.append(f"Instructors ({', '.join(settings.instructors)}) log in with the password: {instructor_password}")
         lines.append(f"The dashboard: {hub_url(settings)}services/dashboard/")
+    else:
+        lines.append("No instructor was named (`--instructor NAME`), so nobody can open the dashboard.")
     lines.append("`maillab workshop down` closes it; grades stay in the gradebook.")
     print("\n".join(lines))
     return 0
