@@ -30,7 +30,7 @@ from jupyterhub.services.auth import HubOAuthCallbackHandler, HubOAuthenticated
 from grader import export
 from grader import lab as labs
 from grader.errors import MailLabError
-from grader.gradebook import Gradebook, StepRecord
+from grader.gradebook import Gradebook, GradebookError, StepRecord
 from grader.session import gradebook_path
 
 from . import client
@@ -147,7 +147,12 @@ class GridData(Base):
     def get(self) -> None:
         self.set_header("Content-Type", "application/json")
         self.set_header("Cache-Control", "no-store")
-        self.finish(json.dumps(grid(self.settings_, self.book)))
+        try:
+            self.finish(json.dumps(grid(self.settings_, self.book)))
+        except GradebookError as exc:  # say so on the page: the instructor can fix it
+            self.application.settings["book"] = None
+            self.set_status(503)
+            self.finish(json.dumps({"error": str(exc)}))
 
 
 class Result(Base):
