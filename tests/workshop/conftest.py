@@ -19,7 +19,7 @@ from workshop.hubclient import Hub, Kernel
 from workshop.settings import free_port, proxy_command
 from workshop.users import remove_users
 
-PREFIX = "mlt6w"
+PREFIX = "mltws"
 GROUP = f"{PREFIX}-learners"
 INSTRUCTOR = f"{PREFIX}teach"
 LEARNERS = [f"{PREFIX}l{n:02d}" for n in range(10)]

@@ -258,7 +258,7 @@ def test_the_grader_service_answers_nonsense_with_a_sentence(room, learners):
         reply = protocol.Reader(sock).receive()
     assert reply == {"ok": False, "kind": "usage", "error": "The grader did not understand that request (not JSON)."}
     for fields, sentence in (({}, "This account (root) is not a learner of this workshop"),
-                             ({"learner": "mlt6wnobody"}, "This account (mlt6wnobody) is not a learner"),
+                             ({"learner": "mltwsnobody"}, "This account (mltwsnobody) is not a learner"),
                              ({"learner": learners[0], "lab": "no-such-lab"}, "There is no lab called 'no-such-lab'")):
         try:
             client.call("progress", path=Path(path), **fields)
