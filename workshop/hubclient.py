@@ -22,10 +22,10 @@ class Hub:
         self.token = token
 
     def request(self, method: str, path: str, body: Any = None, *, token: str | None = None,
-                timeout: float = 60.0) -> tuple[int, Any, dict]:
+                timeout: float = 60.0, headers: dict | None = None) -> tuple[int, Any, dict]:
         data = None if body is None else json.dumps(body).encode()
         req = urllib.request.Request(self.url + path.lstrip("/"), data=data, method=method, headers={
-            "Authorization": f"token {token or self.token}", "Content-Type": "application/json"})
+            "Authorization": f"token {token or self.token}", "Content-Type": "application/json", **(headers or {})})
         try:
             with urllib.request.urlopen(req, timeout=timeout) as response:
                 return response.status, _decode(response.read()), dict(response.headers)
