@@ -1,41 +1,7 @@
 """The instructors' dashboard in a real browser (Debian's Chromium, driven by Playwright)."""
 from __future__ import annotations
 
-from pathlib import Path
-
-import pytest
-
-from .conftest import INSTRUCTOR, LAB, PREFIX
-
-CHROMIUM = Path("/usr/bin/chromium")
-ARGS = ["--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking",
-        "--disable-component-update", "--disable-sync"]
-
-
-@pytest.fixture
-def browser_page(tmp_path):
-    if not CHROMIUM.exists():
-        pytest.skip("needs Debian's chromium (`./maillab test` installs it)")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        context = p.chromium.launch_persistent_context(str(tmp_path / "profile"), executable_path=str(CHROMIUM),
-                                                       headless=True, args=ARGS)
-        try:
-            yield context.pages[0] if context.pages else context.new_page()
-        finally:
-            context.close()
-
-
-def wait_for(page, selector: str, shot: Path) -> None:
-    """Wait for selector; on failure say what the page showed instead."""
-    from playwright.sync_api import TimeoutError as PlaywrightTimeout
-
-    try:
-        page.wait_for_selector(selector, timeout=30_000)
-    except PlaywrightTimeout:
-        page.screenshot(path=str(shot), full_page=True)
-        pytest.fail(f"{selector} did not appear at {page.url}; the page showed: {page.inner_text('body')[:1500]}")
+from .conftest import INSTRUCTOR, LAB, PREFIX, wait_for
 
 
 def test_a_pass_turns_the_cell_to_pass_without_reload(room, browser_page, tmp_path):
