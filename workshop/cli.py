@@ -4,6 +4,7 @@ from __future__ import annotations
 import json
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -81,7 +82,15 @@ def _is_hub(pid: int) -> bool:
 
 
 def hub_url(settings: WorkshopSettings) -> str:
-    return f"http://{settings.ip}:{settings.port}/"
+    """The address learners open (this server's name when the hub listens on every address)."""
+    host = socket.getfqdn() if settings.ip in ("0.0.0.0", "::", "") else settings.ip
+    return f"http://{host}:{settings.port}/"
+
+
+def local_url(settings: WorkshopSettings) -> str:
+    """The address this server reaches the hub at."""
+    host = "127.0.0.1" if settings.ip in ("0.0.0.0", "::", "") else settings.ip
+    return f"http://{host}:{settings.port}/"
 
 
 def admin_token() -> str:
@@ -92,7 +101,7 @@ def api(settings: WorkshopSettings, method: str, path: str, body: Any = None, to
         timeout: float = 30.0) -> tuple[int, Any]:
     """A call to the hub's REST API; (status, decoded JSON or None)."""
     data = None if body is None else json.dumps(body).encode()
-    request = urllib.request.Request(f"{hub_url(settings)}hub/api{path}", data=data, method=method,
+    request = urllib.request.Request(f"{local_url(settings)}hub/api{path}", data=data, method=method,
                                      headers={"Authorization": f"token {token or admin_token()}",
                                               "Content-Type": "application/json"})
     try:
