@@ -83,7 +83,7 @@ def room(tmp_path_factory):
     env = {**os.environ, "MAILLAB_WORKSHOP_DIR": str(state), "MAILLAB_GRADEBOOK": str(gradebook)}
     password = secrets.token_hex(8)
     port = free_port()
-    up = subprocess.run([MAILLAB, "workshop", "up", "--seats", "12", "--port", str(port), "--group", GROUP,
+    up = subprocess.run([MAILLAB, "workshop", "up", "--seats", "30", "--port", str(port), "--group", GROUP,
                          "--instructor", INSTRUCTOR, "--password", password, "--idle-timeout", "0",
                          "--concurrent-spawns", "10"], capture_output=True, text=True, timeout=300, env=env)
     try:
