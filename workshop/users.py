@@ -27,7 +27,7 @@ def processes_of(uid: int) -> list[int]:
 def remove_users(prefix: str, group: str | None = None) -> list[str]:
     """Delete every user whose name starts with prefix (their processes, homes and own groups),
     their lab machines, and the workshop's group. Returns the names removed."""
-    from sandbox import all_machines
+    from sandbox import all_machines, paths
 
     for machine in all_machines():
         if machine.name.startswith(prefix):
@@ -41,6 +41,8 @@ def remove_users(prefix: str, group: str | None = None) -> list[str]:
                 pass
         subprocess.run(["userdel", "--remove", name], capture_output=True)
         subprocess.run(["groupdel", name], capture_output=True)
+        # what MailLab remembers of them (the lab each started last)
+        (paths.home() / "learners" / f"{name}.json").unlink(missing_ok=True)
     if group:
         subprocess.run(["groupdel", group], capture_output=True)
     return removed
