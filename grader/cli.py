@@ -73,6 +73,24 @@ def build_parser() -> Parser:
     selftest.add_argument("labs", nargs="*")
     down = sub.add_parser("down", help="stop your lab machines (their files are kept)")
     down.add_argument("--all", action="store_true", help="every learner's machines (instructors)")
+
+    book = sub.add_parser("gradebook", help="the grades (instructors)").add_subparsers(
+        dest="action", required=True, parser_class=Parser)
+    show = book.add_parser("show", help="each learner's steps: passed now, ever passed, attempts, hints")
+    show.add_argument("--learner", default=None)
+    show.add_argument("--lab", default=None)
+    export = book.add_parser("export", help="the grades as CSV for Canvas, Moodle or a spreadsheet")
+    export.add_argument("--csv", action="store_true", required=True, help="CSV (the only format so far)")
+    export.add_argument("--long", action="store_true", help="one row per check of every attempt")
+    export.add_argument("--for", dest="target", choices=("plain", "canvas", "moodle"), default="plain",
+                        help="the identity columns the platform expects (default: plain)")
+    export.add_argument("--score", choices=("ever", "now"), default="ever",
+                        help="a step scores once ever passed (default) or only if it passes now")
+    export.add_argument("--lab", default=None, help="only this lab")
+    export.add_argument("--output", "-o", default=None, help="write to this file (default: standard output)")
+
+    from workshop.cli import add_parser as add_workshop_parser
+    add_workshop_parser(sub, Parser)
     return p
 
 
@@ -295,6 +313,69 @@ def cmd_down(args) -> int:
     nets = f" and {len(networks)} lab network(s)" if networks else ""
     print(f"Stopped {len(stopped)} machine(s){nets}. Your files are kept: `maillab lab start LAB` boots them again.")
     return EXIT_PASS
+
+
+def _gradebook():
+    from .gradebook import Gradebook, is_database_url
+    from .session import gradebook_path
+
+    path = gradebook_path()
+    if not is_database_url(path) and not path.exists():
+        raise UsageError(f"There is no gradebook at {path} yet: grades appear after the first check.")
+    return Gradebook(path)
+
+
+def cmd_gradebook(args) -> int:
+    from . import export
+
+    book = _gradebook()
+    chosen = [labs.find(args.lab)] if args.lab else labs.all_labs()
+    learner = getattr(args, "learner", None)
+    if learner is not None and not book.has_learner(learner):
+        known = ", ".join(book.learners()) or "none yet"
+        raise UsageError(f"The gradebook has no learner called {learner!r}. Learners with grades: {known}.")
+    if args.action == "export":
+        text = (export.long_csv(book, args.lab) if args.long
+                else export.wide_csv(book, chosen, target=args.target, score=args.score))
+        if args.output:
+            from pathlib import Path
+
+            Path(args.output).write_text(text, encoding="utf-8")
+            print(f"Wrote {args.output}.", file=sys.stderr)
+        else:
+            sys.stdout.write(text)
+        return EXIT_PASS
+    print(show_gradebook(book, chosen, learner))
+    return EXIT_PASS
+
+
+def show_gradebook(book, chosen, learner: str | None = None) -> str:
+    people = [learner] if learner else book.learners()
+    if not people:
+        return f"The gradebook at {getattr(book, 'where', book.path)} has no grades yet."
+    records = {(r.learner, r.lab, r.step): r for r in book.records(learner=learner)}
+    header = f"{'learner':<16} {'lab':<18} {'step':<16} {'now':<8} {'ever':<5} {'tries':>5} {'hints':>5}  first pass        help used"
+    lines = [f"Gradebook {getattr(book, 'where', book.path)}: {len(people)} learner(s).", header]
+    for person in people:
+        for lab in chosen:
+            for step in lab.steps:
+                r = records.get((person, lab.id, step.id))
+                if r is None:
+                    lines.append(f"{person:<16} {lab.id:<18} {step.id:<16} {'-':<8} {'-':<5} {0:>5} {0:>5}  -")
+                    continue
+                now = "PASS" if r.passed_now else (r.last_status or "-").replace("NOT_RUN", "not run")
+                used = ", ".join(f"{label} {n}x" for label, n in (("solve", r.solved), ("skip", r.skipped),
+                                                                   ("reset", r.resets)) if n) or "-"
+                first = r.first_pass_at[:16].replace("T", " ") if r.first_pass_at else "-"
+                lines.append(f"{person:<16} {lab.id:<18} {step.id:<16} {now:<8} {'yes' if r.ever_passed else 'no':<5} "
+                             f"{r.attempts:>5} {r.hints_shown:>5}  {first:<17} {used}")
+    return "\n".join(lines)
+
+
+def cmd_workshop(args) -> int:
+    from workshop.cli import run
+
+    return run(args)
 
 
 COMMANDS = {"up": cmd_up, "image": cmd_image, "lab": cmd_lab, "exec": cmd_exec, "shell": cmd_shell,

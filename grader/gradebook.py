@@ -8,7 +8,9 @@ but does not count as a pass either: the machine passes, the learner did not do 
 """
 from __future__ import annotations
 
+import os
 import sqlite3
+from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Iterator
@@ -49,16 +51,62 @@ CREATE TABLE items (
 """
 
 
+def is_database_url(location: str | Path) -> bool:
+    # A URL that went through Path() has lost one slash ("postgresql:/user@host/db").
+    return str(location).startswith(("postgresql:/", "postgres:/"))
+
+
 class GradebookError(Exception):
     """The gradebook file cannot be used. The message says what to do."""
 
 
+@dataclass(frozen=True)
+class StepRecord:
+    """One learner's story on one step, as an instructor reads it.
+
+    `attempts` counts the learner's own checks; solves and skips are counted apart and never make
+    the step passed. `passed_now` is the current state (a later failed check, reset or solve ends
+    it); `ever_passed` stays once the learner's own work passed."""
+    learner: str
+    lab: str
+    step: str
+    attempts: int = 0
+    first_status: str = ""      # of the learner's first check ("" before any)
+    last_status: str = ""       # of the learner's latest check
+    first_attempt_at: str = ""
+    last_attempt_at: str = ""   # latest activity of any kind (check, solve, skip, reset)
+    last_kind: str = ""         # and its kind
+    first_pass_at: str = ""
+    passed_now: bool = False
+    ever_passed: bool = False
+    hints_shown: int = 0        # checks that showed the learner a hint
+    last_hint: str = ""
+    solved: int = 0             # reference solution applied
+    skipped: int = 0
+    resets: int = 0
+
+
 class Gradebook:
+    """SQLite by default; a `postgresql://` URL instead of a path gives a PostgresGradebook
+    (grader/gradebook_pg.py), for a room spread over several servers."""
+
+    _errors: tuple[type[BaseException], ...] = (sqlite3.DatabaseError,)
+
+    def __new__(cls, path: str | Path, **kwargs: Any) -> "Gradebook":
+        if cls is Gradebook and is_database_url(path):
+            from .gradebook_pg import PostgresGradebook
+
+            return super().__new__(PostgresGradebook)
+        return super().__new__(cls)
+
     def __init__(self, path: str | Path, *, busy_timeout: float = BUSY_TIMEOUT) -> None:
         self.path = Path(path)
         self.busy_timeout = busy_timeout
         self._refuse_foreign_file()
         self.path.parent.mkdir(parents=True, exist_ok=True)
+        if not self.path.exists():
+            # Grades are private: readable by their owner (root in a workshop) alone.
+            os.close(os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
         db = self._connect()
         try:
             self._initialise(db)
@@ -82,6 +130,10 @@ class Gradebook:
             return
         except IsADirectoryError:
             raise self._unreadable("it is a directory") from None
+        except PermissionError:
+            raise GradebookError(
+                f"You may not open the gradebook at {self.path}: grades are kept private to its "
+                "owner. Run this as root (in a workshop, learners reach it through the grader).") from None
         except OSError as exc:
             raise self._unreadable(exc.strerror or str(exc)) from None
         if head and head != _SQLITE_MAGIC:
@@ -130,7 +182,7 @@ class Gradebook:
         try:
             db.row_factory = sqlite3.Row
             return db.execute(sql, params).fetchall()
-        except sqlite3.DatabaseError as exc:
+        except self._errors as exc:
             raise self._unreadable(str(exc)) from None
         finally:
             db.close()
@@ -150,10 +202,10 @@ class Gradebook:
                     db, learner, result.lab, result.step)
                 cursor = db.execute(
                     "INSERT INTO attempts (learner, lab, step, kind, status, counts, started_at,"
-                    " duration, recorded_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    " duration, recorded_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
                     (learner, result.lab, result.step, kind, result.status.value, int(counts),
                      result.started_at or recorded_at, result.duration, recorded_at))
-                attempt_id = int(cursor.lastrowid or 0)
+                attempt_id = int(cursor.fetchone()[0])
                 db.executemany(
                     "INSERT INTO items (attempt_id, position, name, title, status, detail, hint,"
                     " duration) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
@@ -163,7 +215,7 @@ class Gradebook:
             except BaseException:
                 db.execute("ROLLBACK")
                 raise
-        except sqlite3.DatabaseError as exc:
+        except self._errors as exc:
             raise self._unreadable(str(exc)) from None
         finally:
             db.close()
@@ -179,11 +231,14 @@ class Gradebook:
 
     # -- reading ------------------------------------------------------------------------------
 
-    def last_result(self, learner: str, lab: str, step: str) -> StepResult | None:
-        """The most recent attempt of any kind (a reset or solve changes the current state)."""
+    def last_result(self, learner: str, lab: str, step: str, *,
+                    checks_only: bool = False) -> StepResult | None:
+        """The most recent attempt of any kind (a reset or solve changes the current state), or
+        with `checks_only` the most recent check."""
+        only = " AND kind = 'check'" if checks_only else ""
         rows = self._query(
             "SELECT id, started_at, duration FROM attempts WHERE learner = ? AND lab = ?"
-            " AND step = ? ORDER BY id DESC LIMIT 1", (learner, lab, step))
+            f" AND step = ?{only} ORDER BY id DESC LIMIT 1", (learner, lab, step))
         if not rows:
             return None
         items = self._query(
@@ -224,4 +279,56 @@ class Gradebook:
         for row in self._query(
                 "SELECT id, step, kind, status, counts, started_at, duration FROM attempts"
                 " WHERE learner = ? AND lab = ? ORDER BY id", (learner, lab)):
+            yield dict(row)
+
+    def has_learner(self, learner: str) -> bool:
+        return bool(self._query("SELECT 1 FROM attempts WHERE learner = ? LIMIT 1", (learner,)))
+
+    def records(self, lab: str | None = None, learner: str | None = None) -> list[StepRecord]:
+        """Per learner, lab and step that has any attempt: the summary an instructor needs."""
+        where, params = [], []
+        for column, value in (("a.lab", lab), ("a.learner", learner)):
+            if value is not None:
+                where.append(f"{column} = ?")
+                params.append(value)
+        # The hint a check showed: that of its first FAIL or ERROR item (what the panel shows).
+        rows = self._query(
+            "SELECT a.learner, a.lab, a.step, a.kind, a.status, a.counts, a.started_at, a.recorded_at,"
+            " (SELECT i.hint FROM items i WHERE i.attempt_id = a.id AND i.status IN ('FAIL', 'ERROR')"
+            "  ORDER BY i.position LIMIT 1) AS hint"
+            " FROM attempts a" + (" WHERE " + " AND ".join(where) if where else "")
+            + " ORDER BY a.learner, a.lab, a.step, a.id", tuple(params))
+        records: dict[tuple[str, str, str], dict[str, Any]] = {}
+        for row in rows:
+            key = (row["learner"], row["lab"], row["step"])
+            rec = records.setdefault(key, dict(zip(("learner", "lab", "step"), key)))
+            kind, when = row["kind"], row["started_at"] or row["recorded_at"]
+            rec["last_attempt_at"] = when
+            rec["last_kind"] = kind
+            rec["passed_now"] = bool(row["counts"])
+            if kind == "check":
+                rec["attempts"] = rec.get("attempts", 0) + 1
+                rec.setdefault("first_status", row["status"])
+                rec.setdefault("first_attempt_at", when)
+                rec["last_status"] = row["status"]
+                if row["hint"]:
+                    rec["hints_shown"] = rec.get("hints_shown", 0) + 1
+                    rec["last_hint"] = row["hint"]
+                if row["counts"]:
+                    rec["ever_passed"] = True
+                    rec.setdefault("first_pass_at", when)
+            else:
+                counter = {"solve": "solved", "skip": "skipped", "reset": "resets"}[kind]
+                rec[counter] = rec.get(counter, 0) + 1
+        return [StepRecord(**rec) for rec in records.values()]
+
+    def item_rows(self, lab: str | None = None) -> Iterator[dict[str, Any]]:
+        """Every check item of every attempt, oldest first (the long export)."""
+        where, params = ("WHERE a.lab = ?", (lab,)) if lab is not None else ("", ())
+        for row in self._query(
+                "SELECT a.learner, a.lab, a.step, a.id AS attempt, a.kind, a.started_at,"
+                " a.status AS step_status, a.counts, i.position, i.name AS check_name, i.title,"
+                " i.status AS check_status, i.detail, i.hint, i.duration"
+                f" FROM attempts a JOIN items i ON i.attempt_id = a.id {where}"
+                " ORDER BY a.learner, a.id, i.position", params):
             yield dict(row)

@@ -234,4 +234,10 @@ def _marker(lab_id: str, step_id: str, kind: str) -> StepResult:
 
 
 def open_lab(lab_id: str, learner: str | None = None, *, record: bool = True) -> LabSession:
+    """The learner's session on a lab. In a workshop (MAILLAB_WORKSHOP_SOCKET set, not root) it is
+    a RemoteSession: the same methods, carried out by the workshop's root grader service."""
+    if os.geteuid() != 0 and os.environ.get("MAILLAB_WORKSHOP_SOCKET"):
+        from workshop.client import RemoteSession
+
+        return RemoteSession(labs.find(lab_id))  # type: ignore[return-value]
     return LabSession(labs.find(lab_id), learner, record=record)

@@ -1,0 +1,138 @@
+"""The gradebook in PostgreSQL: the same records and rules as the SQLite one, for a room whose
+learners' graders run on several servers (a pod per learner on Kubernetes) and one dashboard.
+
+`Gradebook("postgresql://user:password@host/dbname")` returns one of these. The SQL is the SQLite
+gradebook's own, with `?` placeholders turned into psycopg's `%s`.
+"""
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any
+
+from .gradebook import SCHEMA_VERSION, Gradebook, GradebookError
+
+_SCHEMA = """
+CREATE TABLE schema_version (version INTEGER NOT NULL);
+CREATE TABLE attempts (
+    id          BIGSERIAL PRIMARY KEY,
+    learner     TEXT NOT NULL,
+    lab         TEXT NOT NULL,
+    step        TEXT NOT NULL,
+    kind        TEXT NOT NULL CHECK (kind IN ('check', 'solve', 'skip', 'reset')),
+    status      TEXT NOT NULL,
+    counts      INTEGER NOT NULL,
+    started_at  TEXT NOT NULL,
+    duration    DOUBLE PRECISION NOT NULL,
+    recorded_at TEXT NOT NULL
+);
+CREATE INDEX attempts_by_step ON attempts (learner, lab, step, id);
+CREATE TABLE items (
+    attempt_id BIGINT NOT NULL REFERENCES attempts (id) ON DELETE CASCADE,
+    position   INTEGER NOT NULL,
+    name       TEXT NOT NULL,
+    title      TEXT NOT NULL,
+    status     TEXT NOT NULL,
+    detail     TEXT NOT NULL,
+    hint       TEXT,
+    duration   DOUBLE PRECISION NOT NULL,
+    PRIMARY KEY (attempt_id, position)
+)
+"""
+# One creator at a time, across every grader of the room.
+_LOCK_KEY = 0x6D61696C6C6162  # "maillab"
+
+
+class Row(dict):
+    """A row readable by column name (like sqlite3.Row) and by position."""
+
+    def __init__(self, names: list[str], values: tuple[Any, ...]):
+        super().__init__(zip(names, values))
+        self._values = values
+
+    def __getitem__(self, key: Any) -> Any:
+        return self._values[key] if isinstance(key, int) else super().__getitem__(key)
+
+
+def _row_factory(cursor: Any) -> Any:
+    names = [column.name for column in cursor.description or ()]
+    return lambda values: Row(names, values)
+
+
+class _Connection:
+    """What Gradebook's SQL needs from a connection, over psycopg."""
+
+    def __init__(self, raw: Any):
+        self.raw = raw
+        self.row_factory = None  # set by Gradebook._query; rows are always Row here
+
+    def execute(self, sql: str, params: tuple[Any, ...] = ()) -> Any:
+        sql = sql.replace("BEGIN IMMEDIATE", "BEGIN").replace("?", "%s")
+        return self.raw.execute(sql, params)
+
+    def executemany(self, sql: str, rows: list[tuple[Any, ...]]) -> None:
+        with self.raw.cursor() as cursor:
+            cursor.executemany(sql.replace("?", "%s"), rows)
+
+    def close(self) -> None:
+        self.raw.close()
+
+
+class PostgresGradebook(Gradebook):
+    def __init__(self, path: str | Path, **_ignored: Any) -> None:
+        import psycopg
+
+        self._psycopg = psycopg
+        self._errors = (psycopg.Error,)
+        self.url = re.sub(r"^(postgres(?:ql)?):/(?!/)", r"\1://", str(path))
+        self.where = _redacted(self.url)  # what messages show: never the password
+        self.path = Path(self.where)
+        db = self._connect()
+        try:
+            self._initialise(db)
+        finally:
+            db.close()
+
+    def _unreadable(self, why: str) -> GradebookError:
+        return GradebookError(
+            f"The gradebook database {_redacted(self.url)} cannot be used: {why.strip()}. "
+            "Check that PostgreSQL is running there and that the address, user and password are right.")
+
+    def _connect(self) -> Any:
+        try:
+            raw = self._psycopg.connect(self.url, autocommit=True, connect_timeout=10, row_factory=_row_factory)
+        except self._psycopg.Error as exc:
+            raise self._unreadable(str(exc).splitlines()[0] if str(exc) else type(exc).__name__) from None
+        return _Connection(raw)
+
+    def _initialise(self, db: Any) -> None:
+        try:
+            db.execute("BEGIN")
+            try:
+                db.execute("SELECT pg_advisory_xact_lock(%s)" % _LOCK_KEY)
+                tables = {row[0] for row in db.execute(
+                    "SELECT tablename FROM pg_tables WHERE schemaname = current_schema()")}
+                if "schema_version" not in tables:
+                    if tables & {"attempts", "items"}:
+                        raise GradebookError(
+                            f"The database {_redacted(self.url)} has tables named like a MailLab gradebook's "
+                            "but is not one. Give the gradebook a database of its own.")
+                    for statement in _SCHEMA.split(";"):
+                        if statement.strip():
+                            db.execute(statement)
+                    db.execute("INSERT INTO schema_version VALUES (?)", (SCHEMA_VERSION,))
+                db.execute("COMMIT")
+            except BaseException:
+                db.execute("ROLLBACK")
+                raise
+            version = db.execute("SELECT MAX(version) FROM schema_version").fetchone()[0]
+        except self._psycopg.Error as exc:
+            raise self._unreadable(str(exc)) from None
+        if version != SCHEMA_VERSION:
+            raise GradebookError(
+                f"The gradebook database {_redacted(self.url)} has schema version {version}; this MailLab "
+                f"reads version {SCHEMA_VERSION}. Use the MailLab version that wrote it.")
+
+
+def _redacted(url: str) -> str:
+    return re.sub(r"(://[^:/@]*):[^@]*@", r"\1:***@", url)

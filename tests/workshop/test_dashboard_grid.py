@@ -1,0 +1,46 @@
+"""What each cell of the dashboard's grid says, and who is stuck (pure logic, a real gradebook file)."""
+from __future__ import annotations
+
+from datetime import datetime, timezone
+
+from grader.gradebook import Gradebook
+from grader.result import ItemResult, Status, StepResult
+from workshop.dashboard import grid
+from workshop.settings import WorkshopSettings
+
+LAB = "install-postfix"
+
+
+def attempt(step, status, at, hint="Install it."):
+    items = (ItemResult("c", "C", status, "saw", None if status is Status.PASS else hint),)
+    return StepResult(LAB, step, items, at, 0.1)
+
+
+def marker(step, at):
+    return StepResult(LAB, step, (), at, 0.0)
+
+
+def test_cells_and_who_is_stuck(tmp_path):
+    book = Gradebook(tmp_path / "gb.sqlite")
+    book.record("ana", attempt("install", Status.FAIL, "2026-11-30T10:00:00+00:00"))
+    book.record("ana", attempt("install", Status.FAIL, "2026-11-30T10:05:00+00:00", hint="Preseed first."))
+    book.record("ben", attempt("install", Status.PASS, "2026-11-30T10:01:00+00:00"))
+    book.record("ben", attempt("start", Status.ERROR, "2026-11-30T10:02:00+00:00"))
+    book.record("cy", marker("install", "2026-11-30T10:03:00+00:00"), kind="solve")
+    book.record("cy", attempt("install", Status.PASS, "2026-11-30T10:04:00+00:00"))
+    book.record("dee", attempt("install", Status.PASS, "2026-11-30T10:04:00+00:00"))
+    book.record("dee", marker("install", "2026-11-30T10:06:00+00:00"), kind="reset")
+    now = datetime(2026, 11, 30, 10, 12, tzinfo=timezone.utc)
+    data = grid(WorkshopSettings(group="no-such-group-here", instructors=["ana"]), book, now=now)
+    assert [c["step"] for c in data["columns"]] == ["install", "start", "local-delivery"]
+    rows = {r["learner"]: r for r in data["rows"]}
+    states = {name: [c["state"] for c in row["cells"]] for name, row in rows.items()}
+    assert states == {"ana": ["fail", "none", "none"],      # an instructor with grades is shown
+                      "ben": ["pass", "error", "none"],
+                      "cy": ["solved", "none", "none"],     # passes only because the solution was used
+                      "dee": ["was", "none", "none"]}       # passed, then reset
+    assert rows["ana"]["stuck"] == {"lab": LAB, "step": "install", "attempts": 2, "minutes": 12.0,
+                                    "last_hint": "Preseed first."}
+    assert rows["ben"]["stuck"]["step"] == "start" and rows["ben"]["stuck"]["minutes"] == 10.0
+    assert rows["cy"]["stuck"] is None and rows["dee"]["stuck"] is None
+    assert data["cells"]["pass"][:2] == ["PASS", "\u2714"]

@@ -1,0 +1,268 @@
+"""`maillab workshop up|down|status`: a room of learners on this server, behind JupyterHub."""
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+from typing import Any
+
+from grader import lab as labs
+from grader.errors import MailLabError, UsageError
+from sandbox import paths
+
+from .settings import (DIR_ENV, SETTINGS_ENV, WorkshopSettings, free_port, new_password, port_is_free, proxy_command,
+                       run_dir, settings_file, state_dir, venv_bin)
+
+HUB_CONFIG = Path(__file__).with_name("hub_config.py")
+START_TIMEOUT = 90.0
+STOP_TIMEOUT = 60.0
+
+TEXT = {
+    "running": "A workshop is already running here (JupyterHub pid {pid}, {url}). Nothing was changed. "
+               "`maillab workshop status` shows it; `maillab workshop down` stops it.",
+    "not_running": "No workshop is running here. Start one with `maillab workshop up --seats N`.",
+    "no_proxy": "JupyterHub's proxy is not installed ({path} is missing): run `./maillab` once from the "
+                "MailLab folder (it installs configurable-http-proxy with npm).",
+    "port_taken": "Port {port} on {ip} is in use: choose another with `--port`.",
+    "failed": "JupyterHub did not start: {why} (the log is {log}).",
+    "seats": "--seats must be at least 1.",
+    "short_password": "The learners' password must have at least 8 characters.",
+}
+
+
+def add_parser(sub: Any, parser_class: type) -> None:
+    ws = sub.add_parser("workshop", help="a workshop: JupyterHub for a room of learners (instructors)")
+    actions = ws.add_subparsers(dest="action", required=True, parser_class=parser_class)
+    up = actions.add_parser("up", help="start JupyterHub, the grader service and the dashboard")
+    up.add_argument("--seats", type=int, default=30, help="learners' servers running at once (default 30)")
+    up.add_argument("--ip", default="127.0.0.1", help="address learners connect to (default 127.0.0.1)")
+    up.add_argument("--port", type=int, default=8000)
+    up.add_argument("--password", default=None, help="the learners' shared password (default: made up and shown)")
+    up.add_argument("--instructor", action="append", default=[], help="an instructor's login name (repeatable)")
+    up.add_argument("--instructor-password", default=None, help="instructors' password, 32+ characters (default: made up)")
+    up.add_argument("--idle-timeout", type=int, default=3600, help="stop a server idle this many seconds (0: never)")
+    up.add_argument("--max-age", type=int, default=0, help="stop any server after this many seconds (0: no limit)")
+    up.add_argument("--concurrent-spawns", type=int, default=10, help="servers starting at once; more logins wait")
+    up.add_argument("--group", default="maillab-learners", help="system group of the learners")
+    up.add_argument("--lab", default="install-postfix", help="the lab learners see first")
+    actions.add_parser("down", help="stop the workshop (learners' files, machines and grades are kept)")
+    actions.add_parser("status", help="is a workshop running, where, and who is in it")
+
+
+def run(args: Any) -> int:
+    if os.geteuid() != 0:
+        raise UsageError("A workshop runs learners' machines and system users: run it as root.")
+    return {"up": up, "down": down, "status": status}[args.action](args)
+
+
+# -- the hub's process --------------------------------------------------------------------
+
+def hub_pid() -> int | None:
+    try:
+        pid = int((state_dir() / "hub.pid").read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        return None
+    return pid if _is_hub(pid) else None
+
+
+def _is_hub(pid: int) -> bool:
+    try:
+        cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (OSError, IndexError):
+        return False
+    return b"jupyterhub" in cmdline and state not in ("Z", "X")
+
+
+def hub_url(settings: WorkshopSettings) -> str:
+    """The address learners open (this server's name when the hub listens on every address)."""
+    host = socket.getfqdn() if settings.ip in ("0.0.0.0", "::", "") else settings.ip
+    return f"http://{host}:{settings.port}/"
+
+
+def local_url(settings: WorkshopSettings) -> str:
+    """The address this server reaches the hub at."""
+    host = "127.0.0.1" if settings.ip in ("0.0.0.0", "::", "") else settings.ip
+    return f"http://{host}:{settings.port}/"
+
+
+def admin_token() -> str:
+    return (state_dir() / "admin_token").read_text().strip()
+
+
+def api(settings: WorkshopSettings, method: str, path: str, body: Any = None, token: str | None = None,
+        timeout: float = 30.0) -> tuple[int, Any]:
+    """A call to the hub's REST API; (status, decoded JSON or None)."""
+    data = None if body is None else json.dumps(body).encode()
+    request = urllib.request.Request(f"{local_url(settings)}hub/api{path}", data=data, method=method,
+                                     headers={"Authorization": f"token {token or admin_token()}",
+                                              "Content-Type": "application/json"})
+    try:
+        with urllib.request.urlopen(request, timeout=timeout) as response:
+            raw = response.read()
+            return response.status, json.loads(raw) if raw else None
+    except urllib.error.HTTPError as exc:
+        raw = exc.read()
+        try:
+            return exc.code, json.loads(raw) if raw else None
+        except ValueError:
+            return exc.code, None
+
+
+def _write_secret(path: Path, value: str) -> None:
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as out:
+        out.write(value)
+
+
+def up(args: Any) -> int:
+    pid = hub_pid()
+    if pid is not None:
+        settings = WorkshopSettings.load(settings_file())
+        raise UsageError(TEXT["running"].format(pid=pid, url=hub_url(settings)))
+    if args.seats < 1:
+        raise UsageError(TEXT["seats"])
+    if args.password is not None and len(args.password) < 8:
+        raise UsageError(TEXT["short_password"])
+    if not proxy_command().exists():
+        raise MailLabError(TEXT["no_proxy"].format(path=proxy_command()))
+    if not port_is_free(args.ip, args.port):
+        raise UsageError(TEXT["port_taken"].format(port=args.port, ip=args.ip))
+    labs.find(args.lab)
+    from sandbox import image
+
+    image.ensure_image(quiet=False)
+    state = state_dir()
+    state.mkdir(parents=True, exist_ok=True)
+    # Learners must not read each other's machines or the gradebook: MailLab's state is root's alone.
+    os.chmod(paths.home(), 0o700)
+    os.chmod(state, 0o700)
+    _ensure_group(args.group)
+    password = args.password or new_password()
+    instructor_password = args.instructor_password or (new_password(32) if args.instructor else "")
+    settings = WorkshopSettings(
+        seats=args.seats, ip=args.ip, port=args.port, hub_port=free_port(), proxy_api_port=free_port(),
+        dashboard_port=free_port(), group=args.group, instructors=list(args.instructor), password=password,
+        instructor_password=instructor_password, idle_timeout=args.idle_timeout, max_age=args.max_age,
+        concurrent_spawns=max(1, args.concurrent_spawns), lab=args.lab, labs_dir=str(labs.labs_dir().resolve()),
+        home=str(paths.home().resolve()), python=sys.executable)
+    settings.save(settings_file())
+    if not (state / "admin_token").exists():
+        import secrets
+
+        _write_secret(state / "admin_token", secrets.token_hex(32))
+    log = state / "hub.log"
+    env = {**os.environ, SETTINGS_ENV: str(settings_file()), DIR_ENV: str(state), "MAILLAB_HOME": settings.home,
+           "MAILLAB_LABS": settings.labs_dir}
+    env["PATH"] = f"{Path(sys.executable).parent}:{env.get('PATH', '/usr/bin:/bin')}"
+    with open(log, "ab") as out:
+        hub = subprocess.Popen([venv_bin("jupyterhub"), "-f", str(HUB_CONFIG)], cwd=state, env=env,
+                               stdin=subprocess.DEVNULL, stdout=out, stderr=out, start_new_session=True)
+    _wait_until_up(settings, hub, log)
+    lines = [f"The workshop is open at {hub_url(settings)} ({settings.seats} seats).",
+             f"Learners log in with any user name and the password: {password}"]
+    if settings.instructors:
+        lines.append(f"Instructors ({', '.join(settings.instructors)}) log in with the password: {instructor_password}")
+        lines.append(f"The dashboard: {hub_url(settings)}services/dashboard/")
+    else:
+        lines.append("No instructor was named (`--instructor NAME`), so nobody can open the dashboard.")
+    lines.append("`maillab workshop down` closes it; grades stay in the gradebook.")
+    print("\n".join(lines))
+    return 0
+
+
+def _ensure_group(group: str) -> None:
+    import grp
+
+    try:
+        grp.getgrnam(group)
+    except KeyError:
+        done = subprocess.run(["groupadd", group], capture_output=True, text=True)
+        if done.returncode != 0:
+            raise MailLabError(f"Could not create the learners' group {group}: {done.stderr.strip()}") from None
+
+
+def _wait_until_up(settings: WorkshopSettings, hub: subprocess.Popen, log: Path) -> None:
+    deadline = time.monotonic() + START_TIMEOUT
+    while time.monotonic() < deadline:
+        if hub.poll() is not None:
+            _stop_leftovers(hub)
+            raise MailLabError(TEXT["failed"].format(why=_last_line(log), log=log))
+        try:
+            status, _ = api(settings, "GET", "/", timeout=2)
+            if status == 200:
+                return
+        except (OSError, ValueError):
+            pass
+        time.sleep(0.3)
+    _stop_leftovers(hub)
+    raise MailLabError(TEXT["failed"].format(why=f"no answer within {START_TIMEOUT:.0f} s", log=log))
+
+
+def _stop_leftovers(hub: subprocess.Popen) -> None:
+    """A hub that failed to start may leave its proxy behind: stop both (its services follow)."""
+    try:
+        os.killpg(hub.pid, signal.SIGTERM)
+    except ProcessLookupError:
+        pass
+    try:
+        proxy = int((state_dir() / "proxy.pid").read_text().strip())
+        if b"configurable-http-proxy" in Path(f"/proc/{proxy}/cmdline").read_bytes():
+            os.kill(proxy, signal.SIGTERM)
+    except (OSError, ValueError):
+        pass
+    try:
+        hub.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        hub.kill()
+
+
+def _last_line(log: Path) -> str:
+    try:
+        lines = [l for l in log.read_text(errors="replace").splitlines() if l.strip()]
+    except OSError:
+        return "it stopped"
+    errors = [l for l in lines if "[E " in l or "Error" in l]
+    return (errors or lines or ["it stopped"])[-1].strip()
+
+
+def down(args: Any) -> int:
+    pid = hub_pid()
+    if pid is None:
+        print(TEXT["not_running"])
+        return 0
+    os.kill(pid, signal.SIGTERM)  # the hub stops learners' servers, its services and its proxy
+    deadline = time.monotonic() + STOP_TIMEOUT
+    while _is_hub(pid) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    if _is_hub(pid):
+        os.kill(pid, signal.SIGKILL)
+    try:
+        run_dir().rmdir()  # the grader service removed its socket; an unexpected file stays
+    except OSError:
+        pass
+    print("The workshop is closed. Learners' files, machines and grades are kept.")
+    return 0
+
+
+def status(args: Any) -> int:
+    pid = hub_pid()
+    if pid is None:
+        print(TEXT["not_running"])
+        return 0
+    settings = WorkshopSettings.load(settings_file())
+    print(f"A workshop is running at {hub_url(settings)} (JupyterHub pid {pid}, {settings.seats} seats, "
+          f"group {settings.group}).")
+    code, users = api(settings, "GET", "/users")
+    if code == 200 and isinstance(users, list):
+        learners = [u for u in users if not u.get("admin")]
+        running = [u["name"] for u in learners if (u.get("servers") or {}).get("", {}).get("ready")]
+        print(f"Learners: {len(learners)}, {len(running)} with a running server.")
+    return 0

@@ -1,0 +1,149 @@
+"""A learner's lab in a workshop, seen from their (unprivileged) notebook kernel.
+
+`RemoteSession` has LabSession's methods, so the notebook works unchanged; each call goes to the
+root grader service, which acts on the caller's own lab only and keeps the gradebook. Commands in
+the machine (`!cmd`, `%%bash`, the Terminal) run through `python -m workshop.enter`.
+"""
+from __future__ import annotations
+
+import getpass
+import socket
+import sys
+from pathlib import Path
+from typing import Any
+
+from grader.errors import MailLabError, UsageError
+from grader.lab import Lab
+from grader.result import StepResult
+from sandbox.errors import SandboxError
+
+from . import protocol
+from .settings import socket_path
+
+TEXT = {
+    "unreachable": "The workshop's grader cannot be reached ({why}). Try again in a moment; if it "
+                   "keeps happening, tell your instructor.",
+    "broken": "The workshop's grader closed the connection without an answer. Try again; if it keeps "
+              "happening, tell your instructor.",
+    # shown after "Its files are not in the file browser:"
+    "no_files": "in a workshop, open them in the Terminal (for example `nano /etc/postfix/main.cf`).",
+    "not_here": "In a workshop {what} is done by the grader service, not in your notebook.",
+}
+
+
+def call(op: str, *, path: Path | None = None, fds: list[int] | None = None, **fields: Any) -> Any:
+    """One request to the grader service; its answer, or its refusal raised as a MailLab error."""
+    with connect(path) as sock:
+        protocol.send(sock, {"op": op, **fields}, fds)
+        return answer(protocol.Reader(sock))
+
+
+def connect(path: Path | None = None) -> socket.socket:
+    where = path or socket_path()
+    sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    try:
+        sock.connect(str(where))
+    except OSError as exc:
+        sock.close()
+        raise MailLabError(TEXT["unreachable"].format(why=exc.strerror or exc)) from None
+    return sock
+
+
+def answer(reader: protocol.Reader) -> Any:
+    try:
+        reply = reader.receive()
+    except (OSError, protocol.ProtocolError):
+        reply = None
+    if reply is None:
+        raise MailLabError(TEXT["broken"])
+    if not reply.get("ok"):
+        error = UsageError if reply.get("kind") == "usage" else MailLabError
+        raise error(str(reply.get("error")))
+    return reply.get("result")
+
+
+class RemoteMachine:
+    """What the notebook's shell escapes need of a machine: its name and how to enter it."""
+
+    def __init__(self, session: "RemoteSession", name: str | None):
+        self.session = session
+        self.decl_name = name
+        self.name = session.machine_name(name)
+
+    @property
+    def root(self) -> Path:
+        raise MailLabError(TEXT["no_files"])
+
+    def enter_argv(self, argv: list[str], *, tty: bool = False, env: dict | None = None,
+                   cwd: str = "/root") -> list[str]:
+        command = [sys.executable, "-m", "workshop.enter", "--lab", self.session.lab.id]
+        if self.decl_name:
+            command += ["--machine", self.decl_name]
+        if tty:
+            command.append("--tty")
+        return [*command, "--", *argv]
+
+    def running(self) -> bool:
+        return self.session.started()
+
+
+class RemoteSession:
+    """LabSession's interface for a learner in a workshop (every call goes to the service)."""
+
+    def __init__(self, lab: Lab, learner: str | None = None, *, path: Path | None = None):
+        self.lab = lab
+        self.learner = getpass.getuser()  # the service knows it anyway, from the socket
+        self.path = path
+
+    def _call(self, op: str, **fields: Any) -> Any:
+        return call(op, path=self.path, lab=self.lab.id, **fields)
+
+    def machine_name(self, name: str | None = None) -> str:
+        return f"{self.learner}--{self.lab.id}--{self.lab.machine(name).name}"
+
+    def machine(self, name: str | None = None) -> RemoteMachine:
+        self.lab.machine(name)  # an unknown machine is refused here, with its sentence
+        return RemoteMachine(self, name)
+
+    def machines(self) -> list[RemoteMachine]:
+        return [self.machine(d.name) for d in self.lab.machines]
+
+    def started(self) -> bool:
+        return bool(self._call("started"))
+
+    def start(self, *, quiet: bool = True) -> None:
+        self._call("start")
+
+    def require_started(self) -> None:
+        if not self.started():
+            raise UsageError("Your lab machine is not started: run the first cell of the lab.")
+
+    def check(self, step_id: str) -> StepResult:
+        self.lab.step(step_id)
+        return StepResult.from_dict(self._call("check", step=step_id))
+
+    def solve(self, step_id: str, *, only: bool = False) -> list[str]:
+        self.lab.step(step_id)
+        return list(self._call("solve", step=step_id, only=only))
+
+    def reset(self, step_id: str | None = None, *, quiet: bool = True) -> None:
+        if step_id is not None:
+            self.lab.step(step_id)
+        self._call("reset", step=step_id)
+
+    def last_result(self, step_id: str) -> StepResult | None:
+        data = self._call("last_result", step=step_id)
+        return None if data is None else StepResult.from_dict(data)
+
+    def progress(self) -> dict:
+        return dict(self._call("progress"))
+
+    def stop(self) -> None:
+        raise MailLabError(TEXT["not_here"].format(what="stopping machines"))
+
+    @property
+    def gradebook(self):
+        raise MailLabError(TEXT["not_here"].format(what="keeping the gradebook"))
+
+
+__all__ = ["RemoteSession", "RemoteMachine", "call", "SandboxError"]
