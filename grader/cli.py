@@ -378,7 +378,7 @@ def cmd_workshop(args) -> int:
     return run(args)
 
 
-COMMANDS = {"up": cmd_up, "image": cmd_image, "lab": cmd_lab, "exec": cmd_exec, "shell": cmd_shell,
+COMMANDS = {"gradebook": cmd_gradebook, "workshop": cmd_workshop, "up": cmd_up, "image": cmd_image, "lab": cmd_lab, "exec": cmd_exec, "shell": cmd_shell,
             "check": cmd_check, "solve": cmd_solve, "reset": cmd_reset, "node": cmd_node, "status": cmd_status,
             "selftest": cmd_selftest, "down": cmd_down}
 
