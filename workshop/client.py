@@ -138,6 +138,12 @@ class RemoteSession:
     def progress(self) -> dict:
         return dict(self._call("progress"))
 
+    def node(self, name: str, action: str) -> str:
+        return str(self._call("node", node=name, action=action))
+
+    def node_states(self) -> dict:
+        return dict(self._call("node_states"))
+
     def stop(self) -> None:
         raise MailLabError(TEXT["not_here"].format(what="stopping machines"))
 

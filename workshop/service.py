@@ -48,7 +48,7 @@ TEXT = {
     "unexpected": "The grader hit an unexpected problem ({what}). Try again; if it keeps happening, tell your instructor.",
 }
 
-OPS = ("start", "started", "check", "solve", "reset", "last_result", "progress", "exec")
+OPS = ("start", "started", "check", "solve", "reset", "last_result", "progress", "exec", "node", "node_states")
 
 
 class Learner:
@@ -186,6 +186,13 @@ class Handler(socketserver.BaseRequestHandler):
         if op == "last_result":
             last = session.last_result(step)
             return None if last is None else last.to_dict()
+        if op == "node":  # faults on demand, in the caller's own lab network only
+            name, action = request.get("node"), request.get("action")
+            if not isinstance(name, str) or not isinstance(action, str):
+                raise protocol.ProtocolError("node and action must be strings")
+            return session.node(name, action)
+        if op == "node_states":
+            return session.node_states()
         return session.progress()
 
     def exec(self, learner: Learner, request: dict[str, Any], reader: protocol.Reader) -> int:

@@ -263,6 +263,12 @@ def test_the_grader_service_answers_nonsense_with_a_sentence(room, learners):
         else:
             raise AssertionError(f"{fields} was served")
     assert client.call("progress", path=Path(path), learner=learners[0], lab=LAB)["install"]["attempts"] >= 1
+    try:  # faults on demand go to the caller's own lab network, and a lab without one says so
+        client.call("node", path=Path(path), learner=learners[0], lab=LAB, node="mx1", action="stop")
+    except Exception as exc:  # noqa: BLE001
+        assert f"The lab {LAB} has no lab network" in str(exc), exc
+    else:
+        raise AssertionError("a node of a lab without a network was stopped")
 
 
 def test_interrupting_a_command_ends_it_inside_the_machine(room, learners):
