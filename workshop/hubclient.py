@@ -98,11 +98,18 @@ class Kernel:
         if status != 201:
             raise RuntimeError(f"{user}: starting a kernel: {status} {data}")
         self.id = data["id"]
-        ws_url = hub.url.replace("http", "ws", 1) + f"user/{user}/api/kernels/{self.id}/channels"
-        self.ws = websocket.create_connection(ws_url, header=[f"Authorization: token {token}"], timeout=120)
+        self.ws = self._connect()
+
+    def _connect(self) -> Any:
+        url = self.hub.url.replace("http", "ws", 1) + f"user/{self.user}/api/kernels/{self.id}/channels"
+        return websocket.create_connection(url, header=[f"Authorization: token {self.token}"], timeout=120)
 
     def run(self, code: str, timeout: float = 120.0) -> tuple[str, str]:
         """Execute code; (stdout+display text, error text or "")."""
+        # A connection left unread for a while misses the server's pings and is closed by it (after
+        # 90 s), as a browser tab's would be; like JupyterLab, connect again: the kernel lives on.
+        self.ws.close()
+        self.ws = self._connect()
         msg_id = uuid.uuid4().hex
         self.ws.send(json.dumps({
             "header": {"msg_id": msg_id, "msg_type": "execute_request", "username": self.user,
