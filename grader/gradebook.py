@@ -91,6 +91,7 @@ class Gradebook:
     (grader/gradebook_pg.py), for a room spread over several servers."""
 
     _errors: tuple[type[BaseException], ...] = (sqlite3.DatabaseError,)
+    SCHEMA = _SCHEMA
 
     def __new__(cls, path: str | Path, **kwargs: Any) -> "Gradebook":
         if cls is Gradebook and is_database_url(path):
@@ -148,20 +149,32 @@ class Gradebook:
             raise self._unreadable(str(exc)) from None
         return db
 
-    def _initialise(self, db: sqlite3.Connection) -> None:
+    # What differs between SQLite and PostgreSQL when the schema is made (PostgresGradebook overrides).
+    def _begin(self, db: Any) -> None:
+        db.execute("PRAGMA journal_mode = WAL")
+        db.execute("BEGIN IMMEDIATE")
+
+    def _table_names(self, db: Any) -> set[str]:
+        return {row[0] for row in db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+
+    def _foreign(self, tables: set[str]) -> str | None:
+        """Why a store holding `tables` but no schema_version is not ours to write (None: it is)."""
+        if tables:
+            return (f"The file {self.path} is an SQLite database but not a MailLab gradebook (it has other "
+                    "tables). Give the gradebook another path.")
+        return None
+
+    def _initialise(self, db: Any) -> None:
         try:
-            db.execute("PRAGMA journal_mode = WAL")
-            db.execute("BEGIN IMMEDIATE")
+            self._begin(db)
             try:
-                tables = {row[0] for row in db.execute(
-                    "SELECT name FROM sqlite_master WHERE type = 'table'")}
+                tables = self._table_names(db)
                 if "schema_version" not in tables:
-                    if tables:
-                        raise GradebookError(
-                            f"The file {self.path} is an SQLite database but not a MailLab "
-                            "gradebook (it has other tables). Give the gradebook another path.")
+                    refusal = self._foreign(tables)
+                    if refusal:
+                        raise GradebookError(refusal)
                     # executescript() would commit the open transaction first.
-                    for statement in _SCHEMA.split(";"):
+                    for statement in self.SCHEMA.split(";"):
                         if statement.strip():
                             db.execute(statement)
                     db.execute("INSERT INTO schema_version VALUES (?)", (SCHEMA_VERSION,))
@@ -170,12 +183,12 @@ class Gradebook:
                 db.execute("ROLLBACK")
                 raise
             version = db.execute("SELECT MAX(version) FROM schema_version").fetchone()[0]
-        except sqlite3.DatabaseError as exc:
+        except self._errors as exc:
             raise self._unreadable(str(exc)) from None
         if version != SCHEMA_VERSION:
             raise GradebookError(
-                f"The gradebook at {self.path} has schema version {version}; this MailLab "
-                f"reads version {SCHEMA_VERSION}. Use the MailLab version that wrote it.")
+                f"The gradebook at {getattr(self, 'where', self.path)} has schema version {version}; this "
+                f"MailLab reads version {SCHEMA_VERSION}. Use the MailLab version that wrote it.")
 
     def _query(self, sql: str, params: tuple[Any, ...] = ()) -> list[sqlite3.Row]:
         db = self._connect()

@@ -79,6 +79,7 @@ class _Connection:
 
 
 class PostgresGradebook(Gradebook):
+    SCHEMA = _SCHEMA
     def __init__(self, path: str | Path, **_ignored: Any) -> None:
         import psycopg
 
@@ -105,33 +106,19 @@ class PostgresGradebook(Gradebook):
             raise self._unreadable(str(exc).splitlines()[0] if str(exc) else type(exc).__name__) from None
         return _Connection(raw)
 
-    def _initialise(self, db: Any) -> None:
-        try:
-            db.execute("BEGIN")
-            try:
-                db.execute("SELECT pg_advisory_xact_lock(%s)" % _LOCK_KEY)
-                tables = {row[0] for row in db.execute(
-                    "SELECT tablename FROM pg_tables WHERE schemaname = current_schema()")}
-                if "schema_version" not in tables:
-                    if tables & {"attempts", "items"}:
-                        raise GradebookError(
-                            f"The database {_redacted(self.url)} has tables named like a MailLab gradebook's "
-                            "but is not one. Give the gradebook a database of its own.")
-                    for statement in _SCHEMA.split(";"):
-                        if statement.strip():
-                            db.execute(statement)
-                    db.execute("INSERT INTO schema_version VALUES (?)", (SCHEMA_VERSION,))
-                db.execute("COMMIT")
-            except BaseException:
-                db.execute("ROLLBACK")
-                raise
-            version = db.execute("SELECT MAX(version) FROM schema_version").fetchone()[0]
-        except self._psycopg.Error as exc:
-            raise self._unreadable(str(exc)) from None
-        if version != SCHEMA_VERSION:
-            raise GradebookError(
-                f"The gradebook database {_redacted(self.url)} has schema version {version}; this MailLab "
-                f"reads version {SCHEMA_VERSION}. Use the MailLab version that wrote it.")
+    def _begin(self, db: Any) -> None:
+        db.execute("BEGIN")
+        db.execute("SELECT pg_advisory_xact_lock(%s)" % _LOCK_KEY)  # one creator of the schema at a time
+
+    def _table_names(self, db: Any) -> set[str]:
+        return {row[0] for row in db.execute("SELECT tablename FROM pg_tables WHERE schemaname = current_schema()")}
+
+    def _foreign(self, tables: set[str]) -> str | None:
+        # A database may hold other applications' tables; only ones named like ours are a conflict.
+        if tables & {"attempts", "items"}:
+            return (f"The database {_redacted(self.url)} has tables named like a MailLab gradebook's but is "
+                    "not one. Give the gradebook a database of its own.")
+        return None
 
 
 def _redacted(url: str) -> str:

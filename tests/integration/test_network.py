@@ -123,6 +123,17 @@ def test_the_lab_check_follows_its_message_to_the_primary(fresh_world):
     assert "mx1 (" in result.items[-1].detail and "stored" in result.items[-1].detail
 
 
+def test_the_lab_check_fails_on_a_fresh_machine_with_its_hint(world):
+    world.reset()  # the lab's start: Postfix still waits 30 s for a silent host
+    try:
+        result = world.check("fast-failover")
+        assert result.status.value == "FAIL", str(result)
+        assert result.first_problem.name == "smtp_gives_up_on_a_silent_host_quickly"
+        assert "smtp_connect_timeout=5s" in result.first_problem.hint
+    finally:
+        world.solve("fast-failover")
+
+
 def test_dns_answers_the_lab_records_and_nothing_else(world):
     host = world.host()
     assert host.world.resolve_mx("remote.test") == [(10, "mx1.remote.test"), (20, "mx2.remote.test")]

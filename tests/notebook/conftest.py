@@ -17,3 +17,4 @@ def no_machine_attached():
     shell.use_machine(None)
     yield
     shell.use_machine(None)
+

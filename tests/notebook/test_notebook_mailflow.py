@@ -1,10 +1,9 @@
 """The mail-flow picture of a real message on a real lab machine, drawn in the notebook."""
 from __future__ import annotations
 
-import os
-
 import pytest
 
+from real_machines import real_lab
 from grader.notebook import NotebookLab
 
 pytestmark = pytest.mark.machine
@@ -14,17 +13,8 @@ LEARNER = "pytest-mailflow"
 
 @pytest.fixture(scope="module")
 def session(tmp_path_factory):
-    if os.geteuid() != 0:
-        pytest.skip("lab machines need root")
-    from grader.session import open_lab
-
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("MAILLAB_GRADEBOOK", str(tmp_path_factory.mktemp("gradebook") / "gradebook.sqlite"))
-        lab = open_lab("install-postfix", LEARNER)
-        lab.reset("local-delivery")  # Postfix installed and running, nothing sent yet
+    with real_lab(tmp_path_factory, LEARNER, "local-delivery") as lab:  # Postfix installed and running, nothing sent yet
         yield lab
-        for machine in lab.machines():
-            machine.destroy()
 
 
 def send(session, script: str) -> None:

@@ -2,10 +2,9 @@
 machine stopped behind the notebook's back."""
 from __future__ import annotations
 
-import os
-
 import pytest
 
+from real_machines import real_lab
 from grader.notebook import NotebookLab
 
 pytestmark = pytest.mark.machine
@@ -15,17 +14,8 @@ LEARNER = "pytest-panel"
 
 @pytest.fixture(scope="module")
 def session(tmp_path_factory):
-    if os.geteuid() != 0:
-        pytest.skip("lab machines need root")
-    from grader.session import open_lab
-
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("MAILLAB_GRADEBOOK", str(tmp_path_factory.mktemp("gradebook") / "gradebook.sqlite"))
-        lab = open_lab("install-postfix", LEARNER)
-        lab.reset()
+    with real_lab(tmp_path_factory, LEARNER) as lab:
         yield lab
-        for machine in lab.machines():
-            machine.destroy()
 
 
 def test_skip_reset_and_a_stopped_machine_on_a_real_lab(session):
