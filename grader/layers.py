@@ -41,17 +41,33 @@ def spec_for(decl: MachineDecl, state: State, network: Network | None = None) ->
 def solve_scripts(lab: Lab, step_id: str, machine: str) -> list[Path]:
     """The reference solution of a step for one machine: solve/STEP.sh runs on the lab's first
     machine, solve/STEP@NAME.sh on machine NAME."""
+    return _scripts(lab.dir / "solve", step_id, lab, machine)
+
+
+def setup_scripts(lab: Lab, machine: str) -> list[Path]:
+    """What a lab does to a machine before its first step, on top of the state it starts from:
+    setup.sh on the lab's first machine, setup@NAME.sh on machine NAME (e.g. users an earlier lab
+    made, or the faults a troubleshooting lab plants)."""
+    return _scripts(lab.dir, "setup", lab, machine)
+
+
+def _scripts(folder: Path, stem: str, lab: Lab, machine: str) -> list[Path]:
     default = lab.machines[0].name
-    path = lab.dir / "solve" / (f"{step_id}.sh" if machine == default else f"{step_id}@{machine}.sh")
+    path = folder / (f"{stem}.sh" if machine == default else f"{stem}@{machine}.sh")
     return [path] if path.is_file() else []
 
 
-def run_solution(lab: Lab, step_id: str, machine: Machine, machine_name: str, timeout: float = 300) -> None:
-    for script in solve_scripts(lab, step_id, machine_name):
+def run_scripts(scripts: list[Path], machine: Machine, timeout: float = 300) -> None:
+    for script in scripts:
         done = machine.exec(["/bin/bash", "-s"], input=script.read_bytes(), timeout=timeout)
         if done.returncode != 0:
             tail = (done.err or done.out).strip().splitlines()[-3:]
-            raise MailLabError(f"The reference solution {script.name} failed (exit {done.returncode}): {' / '.join(tail)}")
+            raise MailLabError(f"The script {script.parent.name}/{script.name} failed (exit {done.returncode}): "
+                               f"{' / '.join(tail)}")
+
+
+def run_solution(lab: Lab, step_id: str, machine: Machine, machine_name: str, timeout: float = 300) -> None:
+    run_scripts(solve_scripts(lab, step_id, machine_name), machine, timeout)
 
 
 def state_at(lab: Lab, step_index: int, machine_name: str | None = None, *, quiet: bool = True) -> State:
@@ -61,14 +77,20 @@ def state_at(lab: Lab, step_index: int, machine_name: str | None = None, *, quie
     if step_index == 0:
         if lab.starts_after:
             before = labs.find(lab.starts_after)
-            return state_at(before, len(before.steps), _machine_in(before, decl.name), quiet=quiet)
-        root = image.ensure_image(quiet=quiet)
-        return State(key=image.recipe_key(), lowers=(str(root),), services=())
+            base = state_at(before, len(before.steps), _machine_in(before, decl.name), quiet=quiet)
+        else:
+            root = image.ensure_image(quiet=quiet)
+            base = State(key=image.recipe_key(), lowers=(str(root),), services=())
+        return _layer(lab, decl, base, setup_scripts(lab, decl.name), "setup", quiet)
     parent = state_at(lab, step_index - 1, decl.name, quiet=quiet)
     step = lab.steps[step_index - 1]
-    scripts = solve_scripts(lab, step.id, decl.name)
+    return _layer(lab, decl, parent, solve_scripts(lab, step.id, decl.name), step.id, quiet)
+
+
+def _layer(lab: Lab, decl: MachineDecl, parent: State, scripts: list[Path], after: str, quiet: bool) -> State:
+    """`parent` with `scripts` applied, frozen once as a cached layer."""
     if not scripts:
-        return parent  # nothing to do on this machine in that step
+        return parent  # nothing to do on this machine
     digest = hashlib.sha256(f"{parent.key}\n{decl}\n".encode())
     for script in scripts:
         digest.update(script.read_bytes())
@@ -76,9 +98,11 @@ def state_at(lab: Lab, step_index: int, machine_name: str | None = None, *, quie
     layer = paths.layers_dir() / key
     if not (layer / "layer.json").is_file():
         if not quiet:
-            print(f"Preparing the starting state: applying the solution of {lab.id}/{step.id} on "
-                  f"{decl.name} (once; it is kept for next time)...", file=sys.stderr, flush=True)
-        _build_layer(lab, step.id, decl, parent, layer, key)
+            what = (f"setting up {lab.id} on {decl.name}" if after == "setup"
+                    else f"applying the solution of {lab.id}/{after} on {decl.name}")
+            print(f"Preparing the starting state: {what} (once; it is kept for next time)...",
+                  file=sys.stderr, flush=True)
+        _build_layer(lab, after, scripts, decl, parent, layer, key)
     meta = json.loads((layer / "layer.json").read_text())
     return State(key=key, lowers=(str(layer / "fs"), *parent.lowers), services=tuple(meta["services"]))
 
@@ -87,7 +111,8 @@ def _machine_in(lab: Lab, name: str) -> str | None:
     return name if any(m.name == name for m in lab.machines) else None
 
 
-def _build_layer(lab: Lab, step_id: str, decl: MachineDecl, parent: State, layer: Path, key: str) -> None:
+def _build_layer(lab: Lab, step_id: str, scripts: list[Path], decl: MachineDecl, parent: State, layer: Path,
+                 key: str) -> None:
     work = paths.layers_dir() / f".build-{key}-{os.getpid()}"
     shutil.rmtree(work, ignore_errors=True)
     builder = Machine(f"layer-{key}-{os.getpid()}")
@@ -97,7 +122,7 @@ def _build_layer(lab: Lab, step_id: str, decl: MachineDecl, parent: State, layer
         if network is not None:
             network = Network.create(network.name, lab.network)
         builder = Machine.create(builder.name, spec_for(decl, parent, network))
-        run_solution(lab, step_id, builder, decl.name)
+        run_scripts(scripts, builder)
         services = builder.freeze(work / "fs")
     except SandboxError as exc:
         raise MailLabError(f"Could not prepare the starting state after step {step_id} of {lab.id}: {exc}") from None

@@ -10,14 +10,15 @@ from sandbox.errors import SandboxError
 
 from .check import Check, Fail
 from .host import Host
+from .i18n import _, translate
 from .result import ItemResult, Status, StepResult
 
 log = logging.getLogger(__name__)
 
 RETRY_INTERVAL = 0.2
-RETRY_HINT = "Try the check again. If it keeps happening, reset the step (or restart your lab machine)."
-GRADER_BUG_HINT = ("This is a problem in the grader, not in your work. Try the check again; "
-                   "if it keeps happening, tell your instructor.")
+RETRY_HINT = _("Try the check again. If it keeps happening, reset the step (or restart your lab machine).")
+GRADER_BUG_HINT = _("This is a problem in the grader, not in your work. Try the check again; "
+                    "if it keeps happening, tell your instructor.")
 
 
 def run_step(checks: Sequence[Check], host: Host, *, lab: str, step: str,
@@ -33,14 +34,15 @@ def run_step(checks: Sequence[Check], host: Host, *, lab: str, step: str,
     with host.bounded_until(step_end, clock=clock):
         for chk in checks:
             if stopped:
-                items.append(ItemResult(chk.name, chk.title, Status.NOT_RUN,
-                                        "not run: an earlier check did not pass"))
+                items.append(ItemResult(chk.name, str(translate(chk.title)), Status.NOT_RUN,
+                                        str(translate(_("not run: an earlier check did not pass")))))
                 continue
             if clock() >= step_end:
                 items.append(ItemResult(
-                    chk.name, chk.title, Status.ERROR,
-                    f"The step used up its {deadline:g} s time limit before this check could run.",
-                    RETRY_HINT))
+                    chk.name, str(translate(chk.title)), Status.ERROR,
+                    str(translate(_("The step used up its {seconds} s time limit before this check could run.",
+                                seconds=f"{deadline:g}"))),
+                    str(translate(RETRY_HINT))))
                 stopped = True
                 continue
             item = _run_check(chk, host, step_end, clock, sleep)
@@ -56,7 +58,9 @@ def _run_check(chk: Check, host: Host, step_end: float,
     retry_until = min(start + chk.within, step_end)
 
     def item(status: Status, detail: str, hint: str | None = None) -> ItemResult:
-        return ItemResult(chk.name, chk.title, status, detail, hint, round(clock() - start, 6))
+        # Checks speak English in the code; the learner reads their own language.
+        return ItemResult(chk.name, str(translate(chk.title)), status, str(translate(detail)),
+                          None if hint is None else str(translate(hint)), round(clock() - start, 6))
 
     while True:
         try:
@@ -72,8 +76,8 @@ def _run_check(chk: Check, host: Host, step_end: float,
         except Exception as exc:  # the learner must see a sentence, the instructor the traceback
             log.exception("check %s (step %s) raised", chk.name, chk.step)
             return item(Status.ERROR,
-                        f"The grader itself failed while checking this "
-                        f"({type(exc).__name__}: {_one_line(str(exc))}).",
+                        _("The grader itself failed while checking this ({error}).",
+                          error=f"{type(exc).__name__}: {_one_line(str(exc))}"),
                         GRADER_BUG_HINT)
         return item(Status.PASS, "" if observed is None else str(observed))
 

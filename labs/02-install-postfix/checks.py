@@ -1,5 +1,5 @@
 """Checks of lab 02, install-postfix. Each proves a state from the live machine, in step order."""
-from grader import Fail, check
+from grader import Fail, _, check
 
 DOMAIN = "example.test"
 CHROOT = "/var/spool/postfix"
@@ -9,113 +9,117 @@ CHROOT_COPIES = ("etc/resolv.conf", "etc/hosts", "etc/nsswitch.conf", "etc/servi
 
 # --- install -------------------------------------------------------------------------------
 
-@check(step="install", hint="Install Postfix from the machine's local repository: "
-       "`apt-get update && apt-get install -y postfix` (preseed the two debconf answers first).")
+@check(step="install", title=_("Postfix is installed"),
+       hint=_("Install Postfix from the machine's local repository: "
+              "`apt-get update && apt-get install -y postfix` (preseed the two debconf answers first)."))
 def postfix_is_installed(host):
     pkg = host.package("postfix")
     if not pkg.installed:
-        raise Fail(f"postfix is not installed ({pkg.status})")
-    return f"postfix {pkg.version} is installed"
+        raise Fail(_("postfix is not installed ({status})", status=pkg.status))
+    return _("postfix {version} is installed", version=pkg.version)
 
 
-@check(step="install", hint="Postfix was installed with \"No configuration\", so there is no main.cf. "
-       "Preseed `postfix postfix/main_mailer_type select Internet Site`, then run "
-       "`dpkg-reconfigure postfix`.",
-       title="Postfix has a main.cf")
+@check(step="install", hint=_("Postfix was installed with \"No configuration\", so there is no main.cf. "
+                                "Preseed `postfix postfix/main_mailer_type select Internet Site`, then run "
+                                "`dpkg-reconfigure postfix`."),
+       title=_("Postfix has a main.cf"))
 def postfix_has_a_main_cf(host):
     main_cf = host.file("/etc/postfix/main.cf")
     if not main_cf.is_file:
-        raise Fail("/etc/postfix/main.cf does not exist")
-    return f"/etc/postfix/main.cf exists ({main_cf.size} bytes)"
+        raise Fail(_("/etc/postfix/main.cf does not exist"))
+    return _("/etc/postfix/main.cf exists ({size} bytes)", size=main_cf.size)
 
 
-@check(step="install", hint="Choose \"Internet Site\": this server must listen on every interface "
-       "and deliver mail itself, with no relay host.",
-       title="Configured as an Internet Site")
+@check(step="install", hint=_("Choose \"Internet Site\": this server must listen on every interface "
+                                "and deliver mail itself, with no relay host."),
+       title=_("Configured as an Internet Site"))
 def configured_as_an_internet_site(host):
     interfaces = host.postconf("inet_interfaces")
     relayhost = host.postconf("relayhost")
     if interfaces != "all":
-        raise Fail(f"inet_interfaces = {interfaces} (an Internet Site has `all`)",
-                   hint="This looks like \"Local only\": set `postconf -e inet_interfaces=all` "
-                        "(or reconfigure as Internet Site).")
+        raise Fail(_("inet_interfaces = {value} (an Internet Site has `all`)", value=interfaces),
+                   hint=_("This looks like \"Local only\": set `postconf -e inet_interfaces=all` "
+                          "(or reconfigure as Internet Site)."))
     if relayhost:
-        raise Fail(f"relayhost = {relayhost} (an Internet Site sends mail itself)",
-                   hint="This looks like a smarthost or satellite set-up: clear it with "
-                        "`postconf -e relayhost=`.")
-    return "inet_interfaces = all, relayhost is empty"
+        raise Fail(_("relayhost = {value} (an Internet Site sends mail itself)", value=relayhost),
+                   hint=_("This looks like a smarthost or satellite set-up: clear it with "
+                          "`postconf -e relayhost=`."))
+    return _("inet_interfaces = all, relayhost is empty")
 
 
-@check(step="install", hint=f"The system mail name is the domain of your addresses, {DOMAIN}: "
-       f"write it to /etc/mailname (`echo {DOMAIN} > /etc/mailname`).",
-       title=f"The system mail name is {DOMAIN}")
+@check(step="install", hint=_("The system mail name is the domain of your addresses, {domain}: "
+                                "write it to /etc/mailname (`echo {domain} > /etc/mailname`).", domain=DOMAIN),
+       title=_("The system mail name is {domain}", domain=DOMAIN))
 def mail_name_is_the_lab_domain(host):
     mailname = host.file("/etc/mailname")
     if not mailname.is_file:
-        raise Fail("/etc/mailname does not exist")
+        raise Fail(_("/etc/mailname does not exist"))
     name = mailname.text.strip()
     if name != DOMAIN:
-        raise Fail(f"/etc/mailname says {name!r}")
-    return f"/etc/mailname says {DOMAIN}"
+        raise Fail(_("/etc/mailname says {name}", name=repr(name)))
+    return _("/etc/mailname says {name}", name=DOMAIN)
 
 
-@check(step="install", hint=f"Postfix must accept mail for {DOMAIN} as its own: add it to "
-       "mydestination, e.g. `postconf -e 'mydestination = $myhostname, example.test, localhost'`.",
-       title=f"{DOMAIN} is a local destination")
+@check(step="install", hint=_("Postfix must accept mail for {domain} as its own: add it to mydestination, "
+                                "e.g. `postconf -e 'mydestination = $myhostname, {domain}, localhost'`.",
+                                domain=DOMAIN),
+       title=_("{domain} is a local destination", domain=DOMAIN))
 def lab_domain_is_a_local_destination(host):
     destinations = host.postconf("mydestination", expand=True) or ""
     names = {d.strip().lower() for d in destinations.replace(",", " ").split()}
     if DOMAIN not in names:
-        raise Fail(f"mydestination expands to: {destinations or '(nothing)'}")
-    return f"mydestination includes {DOMAIN}"
+        raise Fail(_("mydestination expands to: {value}", value=destinations or _("(nothing)")))
+    return _("mydestination includes {domain}", domain=DOMAIN)
 
 
 # --- start ---------------------------------------------------------------------------------
 
-@check(step="start", hint="Start Postfix with `service postfix start` (there is no systemd here).")
+@check(step="start", title=_("Postfix is running"),
+       hint=_("Start Postfix with `service postfix start` (there is no systemd here)."))
 def postfix_is_running(host):
     done = host.run("postfix", "status")
     if done.returncode == 127:
-        raise Fail("the postfix command is missing", hint="Install Postfix first (step 1).")
+        raise Fail(_("the postfix command is missing"), hint=_("Install Postfix first (step 1)."))
     if not done.ok:
         said = (done.err or done.out).strip().splitlines()
-        raise Fail(f"`postfix status` says: {said[-1] if said else 'not running'}")
+        raise Fail(_("`postfix status` says: {said}", said=said[-1] if said else "not running"))
     masters = host.processes("master")
-    return f"the Postfix master process runs (pid {', '.join(str(p.pid) for p in masters) or '?'})"
+    return _("the Postfix master process runs (pid {pids})", pids=", ".join(str(p.pid) for p in masters) or "?")
 
 
-@check(step="start", hint="Postfix runs, but nothing listens on port 25: check `inet_interfaces` and "
-       "the `smtp inet` line in /etc/postfix/master.cf, then `postfix reload`.",
-       title="SMTP port 25 is listening")
+@check(step="start", hint=_("Postfix runs, but nothing listens on port 25: check `inet_interfaces` and "
+                              "the `smtp inet` line in /etc/postfix/master.cf, then `postfix reload`."),
+       title=_("SMTP port 25 is listening"))
 def smtp_port_25_is_listening(host):
     sockets = host.listening(25)
     if not sockets:
-        raise Fail("`ss -ltn` shows no socket on port 25")
-    return "listening on " + ", ".join(s.describe() for s in sockets)
+        raise Fail(_("`ss -ltn` shows no socket on port 25"))
+    return _("listening on {sockets}", sockets=", ".join(s.describe() for s in sockets))
 
 
-@check(step="start", hint="There is no syslog here, so Postfix must write its own log: "
-       "`postconf -e maillog_file=/var/log/mail.log`, then `postfix reload`.")
+@check(step="start", title=_("Postfix writes its log file"),
+       hint=_("There is no syslog here, so Postfix must write its own log: "
+              "`postconf -e maillog_file=/var/log/mail.log`, then `postfix reload`."))
 def postfix_writes_its_log_file(host):
     path = host.postconf("maillog_file", expand=True)
     if not path:
-        raise Fail("maillog_file is empty: Postfix's log goes nowhere")
+        raise Fail(_("maillog_file is empty: Postfix's log goes nowhere"))
     log = host.maillog()
     if not host.file(path).exists:
-        raise Fail(f"maillog_file = {path}, but that file does not exist yet",
-                   hint="The setting is not live yet: run `postfix reload` (or restart Postfix).")
+        raise Fail(_("maillog_file = {path}, but that file does not exist yet", path=path),
+                   hint=_("The setting is not live yet: run `postfix reload` (or restart Postfix)."))
     started = [line for line in log.lines() if line.program == "postfix/master"
                and ("daemon started" in line.text or "reload" in line.text)]
     if not started:
-        raise Fail(f"{path} has no line from postfix/master saying it started or reloaded",
-                   hint="The setting is not live yet: run `postfix reload` (or `service postfix restart`).")
-    return f"{path}: {started[-1].text}"
+        raise Fail(_("{path} has no line from postfix/master saying it started or reloaded", path=path),
+                   hint=_("The setting is not live yet: run `postfix reload` (or `service postfix restart`)."))
+    return _("{path}: {line}", path=path, line=started[-1].text)
 
 
-@check(step="start", hint="Postfix's chroot lacks copies of system files, so its programs cannot look "
-       "up host names. Start it with `service postfix start` (which copies them), or run "
-       "`service postfix restart` now.",
-       title="The chroot has the name service files")
+@check(step="start", hint=_("Postfix's chroot lacks copies of system files, so its programs cannot look "
+                              "up host names. Start it with `service postfix start` (which copies them), or "
+                              "run `service postfix restart` now."),
+       title=_("The chroot has the name service files"))
 def chroot_has_the_name_service_files(host):
     missing, stale = [], []
     for rel in CHROOT_COPIES:
@@ -126,31 +130,32 @@ def chroot_has_the_name_service_files(host):
         elif original.exists and inside.content != original.content:
             stale.append(f"{CHROOT}/{rel}")
     if missing:
-        raise Fail("missing in the chroot: " + ", ".join(missing))
+        raise Fail(_("missing in the chroot: {files}", files=", ".join(missing)))
     if stale:
-        raise Fail("different from the original (stale copies): " + ", ".join(stale),
-                   hint="The chroot copies are out of date: `service postfix restart` refreshes them.")
-    return "the chroot has " + ", ".join(CHROOT_COPIES)
+        raise Fail(_("different from the original (stale copies): {files}", files=", ".join(stale)),
+                   hint=_("The chroot copies are out of date: `service postfix restart` refreshes them."))
+    return _("the chroot has {files}", files=", ".join(CHROOT_COPIES))
 
 
 # --- local-delivery ------------------------------------------------------------------------
 
-@check(step="local-delivery", hint="Postfix must be running to deliver: `service postfix start`.",
-       title="Postfix is running")
+@check(step="local-delivery", hint=_("Postfix must be running to deliver: `service postfix start`."),
+       title=_("Postfix is running"))
 def postfix_is_running_for_delivery(host):
     if not host.run("postfix", "status").ok:
-        raise Fail("`postfix status` says Postfix is not running")
-    return "Postfix is running"
+        raise Fail(_("`postfix status` says Postfix is not running"))
+    return _("Postfix is running")
 
 
-@check(step="local-delivery", hint="Send root a message yourself: `printf 'Subject: Hi\\n\\nHello\\n' "
-       "| sendmail root`, then check again.")
+@check(step="local-delivery", title=_("You sent a message to a local mailbox"),
+       hint=_("Send root a message yourself: `printf 'Subject: Hi\\n\\nHello\\n' | sendmail root`, "
+              "then check again."))
 def you_sent_a_message_to_a_local_mailbox(host):
     log = host.maillog()
     if not host.file(log.path).exists:
-        raise Fail(f"{log.path} does not exist",
-                   hint="Postfix's log file is gone: run `postfix reload` so Postfix opens it again, "
-                        "then send your message once more.")
+        raise Fail(_("{path} does not exist", path=log.path),
+                   hint=_("Postfix's log file is gone: run `postfix reload` so Postfix opens it again, "
+                          "then send your message once more."))
     lines = log.lines()
     ids = {line.queue_id: line.text for line in lines
            if line.program == "postfix/cleanup" and line.queue_id and line.text.startswith("message-id=")}
@@ -161,23 +166,25 @@ def you_sent_a_message_to_a_local_mailbox(host):
         failed = [line for line in lines if line.program == "postfix/local" and "status=" in line.text
                   and "status=sent" not in line.text]
         if failed:
-            raise Fail(f"{log.path}: your message was not delivered: {failed[-1].text}",
-                       hint="Read the log line: the reason is in parentheses after status=.")
-        raise Fail(f"{log.path} shows no message of yours delivered to a local mailbox")
+            raise Fail(_("{path}: your message was not delivered: {line}", path=log.path, line=failed[-1].text),
+                       hint=_("Read the log line: the reason is in parentheses after status=."))
+        raise Fail(_("{path} shows no message of yours delivered to a local mailbox", path=log.path))
     last = yours[-1]
-    return f"{log.path}: {last.queue_id}: {last.fields.get('to', '?')} {last.text.split('status=', 1)[1]}"
+    return _("{path}: {queue_id}: {to} {status}", path=log.path, queue_id=last.queue_id,
+             to=last.fields.get("to", "?"), status=last.text.split("status=", 1)[1])
 
 
-@check(step="local-delivery", hint="A message to root did not reach /var/mail/root: read the log "
-       "lines of its queue id (`grep QUEUEID /var/log/mail.log`) and `postqueue -p`.")
+@check(step="local-delivery", title=_("A tagged message to root reaches its mailbox"),
+       hint=_("A message to root did not reach /var/mail/root: read the log lines of its queue id "
+              "(`grep QUEUEID /var/log/mail.log`) and `postqueue -p`."))
 def a_tagged_message_to_root_reaches_its_mailbox(host):
     delivery = host.send_tagged("grader@example.test", "root", subject="MailLab check: local delivery")
     if not delivery.delivered:
         raise Fail(delivery.summary())
     mailbox = host.mailbox("root")
     if delivery.message_id not in mailbox:
-        raise Fail(f"the log says delivered ({delivery.summary()}), but /var/mail/root does not "
-                   f"hold message <{delivery.message_id}>",
-                   hint="Mail for root should land in /var/mail/root: check `home_mailbox` and "
-                        "`mailbox_command` in main.cf (they should be empty for this lab).")
-    return f"{delivery.summary()}; found in /var/mail/root"
+        raise Fail(_("the log says delivered ({summary}), but /var/mail/root does not hold message <{id}>",
+                     summary=delivery.summary(), id=delivery.message_id),
+                   hint=_("Mail for root should land in /var/mail/root: check `home_mailbox` and "
+                          "`mailbox_command` in main.cf (they should be empty for this lab)."))
+    return _("{summary}; found in /var/mail/root", summary=delivery.summary())

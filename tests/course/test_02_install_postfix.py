@@ -5,15 +5,14 @@ import pytest
 
 from grader.result import Status
 
-from .conftest import sh
+from .conftest import first_problem, sh
 
 pytestmark = pytest.mark.machine
 
 
-def first_problem(session, step):
-    result = session.check(step)
-    assert result.status is not Status.PASS, str(result)
-    return result.first_problem
+@pytest.fixture
+def lab02(lab_session):
+    return lab_session("install-postfix")
 
 
 def test_no_configuration_install_has_no_main_cf(lab02):

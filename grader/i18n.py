@@ -1,0 +1,119 @@
+"""Learner-facing text in the learner's language.
+
+The English text is written in the code as a message id: `_("{path} is newer than {db}", path=...,
+db=...)`. It reads as plain English everywhere (a `Msg` is a `str`), and keeps its id and
+parameters so that it can be shown in another language. Other languages live in one gettext
+catalog each, grader/locale/LANG/LC_MESSAGES/maillab.po, extracted from the grader and the labs'
+checks with Babel (see README, "Translating"). A message missing from a catalog stays English.
+"""
+from __future__ import annotations
+
+import contextvars
+import os
+from contextlib import contextmanager
+from functools import lru_cache
+from pathlib import Path
+from typing import Any, Iterator
+
+LOCALE_DIR = Path(__file__).with_name("locale")
+DOMAIN = "maillab"
+DEFAULT = "en"
+
+_current: contextvars.ContextVar[str | None] = contextvars.ContextVar("maillab_language", default=None)
+
+
+class Msg(str):
+    """English text that can be shown in another language: its id and its parameters."""
+
+    __slots__ = ("msgid", "params")
+    msgid: str
+    params: dict[str, Any]
+
+    def __new__(cls, msgid: str, params: dict[str, Any]) -> "Msg":
+        self = super().__new__(cls, _fill(msgid, params))
+        self.msgid = msgid
+        self.params = params
+        return self
+
+    def in_language(self, lang: str) -> str:
+        params = {k: translate(v, lang) for k, v in self.params.items()}
+        return _fill(catalog(lang).get(self.msgid) or self.msgid, params)
+
+    def __reduce__(self):  # pickles (the workshop service) keep the id and parameters
+        return (Msg, (self.msgid, self.params))
+
+
+def _(msgid: str, /, **params: Any) -> Msg:
+    """Mark `msgid` (a literal English string, `{name}` placeholders) as learner-facing text."""
+    return Msg(msgid, params)
+
+
+def _fill(text: str, params: dict[str, Any]) -> str:
+    if not params:
+        return text
+    try:
+        return text.format(**params)
+    except (KeyError, IndexError, ValueError):  # a translation with a broken placeholder: say it as is
+        return text
+
+
+def translate(value: Any, lang: str | None = None) -> Any:
+    """`value` in `lang` (default: the current language) when it is a Msg; other values unchanged."""
+    if isinstance(value, Msg):
+        lang = lang or language()
+        return str(value) if lang == DEFAULT else value.in_language(lang)
+    return value
+
+
+def language() -> str:
+    """The language to speak: set by `speaking()`, else $MAILLAB_LANG, else the locale, else English."""
+    chosen = _current.get() or os.environ.get("MAILLAB_LANG") or _from_locale()
+    return normalize(chosen)
+
+
+def normalize(lang: str | None) -> str:
+    """'zh_CN.UTF-8' -> 'zh'; anything without a catalog -> 'en'."""
+    code = (lang or "").split(".")[0].split("_")[0].split("-")[0].lower()
+    return code if code in available() else DEFAULT
+
+
+def _from_locale() -> str:
+    for name in ("LC_ALL", "LC_MESSAGES", "LANG"):
+        value = os.environ.get(name)
+        if value and value not in ("C", "POSIX") and not value.startswith("C."):
+            return value
+    return DEFAULT
+
+
+def available() -> tuple[str, ...]:
+    """English, and every language with a catalog."""
+    found = sorted(p.parent.parent.name for p in LOCALE_DIR.glob(f"*/LC_MESSAGES/{DOMAIN}.po"))
+    return (DEFAULT, *[f for f in found if f != DEFAULT])
+
+
+@contextmanager
+def speaking(lang: str | None) -> Iterator[str]:
+    """Speak `lang` inside the block (checks run for a learner in their language)."""
+    token = _current.set(normalize(lang) if lang else None)
+    try:
+        yield language()
+    finally:
+        _current.reset(token)
+
+
+def catalog(lang: str) -> dict[str, str]:
+    path = LOCALE_DIR / lang / "LC_MESSAGES" / f"{DOMAIN}.po"
+    try:
+        stamp = path.stat().st_mtime_ns
+    except OSError:
+        return {}
+    return _load(path, stamp)
+
+
+@lru_cache(maxsize=8)
+def _load(path: Path, stamp: int) -> dict[str, str]:
+    from babel.messages.pofile import read_po  # only when a language other than English is spoken
+
+    with open(path, "rb") as handle:
+        entries = read_po(handle)
+    return {m.id: m.string for m in entries if m.id and isinstance(m.id, str) and m.string and not m.fuzzy}

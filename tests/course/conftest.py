@@ -1,0 +1,51 @@
+"""Fixtures for the course's labs on real machines: a session per lab, shell helpers, notebooks."""
+from __future__ import annotations
+
+import pytest
+
+from grader.result import Status
+from grader.session import LabSession, open_lab
+
+LEARNER = "pytest-course"
+
+
+@pytest.fixture(autouse=True)
+def _own_learner_and_gradebook(tmp_path_factory, monkeypatch):
+    """Tests use their own learner name and gradebook: a learner's machines and grades are never touched."""
+    monkeypatch.setenv("MAILLAB_LEARNER", LEARNER)
+    monkeypatch.setenv("MAILLAB_GRADEBOOK", str(tmp_path_factory.getbasetemp() / "gradebook.sqlite"))
+
+
+@pytest.fixture
+def lab_session():
+    """`lab_session("addresses")`: that lab's session for the test learner; its machines and
+    network are removed afterwards."""
+    opened: list[LabSession] = []
+
+    def open_one(lab_id: str) -> LabSession:
+        session = open_lab(lab_id, LEARNER)
+        opened.append(session)
+        return session
+
+    yield open_one
+    for session in opened:
+        for machine in session.machines():
+            machine.destroy()
+        network = session.network()
+        if network is not None:
+            network.destroy()
+
+
+def sh(session: LabSession, script: str, machine: str | None = None, timeout: float = 120):
+    """Run a bash script as root inside a lab machine; a failing script fails the test."""
+    done = session.machine(machine).exec(["/bin/bash", "-c", script], timeout=timeout)
+    if done.returncode != 0:
+        raise AssertionError(f"setup script failed ({done.returncode}): {done.err or done.out}")
+    return done
+
+
+def first_problem(session: LabSession, step: str):
+    """The first FAIL or ERROR item of checking `step` (the step must not pass)."""
+    result = session.check(step)
+    assert result.status is not Status.PASS, str(result)
+    return result.first_problem

@@ -1,0 +1,99 @@
+"""Learner-facing text is English in the code and can be shown in another language."""
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import pytest
+from babel.messages.catalog import Catalog
+from babel.messages.extract import extract_from_dir
+from babel.messages.pofile import write_po
+
+from grader import i18n
+from grader import lab as labs
+from grader.i18n import _, speaking, translate
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture
+def zh(tmp_path, monkeypatch):
+    """A Chinese catalog with two entries, in a locale folder of the test's own."""
+    catalog = Catalog(locale="zh_CN", domain="maillab")
+    catalog.add("Postfix is running", "Postfix 正在运行")
+    catalog.add("{path} is newer than {db}: run `newaliases`", "{path} 比 {db} 新：请运行 `newaliases`")
+    folder = tmp_path / "zh" / "LC_MESSAGES"
+    folder.mkdir(parents=True)
+    with open(folder / "maillab.po", "wb") as handle:
+        write_po(handle, catalog)
+    monkeypatch.setattr(i18n, "LOCALE_DIR", tmp_path)
+    return "zh"
+
+
+def test_a_message_reads_as_english_text():
+    text = _("{path} is newer than {db}: run `newaliases`", path="/etc/aliases", db="/etc/aliases.db")
+    assert text == "/etc/aliases is newer than /etc/aliases.db: run `newaliases`"
+    assert isinstance(text, str) and text.msgid.startswith("{path} is newer")
+
+
+def test_a_message_in_chinese_keeps_its_parameters(zh):
+    text = _("{path} is newer than {db}: run `newaliases`", path="/etc/aliases", db="/etc/aliases.db")
+    assert translate(text, "zh") == "/etc/aliases 比 /etc/aliases.db 新：请运行 `newaliases`"
+    with speaking("zh_CN.UTF-8"):
+        assert translate(_("Postfix is running")) == "Postfix 正在运行"
+    assert translate(_("Postfix is running")) == "Postfix is running"  # English outside the block
+
+
+def test_a_missing_translation_falls_back_to_english(zh):
+    assert translate(_("no such entry {n}", n=3), "zh") == "no such entry 3"
+    assert translate("plain text", "zh") == "plain text"
+
+
+def test_nested_messages_are_translated_too(zh):
+    outer = _("{path} is newer than {db}: run `newaliases`", path=_("Postfix is running"), db="x")
+    assert translate(outer, "zh").startswith("Postfix 正在运行 比 x")
+
+
+def test_language_choice(zh, monkeypatch):
+    monkeypatch.delenv("MAILLAB_LANG", raising=False)
+    monkeypatch.setenv("LANG", "zh_TW.UTF-8")
+    assert i18n.language() == "zh"
+    monkeypatch.setenv("MAILLAB_LANG", "en")
+    assert i18n.language() == "en"
+    monkeypatch.setenv("MAILLAB_LANG", "fr")
+    assert i18n.language() == "en"  # no French catalog: English
+
+
+def _literal_text_calls(tree: ast.AST):
+    """Learner-facing arguments that are literal text (or f-strings) instead of _() messages."""
+    for node in ast.walk(tree):
+        if not isinstance(node, ast.Call):
+            continue
+        name = getattr(node.func, "id", getattr(node.func, "attr", ""))
+        if name == "_":
+            if not node.args or not (isinstance(node.args[0], ast.Constant) and isinstance(node.args[0].value, str)):
+                yield node.lineno, "_() needs a literal string first (no f-string), for extraction"
+        elif name in ("check", "Fail"):
+            args = list(node.args[:1]) if name == "Fail" else []
+            args += [k.value for k in node.keywords if k.arg in ("hint", "title")]
+            for arg in args:
+                if isinstance(arg, (ast.Constant, ast.JoinedStr, ast.BinOp)) and not (
+                        isinstance(arg, ast.Constant) and arg.value is None):
+                    yield node.lineno, f"{name}(...) text must be a _() message"
+
+
+@pytest.mark.parametrize("lab", labs.all_labs(), ids=lambda lab: lab.id)
+def test_every_learner_facing_text_of_the_checks_can_be_translated(lab):
+    tree = ast.parse(lab.checks_file.read_text())
+    problems = [f"{lab.checks_file.name}:{line}: {why}" for line, why in _literal_text_calls(tree)]
+    assert not problems, "\n".join(problems)
+    decorated = [d for node in ast.walk(tree) if isinstance(node, ast.FunctionDef) for d in node.decorator_list
+                 if isinstance(d, ast.Call) and getattr(d.func, "id", "") == "check"]
+    assert decorated and all({"hint", "title"} <= {k.arg for k in d.keywords} for d in decorated), \
+        f"every @check of {lab.id} names its title= and hint= as _() messages"
+
+
+def test_babel_extracts_the_messages_of_the_labs():
+    found = {msg for _file, _line, msg, _comments, _context in
+             extract_from_dir(str(ROOT), method_map=[("labs/**/checks.py", "python")], keywords={"_": None})}
+    assert "Postfix has a main.cf" in found and "The system mail name is {domain}" in found
