@@ -1,8 +1,9 @@
 """Proof that nothing leaves the lab networks.
 
 Every namespace of a lab network (its hub and each node) gets an nftables table when it is made:
-any packet sent or routed there to an address outside the lab ranges (and loopback) is counted
-and dropped; packets to lab addresses are counted too, so a zero means "traffic ran and none of it
+any packet sent or routed there to an address outside the lab ranges is counted and dropped
+(loopback, and link-local multicast such as the bridge's IGMP reports, never pass a router and are
+let be); packets to lab addresses are counted too, so a zero means "traffic ran and none of it
 left", not "nothing was watched". When a network goes down its last counts are appended to a log
 in the state folder, so a run that makes and removes networks loses none.
 
@@ -28,17 +29,17 @@ RULES = f"""
 table inet {TABLE} {{
     counter escaped {{ }}
     counter lab {{ }}
-    chain out {{
+    chain sent {{
         type filter hook output priority 0; policy accept;
         jump judge
     }}
-    chain fwd {{
+    chain routed {{
         type filter hook forward priority 0; policy accept;
         jump judge
     }}
     chain judge {{
-        ip daddr {{ 127.0.0.0/8 }} return
-        ip6 daddr ::1 return
+        ip daddr {{ 127.0.0.0/8, 224.0.0.0/24, 255.255.255.255 }} return
+        ip6 daddr {{ ::1, fe80::/10, ff02::/16 }} return
         ip daddr {{ {LAB_NETS} }} counter name lab return
         meta nfproto {{ ipv4, ipv6 }} counter name escaped drop
     }}
