@@ -383,6 +383,19 @@ def _unmount_under(folder: Path) -> None:
             _libc.umount2(os.fsencode(target), 2)  # MNT_DETACH: gone when its last user lets go
 
 
+def machine_of_path(path: str | os.PathLike) -> Machine | None:
+    """The machine whose root holds `path` (links followed), or None for a path elsewhere."""
+    try:
+        real = Path(os.path.realpath(path))
+        inside = real.relative_to(paths.machines_dir().resolve())
+    except (OSError, ValueError):
+        return None
+    if len(inside.parts) < 2 or inside.parts[1] != "merged":
+        return None
+    machine = Machine(inside.parts[0])
+    return machine if machine.exists() else None
+
+
 def all_machines() -> list[Machine]:
     base = paths.machines_dir()
     if not base.is_dir():
