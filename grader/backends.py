@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Protocol, Sequence
 
-from sandbox.errors import CommandTimeout
+from sandbox.errors import CommandTimeout, SandboxError
 from sandbox.result import ExecResult
 
 from .host import READ_LIMIT, Host
@@ -111,6 +111,12 @@ class _Walk:
         self.close()
 
 
+DISK_FULL = ("The machine's disk is full, so commands fail: delete big files you made there (`du -xsh /root /var/*` "
+             "finds them), or reset the lab (`maillab reset LAB`).")
+_STAT_EXTRA = ("st_atime", "st_mtime", "st_ctime", "st_atime_ns", "st_mtime_ns", "st_ctime_ns", "st_blksize",
+               "st_blocks", "st_rdev")
+
+
 class MachineBackend:
     """Runs commands in a sandbox machine; reads its files through its root on the host."""
 
@@ -123,18 +129,32 @@ class MachineBackend:
 
     def run(self, argv: Sequence[str], *, input: bytes | None = None,
             timeout: float) -> ExecResult:
-        return self.machine.exec(list(argv), input=input, timeout=timeout, env=dict(COMMAND_ENV))
+        done = self.machine.exec(list(argv), input=input, timeout=timeout, env=dict(COMMAND_ENV))
+        disk_full = getattr(self.machine, "disk_full", None)
+        if done.returncode != 0 and disk_full is not None and disk_full():
+            raise SandboxError(DISK_FULL)
+        return done
 
     def stat(self, path: str) -> os.stat_result | None:
         try:
             with _Walk(self.root, path) as walk:
-                return walk.final_stat()
+                return self._as_inside(walk.final_stat())
         except (FileNotFoundError, NotADirectoryError):
             return None
         except OSError as exc:
             if exc.errno == errno.ELOOP:  # like `test -e` on a symlink loop
                 return None
             raise
+
+    def _as_inside(self, info: os.stat_result) -> os.stat_result:
+        """The owner the machine itself sees (with a user namespace the host sees a shifted uid)."""
+        inside = getattr(self.machine, "inside_uid", None)
+        if inside is None:
+            return info
+        values = list(info)
+        values[4], values[5] = inside(info.st_uid), inside(info.st_gid)
+        extra = {name: getattr(info, name) for name in _STAT_EXTRA if hasattr(info, name)}
+        return os.stat_result(values, extra)
 
     def read_bytes(self, path: str, limit: int = READ_LIMIT, *, offset: int = 0) -> bytes:
         if limit < 0 or offset < 0:

@@ -35,6 +35,8 @@ class MachineDecl:
     domain: str
     memory_mb: int = 512
     address: str = ""  # on the lab network (labs with a [network])
+    pids: int = 512  # processes at once
+    disk_mb: int = 1024  # what the machine can write
 
 
 @dataclass(frozen=True)

@@ -1,12 +1,22 @@
 #!/bin/sh
 # Runs as PID 1 of a new machine's namespaces (started by `unshare`), then becomes tini.
 # $1 = the machine's root (an overlay already mounted on the host), $2 = its host name,
-# $3 = the capability bounding set for everything inside.
+# $3 = the capability bounding set for everything inside; with a user namespace,
+# $4 = the host uid of root inside and $5 = an open fd of the machine's user namespace.
 set -eu
-root="$1"; host="$2"; caps="$3"
+root="$1"; host="$2"; caps="$3"; base="${4:-}"; userns_fd="${5:-}"
+# Ids on what is mounted here: with a user namespace, root inside is host uid $base.
+owner=""
+[ -n "$base" ] && owner=",uid=$base,gid=$base"
 
 hostname "$host"
 ip link set lo up
+if [ -n "$base" ]; then
+    # The network namespace belongs to the host, so root inside has no privilege over it: it
+    # cannot change addresses, routes or links. Ports below 1024 and ping are opened to it here.
+    echo 0 > /proc/sys/net/ipv4/ip_unprivileged_port_start
+    echo "0 2147483647" > /proc/sys/net/ipv4/ping_group_range
+fi
 
 mount -t proc -o nosuid,nodev,noexec proc "$root/proc"
 # Hide or freeze the /proc files a learner never needs and that can hurt the host.
@@ -24,26 +34,37 @@ for d in bus fs irq sys; do
 done
 mount -t sysfs -o ro,nosuid,nodev,noexec sysfs "$root/sys"
 
-mount -t tmpfs -o nosuid,mode=755,size=64k tmpfs "$root/dev"
+mount -t tmpfs -o "nosuid,mode=755,size=64k$owner" tmpfs "$root/dev"
 for n in null zero full random urandom tty; do
     touch "$root/dev/$n"
     mount --bind "/dev/$n" "$root/dev/$n"
 done
 mkdir -p "$root/dev/pts" "$root/dev/shm"
-mount -t devpts -o newinstance,ptmxmode=0666,mode=0620,gid=5,nosuid,noexec devpts "$root/dev/pts"
+ttygid=5
+[ -n "$base" ] && ttygid=$((base + 5))
+mount -t devpts -o "newinstance,ptmxmode=0666,mode=0620,gid=$ttygid,nosuid,noexec" devpts "$root/dev/pts"
 ln -s pts/ptmx "$root/dev/ptmx"
 ln -s /proc/self/fd "$root/dev/fd"
 ln -s /proc/self/fd/0 "$root/dev/stdin"
 ln -s /proc/self/fd/1 "$root/dev/stdout"
 ln -s /proc/self/fd/2 "$root/dev/stderr"
-mount -t tmpfs -o nosuid,nodev,mode=1777,size=64m tmpfs "$root/dev/shm"
-mount -t tmpfs -o nosuid,nodev,mode=755,size=64m tmpfs "$root/run"
+mount -t tmpfs -o "nosuid,nodev,mode=1777,size=64m$owner" tmpfs "$root/dev/shm"
+mount -t tmpfs -o "nosuid,nodev,mode=755,size=64m$owner" tmpfs "$root/run"
 mkdir -p "$root/run/lock"
+[ -n "$base" ] && chown -h "$base:$base" "$root/dev/ptmx" "$root/dev/fd" "$root/dev/stdin" "$root/dev/stdout" \
+    "$root/dev/stderr" "$root/dev/pts" "$root/dev/shm" "$root/run/lock"
 
 # Make the machine's root the root of this mount namespace, so nothing of the host stays reachable.
 cd "$root"
 pivot_root . mnt
-exec chroot . /bin/sh -c '
-    umount -l /mnt
-    exec /usr/bin/setpriv --bounding-set "$1" -- /usr/bin/tini -s -- /bin/sleep infinity
-' sh "$caps"
+# The machine's umount is setuid root, and with a user namespace its owner is the machine's root
+# (so it would run as that uid here): no_new_privs keeps it running as the host's root.
+chroot . /usr/bin/setpriv --no-new-privs /usr/bin/umount -l /mnt
+[ -n "$base" ] && [ -d run/mount ] && chown -h "$base:$base" run/mount
+# With a user namespace, enter it last (the other namespaces stay the host's: root inside has no
+# privilege over them) and close its fd (bash: it may be above 9) so no process inside inherits it.
+if [ -n "$userns_fd" ]; then
+    exec chroot . /usr/bin/nsenter --user="/proc/self/fd/$userns_fd" -- /bin/bash -c \
+        "exec $userns_fd<&-; exec /usr/bin/setpriv --bounding-set \"\$1\" -- /usr/bin/tini -s -- /bin/sleep infinity" bash "$caps"
+fi
+exec chroot . /usr/bin/setpriv --bounding-set "$caps" -- /usr/bin/tini -s -- /bin/sleep infinity

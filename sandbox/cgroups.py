@@ -44,10 +44,11 @@ def create(name: str, *, memory_bytes: int, pids: int) -> list[Path]:
 
 
 def _limits(d: Path, memory_bytes: int, pids: int):
+    # Swap would let a machine go past its memory cap: it gets none (where the host has swap accounting).
     if _is_v2():
-        return [("memory.max", memory_bytes), ("pids.max", pids)]
+        return [("memory.max", memory_bytes), ("memory.swap.max", 0), ("pids.max", pids)]
     if d.parts[len(ROOT.parts)] == "memory":
-        return [("memory.limit_in_bytes", memory_bytes)]
+        return [("memory.limit_in_bytes", memory_bytes), ("memory.memsw.limit_in_bytes", memory_bytes)]
     return [("pids.max", pids)]
 
 
@@ -94,3 +95,25 @@ def memory_usage(name: str) -> int | None:
             except (OSError, ValueError):
                 continue
     return None
+
+
+def counters(name: str) -> dict[str, int]:
+    """What the caps did so far: processes killed for memory (oom_kills), forks refused at the
+    pids cap (pids_refused), and the processes now (pids)."""
+    found = {"oom_kills": 0, "pids_refused": 0, "pids": 0}
+    for d in _dirs(name):
+        for filename, key, word in (("memory.events", "oom_kills", "oom_kill"),
+                                    ("memory.oom_control", "oom_kills", "oom_kill"),
+                                    ("pids.events", "pids_refused", "max")):
+            try:
+                for line in (d / filename).read_text().splitlines():
+                    label, _, value = line.partition(" ")
+                    if label == word:
+                        found[key] = max(found[key], int(value))
+            except (OSError, ValueError):
+                continue
+        try:
+            found["pids"] = max(found["pids"], int((d / "pids.current").read_text()))
+        except (OSError, ValueError):
+            pass
+    return found

@@ -1,12 +1,19 @@
 """A lab machine: an overlay root on the image, its own namespaces, tini as PID 1.
 
-On the host a machine is a folder under machines/NAME: `upper/` (what the learner changed),
-`merged/` (the machine's root, readable by the grader), `machine.json` (how to boot it) and
-`pid` (tini's host pid while it runs). Commands enter it with nsenter and run as root inside,
-with the capabilities a mail server needs and no more.
+On the host a machine is a folder under machines/NAME: `disk.img` (its disk: an ext4 image whose
+`upper/` holds what the learner changed), `merged/` (the machine's root, readable by the grader),
+`machine.json` (how to boot it) and `pid` (tini's host pid while it runs). Commands enter it with
+nsenter and run as root inside, with the capabilities a mail server needs and no more.
+
+By default root inside is not root outside: the machine lives in a user namespace of its own,
+its ids 0..65535 being an unprivileged block of host ids (idmap.py, uidrange.py). Its layers and
+disk keep the ids the machine sees and are mounted idmapped under `idmapped/`. The namespaces
+other than the user namespace belong to the host, so root inside cannot mount, change the
+network or the host name, whatever its capabilities.
 """
 from __future__ import annotations
 
+import ctypes
 import json
 import os
 import shutil
@@ -16,7 +23,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Sequence
 
-from . import cgroups, paths, procs
+from . import cgroups, disk, idmap, paths, procs, uidrange
 from .errors import MachineNotRunning, SandboxError
 from .result import ExecResult
 from .runner import run_bounded
@@ -28,6 +35,12 @@ CAPABILITIES = ("chown", "dac_override", "fsetid", "fowner", "net_raw", "setgid"
                 "setfcap", "setpcap", "net_bind_service", "sys_chroot", "kill", "audit_write")
 BOUNDING_SET = "-all," + ",".join("+" + cap for cap in CAPABILITIES)
 PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+MS_NODEV = 0x4
+
+
+def userns_default() -> bool:
+    """User namespaces are on unless MAILLAB_USERNS=0 (or no/off/false) says otherwise."""
+    return os.environ.get("MAILLAB_USERNS", "1").strip().lower() not in ("0", "no", "off", "false")
 
 
 @dataclass
@@ -37,6 +50,9 @@ class MachineSpec:
     lowers: list[str] = field(default_factory=list)  # layer folders, top first, the image last
     memory_mb: int = 512
     pids: int = 512
+    disk_mb: int = 1024  # the size of its disk (what it can write); 0 = no disk cap, on the host's disk
+    userns: bool = field(default_factory=userns_default)  # root inside is an unprivileged host uid
+    uid_base: int = 0  # the host uid of root inside (with userns; allocated at create)
     hosts: list[str] = field(default_factory=list)  # extra /etc/hosts lines
     resolv_conf: str = "# This machine has no DNS server of its own yet.\n"
     services: list[str] = field(default_factory=list)  # started with `service NAME start` at boot
@@ -64,9 +80,49 @@ class Machine:
     @property
     def spec(self) -> MachineSpec:
         try:
-            return MachineSpec(**json.loads((self.dir / "machine.json").read_text()))
+            data = json.loads((self.dir / "machine.json").read_text())
         except FileNotFoundError:
             raise MachineNotRunning(f"There is no machine called {self.name}: start the lab first.") from None
+        # A machine made before disks and user namespaces keeps booting the way it was made.
+        data.setdefault("disk_mb", 0)
+        data.setdefault("userns", False)
+        return MachineSpec(**data)
+
+    def _save_spec(self, spec: MachineSpec) -> None:
+        tmp = self.dir / "machine.json.tmp"
+        tmp.write_text(json.dumps(asdict(spec), indent=2))
+        os.replace(tmp, self.dir / "machine.json")
+
+    @property
+    def _store(self) -> Path:
+        """The folder holding upper/ and work/ as the host stores them: the machine's disk, or (for a
+        machine without a disk cap) its own folder."""
+        return self.dir / "disk" if (self.dir / "disk.img").exists() else self.dir
+
+    def host_uid(self, inside: int = 0) -> int:
+        """The host uid (or gid) that an id inside this machine is on the host (root: 0 -> its base)."""
+        spec = self.spec
+        return idmap.as_host_id(spec.uid_base, inside) if spec.userns else inside
+
+    def inside_uid(self, host: int) -> int:
+        """The id this machine sees for a host uid or gid (a stat of its files from the host)."""
+        spec = self.spec
+        return idmap.as_inside_id(spec.uid_base, host) if spec.userns else host
+
+    def as_root(self, fn):
+        """Run fn (which writes under self.root from the host) so that what it creates belongs to the
+        machine's root, as if made inside; returns fn's result."""
+        spec = self.spec
+        if not spec.userns:
+            return fn()
+        return idmap.acting_as(spec.uid_base, spec.uid_base, fn)
+
+    def disk_usage(self) -> tuple[int, int] | None:
+        """(bytes used, bytes in all) of the machine's disk while it runs; None without a disk cap."""
+        return disk.usage(self.dir / "disk") if (self.dir / "disk.img").exists() else None
+
+    def disk_full(self) -> bool:
+        return (self.dir / "disk.img").exists() and disk.is_full(self.dir / "disk")
 
     def exists(self) -> bool:
         return (self.dir / "machine.json").is_file()
@@ -90,10 +146,17 @@ class Machine:
         """A new machine from `spec`, started (any old machine of that name is destroyed)."""
         machine = cls(name)
         machine.destroy()
-        for sub in ("upper", "work", "merged"):
-            (machine.dir / sub).mkdir(parents=True, exist_ok=True)
-        (machine.dir / "machine.json").write_text(json.dumps(asdict(spec), indent=2))
+        spec = MachineSpec(**asdict(spec))  # ours to fill in
         try:
+            (machine.dir / "merged").mkdir(parents=True)
+            if spec.disk_mb > 0:
+                disk.make(machine.dir / "disk.img", spec.disk_mb)
+            else:
+                for sub in ("upper", "work"):
+                    (machine.dir / sub).mkdir()
+            if spec.userns:
+                spec.uid_base = uidrange.allocate(machine.dir)
+            machine._save_spec(spec)
             machine.start()
         except BaseException:
             machine.destroy()  # nothing half-made stays behind
@@ -110,37 +173,67 @@ class Machine:
                 raise SandboxError(f"Machine {self.name} was made from a lab image or starting state that no longer "
                                    "exists (the image was rebuilt): reset the lab with `maillab reset LAB` "
                                    "(this machine's changes are lost).")
-        self._mount(spec)
-        self._write_identity(spec)
-        cgroups.create(self.name, memory_bytes=spec.memory_mb * 1024 * 1024, pids=spec.pids)
         if spec.netns and not os.path.exists(spec.netns):
             raise SandboxError(f"The lab network of machine {self.name} is not up: start the lab again.")
-        # In a lab network the machine joins the namespace the network made for it; else it gets its own.
-        net = ["nsenter", f"--net={spec.netns}", "--"] if spec.netns else []
-        log = open(self.dir / "boot.log", "wb")
-        proc = subprocess.Popen(
-            [*net, "unshare", "--mount", "--uts", "--ipc", *([] if spec.netns else ["--net"]), "--pid", "--fork",
-             "--kill-child", "--propagation", "private", "--",
-             "/bin/sh", str(BOOT), str(self.root), spec.hostname, BOUNDING_SET],
-            stdin=subprocess.DEVNULL, stdout=log, stderr=log, start_new_session=True,
-            preexec_fn=lambda: cgroups.join(self.name),
-        )
-        log.close()
+        if spec.userns and not spec.uid_base:
+            spec.uid_base = uidrange.allocate(self.dir)  # a machine made with user namespaces off
+            self._save_spec(spec)
+        userns = self._mount(spec)
+        try:
+            self.as_root(lambda: self._write_identity(spec))
+            cgroups.create(self.name, memory_bytes=spec.memory_mb * 1024 * 1024, pids=spec.pids)
+            # In a lab network the machine joins the namespace the network made for it; else it gets its own.
+            net = ["nsenter", f"--net={spec.netns}", "--"] if spec.netns else []
+            # With a user namespace, boot.sh enters it last, through this fd (see boot.sh).
+            ids = [str(spec.uid_base), str(userns)] if userns is not None else []
+            with open(self.dir / "boot.log", "wb") as log:
+                proc = subprocess.Popen(
+                    [*net, "unshare", "--mount", "--uts", "--ipc", *([] if spec.netns else ["--net"]), "--pid",
+                     "--fork", "--kill-child", "--propagation", "private", "--",
+                     "/bin/sh", str(BOOT), str(self.root), spec.hostname, BOUNDING_SET, *ids],
+                    stdin=subprocess.DEVNULL, stdout=log, stderr=log, start_new_session=True,
+                    pass_fds=(userns,) if userns is not None else (),
+                    preexec_fn=lambda: cgroups.join(self.name),
+                )
+        finally:
+            if userns is not None:
+                os.close(userns)
         pid = self._wait_for_init(proc)
         (self.dir / "pid").write_text(f"{pid} {procs.start_time(pid)}")
         for service in spec.services:
             self.exec(["service", service, "start"], timeout=30)
 
-    def _mount(self, spec: MachineSpec) -> None:
-        if os.path.ismount(self.root):
-            return
-        options = f"lowerdir={':'.join(spec.lowers)},upperdir={self.dir / 'upper'},workdir={self.dir / 'work'}"
-        # nodev: a device node made inside (say, of the host's disk) must not open anything.
-        done = subprocess.run(["mount", "-t", "overlay", "overlay", "-o", "nodev," + options, str(self.root)],
-                              capture_output=True, text=True)
-        if done.returncode != 0:
-            raise SandboxError(f"Could not mount the file system of machine {self.name}: {done.stderr.strip()}. "
-                               "This host needs overlayfs (run as root on Linux >= 5.11).")
+    def _mount(self, spec: MachineSpec) -> int | None:
+        """Mount the machine's disk and root; with a user namespace, returns an fd of a new one
+        (its ids mapped to the machine's block), through which the layers are seen."""
+        if (self.dir / "disk.img").exists() and not os.path.ismount(self.dir / "disk"):
+            disk.mount(self.dir / "disk.img", self.dir / "disk")
+        userns = idmap.user_namespace(spec.uid_base) if spec.userns else None
+        try:
+            if os.path.ismount(self.root):
+                return userns  # still mounted (a machine whose processes died): only the boot is missing
+            lowers, store = list(spec.lowers), self._store
+            if userns is not None:
+                # The layers and the disk, seen through the machine's ids: a file stored as root's is
+                # the machine root's host uid in these views.
+                views = self.dir / "idmapped"
+                views.mkdir(exist_ok=True)
+                pairs = [(Path(lower), views / f"lower{i}") for i, lower in enumerate(lowers)]
+                for source, view in [*pairs, (store, views / "disk")]:
+                    view.mkdir(exist_ok=True)
+                    if not os.path.ismount(view):
+                        idmap.bind_idmapped(source, view, userns, readonly=view.name != "disk")
+                lowers, store = [str(view) for _, view in pairs], views / "disk"
+            options = f"lowerdir={':'.join(lowers)},upperdir={store / 'upper'},workdir={store / 'work'}"
+            # nodev: a device node made inside (say, of the host's disk) must not open anything.
+            # With a user namespace overlayfs works in the upper dir as the machine's root (see
+            # idmap.acting_as): the host's own root ids cannot be written there.
+            self.as_root(lambda: _mount_overlay(options, self.root))
+        except BaseException:
+            if userns is not None:
+                os.close(userns)
+            raise
+        return userns
 
     def _write_identity(self, spec: MachineSpec) -> None:
         etc = self.root / "etc"
@@ -180,7 +273,7 @@ class Machine:
             try:
                 spec = self.spec
                 spec.services = self.running_services()
-                (self.dir / "machine.json").write_text(json.dumps(asdict(spec), indent=2))
+                self._save_spec(spec)
             except SandboxError:
                 pass  # a machine too broken to answer still gets stopped
         # Killing PID 1 of the namespace ends everything inside. Then the cgroup names any strays
@@ -189,17 +282,20 @@ class Machine:
             procs.kill_and_wait([pid])
         procs.kill_and_wait(cgroups.pids(self.name) - {os.getpid()})
         (self.dir / "pid").unlink(missing_ok=True)
-        if os.path.ismount(self.root):
-            done = subprocess.run(["umount", str(self.root)], capture_output=True, text=True)
-            if done.returncode != 0:
-                subprocess.run(["umount", "-l", str(self.root)], capture_output=True)
+        _unmount_under(self.dir)
         cgroups.remove(self.name)
 
     def destroy(self) -> None:
         """Stop and delete everything of this machine."""
         if self.dir.exists():
             self.stop(remember_services=False)
+            try:
+                spec = self.spec
+            except (SandboxError, ValueError, TypeError):
+                spec = None
             shutil.rmtree(self.dir, ignore_errors=True)
+            if spec is not None and spec.userns:
+                uidrange.release(spec.uid_base, self.dir)
 
     def reset(self) -> None:
         """Back to the state its spec describes: the learner's changes are thrown away."""
@@ -215,7 +311,20 @@ class Machine:
         layer.parent.mkdir(parents=True, exist_ok=True)
         if layer.exists():
             shutil.rmtree(layer)
-        os.rename(self.dir / "upper", layer)
+        if (self.dir / "disk.img").exists():
+            # The disk stores the ids the machine sees, as layers do: a plain copy (with the
+            # overlay's xattrs and whiteouts) is the layer.
+            disk.mount(self.dir / "disk.img", self.dir / "disk")
+            try:
+                done = subprocess.run(["cp", "-a", "--preserve=all", str(self.dir / "disk" / "upper"), str(layer)],
+                                      capture_output=True, text=True)
+            finally:
+                _unmount_under(self.dir)
+            if done.returncode != 0:
+                shutil.rmtree(layer, ignore_errors=True)
+                raise SandboxError(f"Could not save the state of machine {self.name}: {done.stderr.strip()}")
+        else:
+            os.rename(self.dir / "upper", layer)
         self.destroy()
         return services
 
@@ -229,7 +338,9 @@ class Machine:
         variables = {"PATH": PATH, "HOME": "/root", "USER": "root", "LOGNAME": "root", "LANG": "C.UTF-8",
                      "SHELL": "/bin/bash", "TERM": os.environ.get("TERM", "xterm-256color") if tty else "dumb"}
         variables.update(env or {})
-        return ["nsenter", "-t", str(pid), "-m", "-u", "-i", "-n", "-p", "-r", "-w",
+        # With -U nsenter enters the user namespace last and becomes root there (uid 0 inside).
+        userns = ["-U"] if self.spec.userns else []
+        return ["nsenter", "-t", str(pid), *userns, "-m", "-u", "-i", "-n", "-p", "-r", "-w",
                 "/usr/bin/setpriv", "--pdeathsig", "KILL", "--bounding-set", BOUNDING_SET, "--",
                 "/usr/bin/env", "-i", "-C", cwd, *(f"{k}={v}" for k, v in variables.items()), *argv]
 
@@ -247,6 +358,42 @@ class Machine:
 
     def memory_usage(self) -> int | None:
         return cgroups.memory_usage(self.name)
+
+
+_libc = ctypes.CDLL(None, use_errno=True)
+
+
+def _mount_overlay(options: str, target: Path) -> None:
+    if _libc.mount(b"overlay", os.fsencode(str(target)), b"overlay", MS_NODEV, options.encode()) != 0:
+        err = os.strerror(ctypes.get_errno())
+        raise SandboxError(f"Could not mount the file system of machine {target.parent.name}: {err}. "
+                           "This host needs overlayfs (run as root on Linux >= 5.19).")
+
+
+def _unmount_under(folder: Path) -> None:
+    """Unmount everything mounted in `folder` (root, idmapped views, disk), deepest first."""
+    prefix = str(folder.resolve()) + "/"
+    try:
+        mounts = [line.split()[4] for line in Path("/proc/self/mountinfo").read_text().splitlines()]
+    except OSError:
+        return
+    for target in sorted({m for m in mounts if m.startswith(prefix)}, key=len, reverse=True):
+        target = target.replace("\\040", " ")
+        if _libc.umount2(os.fsencode(target), 0) != 0:
+            _libc.umount2(os.fsencode(target), 2)  # MNT_DETACH: gone when its last user lets go
+
+
+def machine_of_path(path: str | os.PathLike) -> Machine | None:
+    """The machine whose root holds `path` (links followed), or None for a path elsewhere."""
+    try:
+        real = Path(os.path.realpath(path))
+        inside = real.relative_to(paths.machines_dir().resolve())
+    except (OSError, ValueError):
+        return None
+    if len(inside.parts) < 2 or inside.parts[1] != "merged":
+        return None
+    machine = Machine(inside.parts[0])
+    return machine if machine.exists() else None
 
 
 def all_machines() -> list[Machine]:

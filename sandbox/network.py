@@ -25,7 +25,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Callable
 
-from . import cgroups, paths, procs
+from . import cgroups, hermetic, paths, procs
 from .errors import SandboxError
 
 LAB_RANGES = tuple(ipaddress.ip_network(n) for n in ("192.0.2.0/24", "198.51.100.0/24", "203.0.113.0/24"))
@@ -188,6 +188,7 @@ class Network:
         procs.kill_and_wait(cgroups.pids(self.cgroup) - {os.getpid()})
         cgroups.remove(self.cgroup)
         for netns in self._namespaces():
+            hermetic.record_final(netns, str(NETNS_DIR / netns))
             _ip("netns", "del", netns, check=False)
         for node in self._node_names():
             (self.node_dir(node) / "pid").unlink(missing_ok=True)
@@ -238,6 +239,9 @@ class Network:
             cmds += [f"route add {s} via {gateway}" for s in subnets if s != str(_subnet(n.address))]
             _ip_batch(self.netns_name(n.name), cmds)
             _in_netns(self.netns(n.name), lambda: _sysctls(_NO_IPV6))
+        # Count (and drop) anything sent to an address outside the lab: see hermetic.py.
+        for node in [HUB, *(x.name for x in spec.nodes)]:
+            hermetic.install(self.netns(node))
 
     # -- the processes of DNS and mail server nodes ----------------------------------------------
     def _pid(self, node: str) -> int | None:

@@ -69,6 +69,8 @@ def write_server_config(config_dir: Path, *, workspace: Path, checkpoints_dir: P
         "ServerApp.root_dir": str(workspace),
         # The terminal enters the lab machine (a clean environment; it kills its child on SIGTERM).
         "ServerApp.terminado_settings": {"shell_command": list(shell_command)},
+        # Files created under `machine` belong to the machine's root inside (see machine_files.py).
+        "ServerApp.contents_manager_class": "grader.notebook.machine_files.MachineFilesManager",
         "FileContentsManager.checkpoints_class": "grader.notebook.checkpoints.PrivateCheckpoints",
         "PrivateCheckpoints.root_dir": str(checkpoints_dir),
         # Deleting a file under `machine` must delete it there, not move it into a host trash.
