@@ -43,6 +43,9 @@ def selftest_lab(lab: Lab, report: Callable[[StepVerdict], None] = print) -> lis
     finally:
         for machine in session.machines():
             machine.destroy()
+        network = session.network()
+        if network is not None:
+            network.destroy()
     return verdicts
 
 
