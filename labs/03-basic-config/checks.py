@@ -24,8 +24,16 @@ def names_in(value):
 
 
 def set_twice(host, names):
-    """Duplicate-key warnings of `postconf -n` for these parameters."""
-    return [w.text for w in host.postconf_lint().overrides if w.parameter in names]
+    """Duplicate-key warnings of `postconf -n` for these parameters (Fail when postconf cannot read main.cf)."""
+    try:
+        lint = host.postconf_lint()
+    except Fail as exc:
+        for name in names:
+            if indented_line(host, name):
+                fail_with_indent_hint(host, name, exc.detail)
+        raise Fail(exc.detail, hint=_("postconf cannot read main.cf: open /etc/postfix/main.cf and fix the "
+                                      "setting the message names.")) from None
+    return [w.text for w in lint.overrides if w.parameter in names]
 
 
 def indented_line(host, name):
@@ -36,12 +44,13 @@ def indented_line(host, name):
     return match.group(0).strip() if match else None
 
 
-def fail_with_indent_hint(host, name, detail):
+def fail_with_indent_hint(host, name, detail, hint=None):
+    """Fail; when main.cf sets `name` on an indented line, that is the hint (it explains the value)."""
     line = indented_line(host, name)
     if line:
         raise Fail(detail, hint=_("main.cf has the line `{line}`, but it starts with a space, so Postfix reads it "
                                   "as the rest of the line above it. Remove the leading space.", line=line))
-    raise Fail(detail)
+    raise Fail(detail, hint=hint)
 
 
 def origin_of(host):
@@ -73,11 +82,10 @@ def myhostname_is_the_full_name(host):
         raise Fail(_("postconf is missing: Postfix is not installed"))
     if value.lower() != FQDN:
         if "." not in value:
-            line = indented_line(host, "myhostname")
-            if line is None:
-                raise Fail(_("myhostname = {value}: a bare host name, without its domain", value=value),
-                           hint=_("`{value}` is only the host part. Give the full name, "
-                                  "`postconf -e myhostname={fqdn}`.", value=value, fqdn=FQDN))
+            fail_with_indent_hint(host, "myhostname",
+                                  _("myhostname = {value}: a bare host name, without its domain", value=value),
+                                  hint=_("`{value}` is only the host part. Give the full name, "
+                                         "`postconf -e myhostname={fqdn}`.", value=value, fqdn=FQDN))
         fail_with_indent_hint(host, "myhostname", _("myhostname = {value}", value=value))
     return _("myhostname = {value}", value=value)
 
@@ -106,13 +114,15 @@ def myorigin_is_the_domain(host):
     if origin == DOMAIN:
         return _("myorigin = {value}: mail from root leaves as root@{origin}", value=value, origin=origin)
     if value.startswith("/"):
-        raise Fail(_("myorigin = {value}, and that file says {origin}", value=value, origin=origin or _("(nothing)")),
-                   hint=_("myorigin takes the name in {file}: write {domain} there, or set "
-                          "`postconf -e 'myorigin = $mydomain'`.", file=value, domain=DOMAIN))
+        fail_with_indent_hint(host, "myorigin", _("myorigin = {value}, and that file says {origin}", value=value,
+                                                  origin=origin or _("(nothing)")),
+                              hint=_("myorigin takes the name in {file}: write {domain} there, or set "
+                                     "`postconf -e 'myorigin = $mydomain'`.", file=value, domain=DOMAIN))
     if origin in (FQDN, "mail") or origin == (host.postconf("myhostname", expand=True) or "").lower():
-        raise Fail(_("myorigin = {value}: mail from root would leave as root@{origin}", value=value, origin=origin),
-                   hint=_("That is the host's name, not the domain: replies would go to one machine's name. "
-                          "Use `postconf -e 'myorigin = $mydomain'`."))
+        fail_with_indent_hint(host, "myorigin", _("myorigin = {value}: mail from root would leave as root@{origin}",
+                                                  value=value, origin=origin),
+                              hint=_("That is the host's name, not the domain: replies would go to one machine's "
+                                     "name. Use `postconf -e 'myorigin = $mydomain'`."))
     fail_with_indent_hint(host, "myorigin", _("myorigin = {value}: mail from root would leave as root@{origin}",
                                               value=value, origin=origin))
 

@@ -122,7 +122,7 @@ def you_sent_alice_and_bob_a_message(host):
 @check(step="mbox-delivery", title=_("A tagged message reaches /var/mail/alice and /var/mail/bob"),
        hint=_("Read the log lines of the message's queue id in /var/log/mail.log: the reason is after status=."))
 def a_tagged_message_reaches_their_mbox_files(host):
-    delivery = host.send_tagged(f"grader@{DOMAIN}", addresses(), subject="MailLab check: mbox delivery")
+    delivery = host.send_tagged(f"grader@{DOMAIN}", addresses(), subject="MailLab check: mbox delivery", within=5)
     if not delivery.delivered:
         delete_if_queued(host, delivery)
         raise Fail(delivery.summary())
@@ -176,7 +176,8 @@ def postfix_has_read_main_cf(host):
 @check(step="maildir", title=_("A tagged message lands in ~/Maildir/new for alice and bob"),
        hint=_("Read the log lines of the message's queue id in /var/log/mail.log: the reason is after status=."))
 def a_tagged_message_lands_in_maildir_new(host):
-    delivery = host.send_tagged(f"grader@{DOMAIN}", addresses(), subject="MailLab check: Maildir delivery")
+    delivery = host.send_tagged(f"grader@{DOMAIN}", addresses(), subject="MailLab check: Maildir delivery",
+                                  within=5)
     if not delivery.delivered:
         delete_if_queued(host, delivery)
         reasons = " ".join(o.reason for r in delivery.recipients for o in delivery.outcomes_for(r))
