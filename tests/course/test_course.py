@@ -22,7 +22,7 @@ NOTEBOOK_SHOWS = {
                        "250 2.0.0 Ok: queued as",           # ... and mx1 took the message
                        "MX\t20 mx2.remote.test.",          # dig showed both MX records
                        "10 mx1.remote.test\n20 mx2.remote.test"],  # the answer file, lowest first
-    "basic-config": ["myhostname = mail\n",                 # the starting state: a bare host name
+    "basic-config": ["mydestination = $myhostname, localhost",  # the starting state: not for example.test
                      "mydestination = mail.example.test, localhost.example.test, localhost, example.test",
                      "reload -- version",                   # postfix reload, in the log
                      "Return-Path: <root@example.test>"],   # the proof in root's mailbox
