@@ -18,6 +18,17 @@ NOTEBOOK_SHOWS = {
     "install-postfix": ["mail.example.test",                 # `!hostname --fqdn` ran inside the machine
                         "Setting up postfix",                # the learner's own install cell did the work
                         "The journey of message", "mailbox on mail"],  # lab.mailflow()
+    "how-mail-works": ["220 mx1.remote.test ESMTP",         # the SMTP conversation reached mx1
+                       "250 2.0.0 Ok: queued as",           # ... and mx1 took the message
+                       "MX\t20 mx2.remote.test.",          # dig showed both MX records
+                       "10 mx1.remote.test\n20 mx2.remote.test"],  # the answer file, lowest first
+    "basic-config": ["mydestination = $myhostname, localhost",  # the starting state: not for example.test
+                     "mydestination = mail.example.test, localhost.example.test, localhost, example.test",
+                     "reload -- version",                   # postfix reload, in the log
+                     "Return-Path: <root@example.test>"],   # the proof in root's mailbox
+    "local-users": ["alice:x:", "/home/alice:/bin/bash",    # useradd -m -s /bin/bash
+                    "Welcome to example.test",              # s-nail read alice's mbox
+                    "/var/mail/alice:1"],
 }
 
 

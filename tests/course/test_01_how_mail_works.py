@@ -1,0 +1,130 @@
+"""Lab 01 on real machines: wrong quiz answers, SMTP spoken wrongly and MX answers written wrongly
+FAIL with a hint that names the mistake."""
+import json
+
+import pytest
+
+from .conftest import first_problem, sh
+
+pytestmark = pytest.mark.machine
+
+MODEL = {"writer": "mua", "transfer": "mta", "delivery": "mda", "retrieval": "mra", "submit": "smtp",
+         "relay": "smtp", "handoff": "lmtp", "download": "pop3", "folders": "imap", "why-postfix": "small",
+         "compatible": "command"}
+
+
+@pytest.fixture(scope="module")
+def lab01():
+    """One session for the module (a networked lab): each test resets the step it needs."""
+    from grader.session import open_lab
+
+    from .conftest import LEARNER
+
+    session = open_lab("how-mail-works", LEARNER)
+    yield session
+    for machine in session.machines():
+        machine.destroy()
+    network = session.network()
+    if network is not None:
+        network.destroy()
+
+
+def answer(session, answers):
+    sh(session, f"mkdir -p /root/answers && cat > /root/answers/roles-quiz.json <<'EOF'\n{json.dumps(answers)}\nEOF")
+
+
+def smtp(session, *lines, server="mx1.remote.test"):
+    quoted = " ".join("'" + line.replace("'", "'\\''") + "'" for line in lines)
+    return sh(session, f"printf '%s\\r\\n' {quoted} | nc -w 10 {server} 25")
+
+
+def conversation(*data, sender="root@example.test", rcpt="postmaster@remote.test"):
+    return ("HELO mail.example.test", f"MAIL FROM:<{sender}>", f"RCPT TO:<{rcpt}>", "DATA", *data, ".", "QUIT")
+
+
+def test_a_mixed_up_role_is_named_without_giving_the_answer(lab01):
+    """Does choosing MTA for Thunderbird say what an MTA is, without naming the MUA?"""
+    lab01.reset("roles-quiz")
+    answer(lab01, {**MODEL, "writer": "mta"})
+    item = first_problem(lab01, "roles-quiz")
+    assert item.name == "every_answer_is_right"
+    assert "10 of 11 right" in item.detail and "question 1" in item.detail
+    assert "An MTA is a server program" in item.hint and "MUA" not in item.hint
+
+
+def test_several_wrong_protocols_show_the_first_and_count_the_rest(lab01):
+    lab01.reset("roles-quiz")
+    answer(lab01, {**MODEL, "handoff": "smtp", "download": "imap"})
+    item = first_problem(lab01, "roles-quiz")
+    assert item.name == "every_answer_is_right"
+    assert item.hint.startswith("Question 7:") and "1 more answers" in item.hint
+    assert "LMTP" not in item.hint
+
+
+def test_unanswered_questions_are_listed(lab01):
+    lab01.reset("roles-quiz")
+    answer(lab01, {k: v for k, v in MODEL.items() if k not in ("relay", "folders")})
+    item = first_problem(lab01, "roles-quiz")
+    assert item.name == "every_question_has_an_answer" and "question 6, 9" in item.detail
+
+
+def test_a_hand_edited_answers_file_is_explained(lab01):
+    lab01.reset("roles-quiz")
+    sh(lab01, "echo 'writer = MUA' > /root/answers/roles-quiz.json")
+    item = first_problem(lab01, "roles-quiz")
+    assert item.name == "every_question_has_an_answer" and "Press Submit" in item.hint
+
+
+def test_no_empty_line_after_the_headers(lab01):
+    lab01.reset("smtp-by-hand")
+    smtp(lab01, *conversation("From: root@example.test", "Subject: hi", "Hello Bob"))
+    item = first_problem(lab01, "smtp-by-hand")
+    assert item.name == "your_message_has_headers_and_a_text"
+    assert "no empty line" in item.detail and "empty line ends the headers" in item.hint
+
+
+def test_envelope_only_without_headers(lab01):
+    """A learner who thinks MAIL FROM is the From: header: the hint explains envelope and headers."""
+    lab01.reset("smtp-by-hand")
+    smtp(lab01, *conversation("Hello Bob, just text."))
+    item = first_problem(lab01, "smtp-by-hand")
+    assert item.name == "your_message_has_headers_and_a_text"
+    assert "From:" in item.detail and "envelope" in item.hint
+
+
+def test_the_null_sender_is_only_for_bounces(lab01):
+    lab01.reset("smtp-by-hand")
+    smtp(lab01, *conversation("From: root@example.test", "Subject: hi", "", "Hello", sender=""))
+    item = first_problem(lab01, "smtp-by-hand")
+    assert item.name == "the_envelope_names_a_sender" and "bounces" in item.hint
+
+
+def test_talking_to_the_other_server(lab01):
+    lab01.reset("smtp-by-hand")
+    smtp(lab01, *conversation("From: root@example.test", "Subject: hi", "", "Hello"), server="mx2.remote.test")
+    item = first_problem(lab01, "smtp-by-hand")
+    assert item.name == "mx1_received_a_message_from_your_machine"
+    assert "mx2.remote.test stored your message" in item.detail
+
+
+def test_swaks_is_not_speaking_smtp_yourself(lab01):
+    lab01.reset("smtp-by-hand")
+    sh(lab01, "swaks --server mx1.remote.test --to postmaster@remote.test --from root@example.test >/dev/null")
+    item = first_problem(lab01, "smtp-by-hand")
+    assert item.name == "you_spoke_smtp_yourself" and "swaks" in item.detail
+
+
+@pytest.mark.parametrize("text, check, words", [
+    ("mx1.remote.test 10\nmx2.remote.test 20\n", "the_hosts_are_the_mail_servers", "preference first"),
+    ("10 198.51.100.10\n20 198.51.100.20\n", "the_hosts_are_the_mail_servers", "not an address"),
+    ("10 mx1.remote.test\n", "the_hosts_are_the_mail_servers", "a line for each"),
+    ("10 mx1.remote.test\n20 mx2.remote.test\n30 ns.example.test\n", "the_hosts_are_the_mail_servers",
+     "and only those"),
+    ("20 mx1.remote.test\n10 mx2.remote.test\n", "the_preferences_are_right", "keep them together"),
+    ("20 mx2.remote.test.\n10 mx1.remote.test.\n", "the_lines_are_in_the_order_servers_are_tried", "lowest preference first"),
+])
+def test_wrong_mx_answers(lab01, text, check, words):
+    lab01.reset("mx-lookup")
+    sh(lab01, f"printf '{text}' > /root/answers/mx.txt")
+    item = first_problem(lab01, "mx-lookup")
+    assert item.name == check and words in item.hint, (item.detail, item.hint)

@@ -1,0 +1,60 @@
+"""The quiz as data: loading, reading a learner's answers file, and grading with mix-up hints."""
+import pytest
+
+from grader import lab as labs
+from grader import quiz as quizzes
+from grader.errors import MailLabError
+from grader.reload import ConfigLoad, _parse
+
+
+@pytest.fixture
+def roles():
+    return quizzes.load(labs.find("how-mail-works").dir / "quiz" / "roles-quiz.toml")
+
+
+def test_the_course_quiz_loads_and_every_wrong_option_has_a_hint(roles):
+    assert roles.answers_file == "/root/answers/roles-quiz.json"
+    for question in roles.questions:
+        assert set(question.mixups) == set(question.options) - {question.answer}, question.id
+
+
+def test_model_answers_pass(roles):
+    assert quizzes.grade(roles, roles.model_answers()).passed
+
+
+def test_a_wrong_answer_gives_its_mixup(roles):
+    answers = {**roles.model_answers(), "handoff": "smtp"}
+    graded = quizzes.grade(roles, answers)
+    assert not graded.passed and len(graded.wrong) == 1
+    mistake = graded.wrong[0]
+    assert mistake.number == roles.number("handoff") and mistake.chosen_text == "SMTP"
+    assert "hand-off" in mistake.hint
+
+
+def test_unanswered_and_unknown_options(roles):
+    answers = {**roles.model_answers(), "writer": "xyz"}
+    del answers["relay"]
+    graded = quizzes.grade(roles, answers)
+    assert graded.unanswered == (roles.number("relay"),) and graded.not_an_option == ((1, "xyz"),)
+
+
+@pytest.mark.parametrize("text", ["[1, 2]", '{"a": 3}', "writer = mua"])
+def test_an_answers_file_that_is_not_ours(text):
+    with pytest.raises(ValueError):
+        quizzes.parse_answers(text)
+
+
+def test_a_quiz_whose_answer_is_not_an_option_is_refused(tmp_path):
+    path = tmp_path / "q.toml"
+    path.write_text('answers_file = "/x"\n[[questions]]\nid = "a"\ntext = "?"\nanswer = "z"\n'
+                    '[questions.options]\ny = "Y"\n')
+    with pytest.raises(MailLabError, match="answer among its options"):
+        quizzes.load(path)
+
+
+def test_a_reload_in_the_same_second_as_the_change_counts_as_live():
+    changed = _parse("2026 Nov 30 09:15:34")
+    assert ConfigLoad("/etc/postfix/main.cf", changed, _parse("2026 Nov 30 09:15:34")).live
+    assert not ConfigLoad("/etc/postfix/main.cf", changed, _parse("2026 Nov 30 09:15:33")).live
+    assert not ConfigLoad("/etc/postfix/main.cf", changed, None).live
+    assert _parse("2026-11-30T09:15:35.123+00:00") > changed
