@@ -8,6 +8,9 @@ set_alias postmaster root
 set_alias root alice
 set_alias sales "alice, bob"
 newaliases
+# A local delivery process that opened the alias table in this same second would not notice the
+# rebuild (Postfix compares whole seconds); a reload starts them afresh. By hand you never need it.
+postfix reload >/dev/null 2>&1
 # Postfix's default already reads /etc/aliases; set it only where someone changed it.
 if [ "$(postconf -h alias_maps)" != hash:/etc/aliases ] || [ "$(postconf -h alias_database)" != hash:/etc/aliases ]; then
     postconf -e alias_maps=hash:/etc/aliases alias_database=hash:/etc/aliases
