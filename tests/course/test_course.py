@@ -18,6 +18,15 @@ NOTEBOOK_SHOWS = {
     "install-postfix": ["mail.example.test",                 # `!hostname --fqdn` ran inside the machine
                         "Setting up postfix",                # the learner's own install cell did the work
                         "The journey of message", "mailbox on mail"],  # lab.mailflow()
+    "addresses": ["alice, bob",                              # postalias -q sales
+                  "orig_to=<sales>",                         # the list reached both mailboxes
+                  "User unknown in virtual alias table",     # an address the shop does not have
+                  "from=<alice.liddell@example.test>",       # the rewritten envelope sender
+                  "The journey of message"],
+    "test-delivery": ["queued as",                           # swaks's SMTP conversation
+                      "message-id=<lunch-friday.4711@example.test>",
+                      "unknown user",                        # the bounce and its reason
+                      "Subject: Quarterly report"],          # released and delivered
 }
 
 
