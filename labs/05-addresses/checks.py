@@ -13,7 +13,7 @@ OLD_SENDER = f"alice@{DOMAIN}"
 NEW_SENDER = f"alice.liddell@{DOMAIN}"
 OUTSIDE = "friend@capture.test"
 CAPTURE = "capture"
-FIRST_UID = 1000  # people's accounts start here on Debian; below are system accounts
+PEOPLE_UIDS = range(1000, 60000)  # Debian's accounts for people; the rest (root, nobody...) are system accounts
 
 
 # --- shared probes --------------------------------------------------------------------------
@@ -56,25 +56,26 @@ def _bounce_hint(outcome):
 
 
 def _table_is_built(host, parameter, build_command):
-    """Fail when a table named in `parameter` was edited but not rebuilt."""
+    """Fail when a table named in `parameter` was edited but not rebuilt (`build_command` is
+    "postmap" or "newaliases")."""
     tables = parse_tables(host.postconf(parameter, expand=True))
     for table in tables:
+        command = build_command if build_command == "newaliases" else f"{build_command} {table.name}"
         fresh = freshness(host, table)
         if fresh.state == "no-source":
             raise Fail(_("{parameter} names {table}, but {path} does not exist",
                          parameter=parameter, table=str(table), path=table.name),
-                       hint=_("Create {path} (one `key value` line per address), then run `{command} {path}`.",
-                              path=table.name, command=build_command))
+                       hint=_("Create {path} (one line per address), then run `{command}`.",
+                              path=table.name, command=command))
         if fresh.state == "not-built":
             raise Fail(_("{path} exists, but {built} does not: the table was never built",
                          path=table.name, built=table.built_path),
-                       hint=_("Postfix reads {built}, not the text file: run `{command} {path}`.",
-                              built=table.built_path, command=build_command, path=table.name))
+                       hint=_("Postfix reads {built}, not the text file: run `{command}`.",
+                              built=table.built_path, command=command))
         if fresh.state == "stale":
             raise Fail(_("{path} is newer than {built}: your last edit is not in the table Postfix reads",
                          path=table.name, built=table.built_path),
-                       hint=_("Rebuild the table after every edit: `{command} {path}`.",
-                              command=build_command, path=table.name))
+                       hint=_("Rebuild the table after every edit: `{command}`.", command=command))
     return _("{tables} built and up to date", tables=", ".join(map(str, tables)))
 
 
@@ -113,7 +114,7 @@ def postfix_reads_etc_aliases(host):
 @check(step="aliases", title=_("aliases.db is rebuilt from /etc/aliases"),
        hint=_("Run `newaliases` after every edit of /etc/aliases."))
 def aliases_db_is_up_to_date(host):
-    return _table_is_built(host, "alias_maps", "postalias")
+    return _table_is_built(host, "alias_maps", "newaliases")
 
 
 @check(step="aliases", title=_("Mail for root and postmaster reaches a person"),
@@ -128,7 +129,7 @@ def mail_for_root_and_postmaster_reaches_a_person(host):
             raise Fail(delivery.summary(), hint=_bounce_hint(failed[0]))
         for user in reached:
             account = host.user(user)
-            if user == "root" or not account or (account.uid or 0) < FIRST_UID:
+            if not account or account.uid not in PEOPLE_UIDS:
                 raise Fail(_("mail for {rcpt} ends in /var/mail/{user}, the mailbox of a system account",
                              rcpt=rcpt, user=user))
             _require_in_mailbox(host, user, delivery)
@@ -296,12 +297,12 @@ def outgoing_mail_shows_the_new_sender(host):
     if envelope.lower() != NEW_SENDER:
         raise Fail(_("{server} received From: {header}, but the envelope sender MAIL FROM:<{envelope}>",
                      server="mx.capture.test", header=header, envelope=envelope),
-                   hint=_("Only the header was rewritten: check canonical_classes (it should include "
+                   hint=_("Only the header was rewritten: check sender_canonical_classes (it should include "
                           "envelope_sender), then `postfix reload`."))
     if NEW_SENDER not in header.lower():
         raise Fail(_("{server} received MAIL FROM:<{envelope}>, but the header From: {header}",
                      server="mx.capture.test", envelope=envelope, header=header),
-                   hint=_("Only the envelope was rewritten: check canonical_classes (it should include "
+                   hint=_("Only the envelope was rewritten: check sender_canonical_classes (it should include "
                           "header_sender), then `postfix reload`."))
     return _("{server} received MAIL FROM:<{envelope}> and From: {header}", server="mx.capture.test",
              envelope=envelope, header=header)
