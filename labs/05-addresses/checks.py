@@ -1,4 +1,6 @@
 """Checks of lab 05, addresses. Each step is proven by mail that really arrives where it should."""
+import re
+
 from grader import Fail, _, check
 from grader.liveconf import liveness
 from grader.tables import freshness, names_path, parse_tables
@@ -49,7 +51,11 @@ def _require_in_mailbox(host, user, delivery):
 
 def _bounce_hint(outcome):
     reason = outcome.reason
-    if "unknown user" in reason.lower():
+    unknown = re.search(r'unknown user: "([^"]+)"', reason)
+    if unknown and unknown[1].lower() == (outcome.orig_to or outcome.to).split("@", 1)[0].lower():
+        return _("There is no alias and no account called {name}: add a line `{name}: ...` to /etc/aliases, "
+                 "then run `newaliases`.", name=unknown[1])
+    if unknown:
         return _("The log says {reason}: an alias points at a user that does not exist. Check the "
                  "spelling of the names after the colon in /etc/aliases, then run `newaliases`.", reason=reason)
     return _("Read the log line: the reason is in parentheses after status=.")
@@ -129,7 +135,10 @@ def mail_for_root_and_postmaster_reaches_a_person(host):
             raise Fail(delivery.summary(), hint=_bounce_hint(failed[0]))
         for user in reached:
             account = host.user(user)
-            if not account or account.uid not in PEOPLE_UIDS:
+            if not account:
+                raise Fail(_("mail for {rcpt} ends in /var/mail/{user}, and there is no account {user}: "
+                             "nobody reads it", rcpt=rcpt, user=user))
+            if account.uid not in PEOPLE_UIDS:
                 raise Fail(_("mail for {rcpt} ends in /var/mail/{user}, the mailbox of a system account",
                              rcpt=rcpt, user=user))
             _require_in_mailbox(host, user, delivery)

@@ -40,6 +40,17 @@ def test_a_misspelt_alias_target_bounces_and_is_named(lab05):
     assert "bounced" in item.detail and 'unknown user: "alcie"' in item.hint and "spelling" in item.hint
 
 
+def test_postmaster_alias_removed(lab05):
+    """Postfix never bounces mail for postmaster: without an alias it lands in /var/mail/postmaster,
+    which belongs to no account."""
+    lab05.reset("aliases")
+    sh(lab05, "sed -i '/^postmaster:/d' /etc/aliases && " + ALIASES_DONE + " && newaliases")
+    item = first_problem(lab05, "aliases")
+    assert item.name == "mail_for_root_and_postmaster_reaches_a_person"
+    assert "/var/mail/postmaster, and there is no account postmaster" in item.detail
+    assert "postmaster: root" in item.hint
+
+
 def test_alias_maps_pointing_elsewhere(lab05):
     """The learner's aliases are right, but Postfix reads another file."""
     lab05.reset("aliases")
@@ -103,7 +114,9 @@ def test_virtual_table_never_built(lab05):
 def test_virtual_settings_not_reloaded(lab05):
     """main.cf changed, but Postfix still runs with the old one."""
     lab05.reset("virtual-domain")
-    sh(lab05, VIRTUAL_TABLE + " && " + VIRTUAL_CONF)
+    # Postfix's master starts qmgr just after the machine boots: change main.cf only once it runs.
+    sh(lab05, "for i in $(seq 100); do pgrep -x qmgr >/dev/null && break; sleep 0.05; done; sleep 0.1; "
+              + VIRTUAL_TABLE + " && " + VIRTUAL_CONF)
     item = first_problem(lab05, "virtual-domain")
     assert item.name == "main_cf_is_live_for_the_virtual_domain"
     assert "postfix reload" in item.hint
