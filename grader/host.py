@@ -276,6 +276,20 @@ class Host:
 
         return config_load(self, path)
 
+    def settle(self, delivery: Delivery, within: float = 5.0) -> Delivery:
+        """`delivery` read again once Postfix removed its queue files: a message to several
+        recipients (a list alias) is complete with its first status line, the others follow."""
+        log = self.maillog()
+
+        def removed(found: Delivery) -> bool:
+            return bool(found.queue_ids) and all(
+                any(line.endswith(f" {qid}: removed") for line in found.lines) for qid in found.queue_ids)
+
+        found, waited = self._poll(within, lambda: log.follow(delivery.message_id, list(delivery.recipients)),
+                                   removed)
+        found.tag, found.waited = delivery.tag, delivery.waited + waited
+        return found
+
 
 def _check_address(address: str, *, allow_empty: bool = False) -> None:
     # An address starting with "-" would be read by sendmail as an option.

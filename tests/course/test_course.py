@@ -29,6 +29,15 @@ NOTEBOOK_SHOWS = {
     "local-users": ["alice:x:", "/home/alice:/bin/bash",    # useradd -m -s /bin/bash
                     "Welcome to example.test",              # s-nail read alice's mbox
                     "/var/mail/alice:1"],
+    "addresses": ["alice, bob",                              # postalias -q sales
+                  "orig_to=<sales>",                         # the list reached both mailboxes
+                  "User unknown in virtual alias table",     # an address the shop does not have
+                  "from=<alice.liddell@example.test>",       # the rewritten envelope sender
+                  "The journey of message"],
+    "test-delivery": ["queued as",                           # swaks's SMTP conversation
+                      "message-id=<lunch-friday.4711@example.test>",
+                      "unknown user",                        # the bounce and its reason
+                      "Subject: Quarterly report"],          # released and delivered
 }
 
 
