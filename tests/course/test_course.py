@@ -18,6 +18,11 @@ NOTEBOOK_SHOWS = {
     "install-postfix": ["mail.example.test",                 # `!hostname --fqdn` ran inside the machine
                         "Setting up postfix",                # the learner's own install cell did the work
                         "The journey of message", "mailbox on mail"],  # lab.mailflow()
+    "dns-mx": ["DIFFERENT: the chroot's copy is stale",     # the planted stale copy, seen by the learner
+               "status=deliverable",                        # sendmail -bv through the refreshed chroot
+               "relay=mx1.remote.test[198.51.100.10]:25",   # the best MX took the message
+               "Connection refused", "relay=mx2.remote.test",  # failover when mx1 is stopped
+               "Connection timed out"],                     # ... and when it is silent
 }
 
 
