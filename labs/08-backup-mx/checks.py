@@ -238,46 +238,49 @@ def nothing_waits_on_mail2(host):
 
 
 def _waited_on_mail2(mail2):
-    """(queue id, message id, recipient) of every message that waited (was deferred) on mail2."""
-    lines = mail2.maillog().lines()
-    ids = {line.queue_id: line.text[len("message-id="):].strip("<>") for line in lines
-           if line.program.endswith("/cleanup") and line.queue_id and line.text.startswith("message-id=")}
-    waited = {}
-    for line in lines:
-        fields = line.fields
-        if line.program.endswith("/smtp") and "status=deferred" in line.text and line.queue_id in ids:
-            waited[line.queue_id] = (line.queue_id, ids[line.queue_id], fields.get("to", ""))
-    return list(waited.values())
+    """{queue id: (recipient, queue id on the next hop or None)} of every message that waited
+    (was deferred) on mail2."""
+    waited, handed = {}, {}
+    for line in mail2.maillog().lines():
+        outcome = outcome_of(line)
+        if outcome is None or not line.program.endswith("/smtp"):
+            continue
+        if outcome.status == "deferred":
+            waited.setdefault(outcome.queue_id, outcome.to)
+        elif outcome.status == "sent" and outcome.queued_as:
+            handed[outcome.queue_id] = outcome.queued_as
+    return {qid: (rcpt, handed.get(qid)) for qid, rcpt in waited.items()}
+
+
+def _holds(mailbox, queue_id):
+    """Does the mailbox hold the message mail1 received as `queue_id` (its Received: header says so)?"""
+    return any(f"id {queue_id}" in " ".join(message.headers.get_all("Received") or [])
+               for message in mailbox.messages())
 
 
 @check(step="recovery", title=_("The mail that waited on mail2 is in its mailbox on mail1"),
        hint=_("Follow it: `grep QUEUEID /var/log/mail.log` on mail2 names the queue id it got on mail1 "
               "(`queued as ...`); grep that on mail1."))
 def the_waiting_mail_reached_its_mailbox_on_mail1(host):
-    mail2 = _mail2(host)
-    waited = _waited_on_mail2(mail2)
+    waited = _waited_on_mail2(_mail2(host))
     if not waited:
         raise Fail(_("mail2's log shows no message that waited for mail1"),
                    hint=_("Do the failover step first: with mail1 down, send mail for {rcpt} from outside.",
                           rcpt=ALICE))
     journeys = []
-    for queue_id, message_id, rcpt in waited:
-        on_mail2 = mail2.maillog().follow(message_id, [rcpt])
-        handed = [o for o in on_mail2.outcomes if o.queue_id == queue_id and o.queued_as]
-        if not handed:
-            raise Fail(_("on mail2, {queue_id} (to {rcpt}) was not handed over: {summary}",
-                         queue_id=queue_id, rcpt=rcpt, summary=on_mail2.summary()))
-        newid = handed[-1].queued_as
-        outcomes = [o for line in host.maillog().lines_for_queue_id(newid)
-                    if (o := outcome_of(line))]
+    for queue_id, (rcpt, newid) in waited.items():
+        if newid is None:
+            raise Fail(_("on mail2, {queue_id} (to {rcpt}) was never handed over to mail1", queue_id=queue_id,
+                         rcpt=rcpt),
+                       hint=_("Hand it over now: `postqueue -f` on mail2, then check again."))
+        outcomes = [o for line in host.maillog().lines_for_queue_id(newid) if (o := outcome_of(line))]
         if not any(o.status == "sent" and o.relay == "local" for o in outcomes):
             shown = "; ".join(o.describe() for o in outcomes) or _("no delivery yet")
             raise Fail(_("mail2 handed {queue_id} over as {newid}, and on mail1: {shown}",
                          queue_id=queue_id, newid=newid, shown=shown))
         user = rcpt.split("@", 1)[0]
-        if message_id not in host.mailbox(user):
-            raise Fail(_("mail1 delivered {newid}, but /var/mail/{user} does not hold <{id}>",
-                         newid=newid, user=user, id=message_id))
+        if not _holds(host.mailbox(user), newid):
+            raise Fail(_("mail1 delivered {newid}, but /var/mail/{user} does not hold it", newid=newid, user=user))
         journeys.append(_("mail2 {queue_id} -> mail1 {newid} -> /var/mail/{user}",
                           queue_id=queue_id, newid=newid, user=user))
     return "; ".join(journeys)

@@ -23,6 +23,12 @@ NOTEBOOK_SHOWS = {
                "relay=mx1.remote.test[198.51.100.10]:25",   # the best MX took the message
                "Connection refused", "relay=mx2.remote.test",  # failover when mx1 is stopped
                "Connection timed out"],                     # ... and when it is silent
+    "backup-mx": ["SMTP from client.example (203.0.113.10) to 192.0.2.20",  # lab.outside_smtp
+                  "User unknown in relay recipient table",  # the backup refuses unknown recipients
+                  "Relay access denied",                    # ... and third domains
+                  "could not connect to 192.0.2.10 port 25: connection refused",  # mail1 down
+                  "Connection refused",                     # the reason the message waits on mail2
+                  "The journey of message", "mailbox on mail1", "Sent from client.example"],  # mail2 -> mail1
 }
 
 
