@@ -40,6 +40,13 @@ def _covering(value, address):
 def _rcpt(host, rcpt, from_node="client"):
     talk = host.world.converse(SERVER, from_node=from_node, mail_from=OUTSIDER, rcpts=[rcpt], timeout=5)
     if not talk.connected or talk.error:
+        fatal = [line.text for line in host.maillog().lines()[-50:]
+                 if line.text.startswith("fatal:") or line.text.startswith("error:")]
+        if fatal:
+            raise Fail(_("could not talk SMTP to {server}: {error}; the log says: {line}", server=SERVER,
+                         error=talk.error or _("no answer"), line=fatal[-1]),
+                       hint=_("Postfix's SMTP server refuses to run with these settings: the log line says why. "
+                              "Fix it, then `postfix reload`."))
         raise Fail(_("could not talk SMTP to {server}: {error}", server=SERVER, error=talk.error or _("no answer")),
                    hint=_("Postfix must run and listen on every interface: `postfix status`, "
                           "`postconf inet_interfaces`."))
@@ -58,16 +65,13 @@ def _why_it_relays(host, rcpt, reply):
                           "Internet (or the outside client's network): list only your own networks, e.g. "
                           "`postconf -e 'mynetworks = 127.0.0.0/8 [::ffff:127.0.0.0]/104 [::1]/128'`, then "
                           "`postfix reload`.", entries=", ".join(wide)))
-    relay = (host.postconf("smtpd_relay_restrictions", expand=True) or "").replace(",", " ").split()
-    stops = [i for i, word in enumerate(relay) if word in ("reject_unauth_destination", "defer_unauth_destination",
-                                                           "reject")]
-    permits = [i for i, word in enumerate(relay) if word == "permit"]
-    if relay and (not stops or (permits and permits[0] < stops[0])):
-        raise Fail(_("RCPT TO:<{rcpt}> from the outside client: {reply}; smtpd_relay_restrictions = {value}",
-                     rcpt=rcpt, reply=reply, value=" ".join(relay)),
-                   hint=_("smtpd_relay_restrictions must end by refusing mail for other domains: "
-                          "`permit_mynetworks permit_sasl_authenticated reject_unauth_destination`, with no "
-                          "`permit` before the refusal."))
+    domain = rcpt.split("@", 1)[1]
+    relay_domains = host.postconf("relay_domains", expand=True) or ""
+    if domain in relay_domains.replace(",", " ").lower().split():
+        raise Fail(_("RCPT TO:<{rcpt}> from the outside client: {reply}; relay_domains = {value}",
+                     rcpt=rcpt, reply=reply, value=relay_domains),
+                   hint=_("relay_domains lists domains this server relays for from anyone (as a backup MX does). "
+                          "{domain} is not yours: remove it, then `postfix reload`.", domain=domain))
     raise Fail(_("RCPT TO:<{rcpt}> from the outside client ({client}): {reply}", rcpt=rcpt, client=CLIENT,
                  reply=reply),
                hint=_("Your server relays for strangers. Look at mynetworks, smtpd_relay_restrictions, "
