@@ -127,7 +127,7 @@ def postfix_is_running(host):
        hint=_("Postfix's own lookup failed although its files look right: its running programs may still "
               "use the old copy. Run `service postfix restart`."))
 def postfix_itself_finds_the_mx_host(host):
-    verdict = host.sendmail_bv(RECIPIENT)
+    verdict = host.sendmail_bv(RECIPIENT, within=10)
     if not verdict.deliverable:
         raise Fail(verdict.summary())
     return _("sendmail -bv {rcpt}: deliverable via {relay}", rcpt=RECIPIENT, relay=verdict.outcome.relay)
