@@ -94,7 +94,8 @@ def test_a_timeout_set_but_not_reloaded_fails(lab07):
 def test_the_failover_check_leaves_a_silent_primary_silent(lab07):
     """A learner who unplugged mx1 still passes (Postfix waits 5 s for it), and mx1 stays unplugged."""
     lab07.reset("mx-priority")
-    lab07.solve("mx-priority", only=True)
+    # The learner's own fix (not the reference solution, which the gradebook would note as used).
+    sh(lab07, "postconf -e smtp_connect_timeout=5s && postfix reload")
     lab07.node("mx1", "unplug")
     result = lab07.check("mx-priority")
     assert result.status is Status.PASS, str(result)
