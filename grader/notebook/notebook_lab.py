@@ -268,6 +268,37 @@ class NotebookLab:
     def __repr__(self) -> str:
         return f"<MailLab lab {self.session.lab.id}>"
 
+    # -- the outside client's view (labs with a network) ------------------------------------------
+    def outside_smtp(self, to: str | list[str], server: str = "192.0.2.10", *, mail_from: str = "friend@client.example",
+                     message: str | None = None, from_node: str = "client") -> None:
+        """Speak SMTP to `server` from the outside client (203.0.113.10, or another node) and show
+        the conversation: `lab.outside_smtp("alice@example.test")` stops before DATA; with
+        `message="Hello"` the message is sent too."""
+        import uuid
+        from email.utils import formatdate
+
+        network = self.session.lab.network
+        if network is None:
+            raise LabNotReady(f"The lab {self.session.lab.id} has no lab network, so it has no outside client.")
+        if not hasattr(self.session, "host"):
+            raise LabNotReady("The outside client's view is not available in a workshop: use swaks from a machine.")
+        try:
+            node = network.node(from_node)
+        except Exception:
+            raise LabNotReady(f"The lab network has no node called {from_node!r}.") from None
+        rcpts = [to] if isinstance(to, str) else list(to)
+        data = None
+        if message is not None:
+            data = (f"From: {mail_from}\r\nTo: {', '.join(rcpts)}\r\nSubject: Sent from {node.hostname}\r\n"
+                    f"Date: {formatdate(usegmt=True)}\r\nMessage-Id: <{uuid.uuid4().hex}@{node.hostname}>\r\n"
+                    f"\r\n{message}\r\n")
+        talk = self._call(lambda: self.session.host().world.converse(
+            server, from_node=from_node, mail_from=mail_from, rcpts=rcpts, data=data, timeout=10),
+            doing=f"talk SMTP to {server}")
+        who = f"{node.hostname} ({node.address})"
+        display(HTML(f'<p class="maillab-smtp">SMTP from {html.escape(who)} to {html.escape(server)}:</p>'
+                     f'<pre class="maillab-smtp">{html.escape(talk.describe())}</pre>'))
+
 
 def open_lab(lab_id: str, learner: str | None = None, *, workspace: Path | None = None) -> NotebookLab:
     """Open a lab in this notebook: start its machine, attach shell escapes, show a status line."""

@@ -38,6 +38,23 @@ NOTEBOOK_SHOWS = {
                       "message-id=<lunch-friday.4711@example.test>",
                       "unknown user",                        # the bounce and its reason
                       "Subject: Quarterly report"],          # released and delivered
+    "dns-mx": ["DIFFERENT: the chroot's copy is stale",     # the planted stale copy, seen by the learner
+               "status=deliverable",                        # sendmail -bv through the refreshed chroot
+               "relay=mx1.remote.test[198.51.100.10]:25",   # the best MX took the message
+               "Connection refused", "relay=mx2.remote.test",  # failover when mx1 is stopped
+               "Connection timed out"],                     # ... and when it is silent
+    "backup-mx": ["SMTP from client.example (203.0.113.10) to 192.0.2.20",  # lab.outside_smtp
+                  "User unknown in relay recipient table",  # the backup refuses unknown recipients
+                  "Relay access denied",                    # ... and third domains
+                  "could not connect to 192.0.2.10 port 25: connection refused",  # mail1 down
+                  "Connection refused",                     # the reason the message waits on mail2
+                  "The journey of message", "mailbox on mail1", "Sent from client.example"],  # mail2 -> mail1
+    "relay-control": ["250 2.1.5 Ok",                       # the open relay at the start
+                      "554 5.7.1 &lt;someone@elsewhere.test&gt;: Relay access denied",  # closed
+                      "<** 554 5.7.1 <user@remote.test>: Relay access denied",  # the office, not trusted yet
+                      "<-  250 2.0.0 Ok: queued as",        # the office, trusted
+                      "relay=mx1.remote.test[198.51.100.10]:25",  # relayed on to the remote MX
+                      "@office.example.test"],              # lab.mailflow() of the office's message
 }
 
 

@@ -1,0 +1,11 @@
+# Reference solution (mail2): relay for example.test (not a final destination), and only for the
+# recipients that exist on mail1.
+set -e
+cat > /etc/postfix/relay_recipients <<'LIST'
+alice@example.test      OK
+bob@example.test        OK
+postmaster@example.test OK
+LIST
+postmap /etc/postfix/relay_recipients
+postconf -e relay_domains=example.test relay_recipient_maps=hash:/etc/postfix/relay_recipients
+postfix reload >/dev/null 2>&1
