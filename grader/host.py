@@ -18,7 +18,6 @@ from sandbox.result import ExecResult
 from .check import Fail
 from .mailbox import Mailbox, Maildir
 from .maillog import DEFAULT_MAILLOG, Delivery, MailLog, Verification, find_verification
-from .reload import ConfigLoad
 from .probes import (File, MissingCommand, Package, PostconfLint, Process, QueuedMessage, Socket,
                      User, first_line, parse_dpkg_query, parse_getent_passwd, parse_postconf_n,
                      parse_postqueue_json, parse_ps, parse_ss)
@@ -269,12 +268,6 @@ class Host:
         delivery.tag = token
         delivery.waited = waited
         return delivery
-
-    def config_load(self, path: str = "/etc/postfix/main.cf") -> "ConfigLoad":
-        """When `path` last changed and when Postfix last started or reloaded (grader.reload)."""
-        from .reload import config_load
-
-        return config_load(self, path)
 
     def settle(self, delivery: Delivery, within: float = 5.0) -> Delivery:
         """`delivery` read again once Postfix removed its queue files: a message to several

@@ -2,7 +2,7 @@
 import re
 
 from grader import Fail, _, check
-from grader.liveconf import liveness
+from grader.liveconf import require_live
 from grader.tables import freshness, names_path, parse_tables
 
 DOMAIN = "example.test"
@@ -83,18 +83,6 @@ def _table_is_built(host, parameter, build_command):
                          path=table.name, built=table.built_path),
                        hint=_("Rebuild the table after every edit: `{command}`.", command=command))
     return _("{tables} built and up to date", tables=", ".join(map(str, tables)))
-
-
-def _main_cf_is_live(host):
-    live = liveness(host)
-    if not live.running:
-        raise Fail(_("no Postfix queue manager (qmgr) runs: Postfix is not running"),
-                   hint=_("Start Postfix: `service postfix start`."))
-    if not live.live:
-        raise Fail(_("main.cf was changed {changed:.0f} s ago, but Postfix last loaded it {loaded:.0f} s ago",
-                     changed=live.changed_ago, loaded=live.loaded_ago),
-                   hint=_("Postfix reads main.cf when it starts: run `postfix reload` so your change takes effect."))
-    return _("Postfix loaded main.cf after its last change ({loaded:.0f} s ago)", loaded=live.loaded_ago)
 
 
 # --- aliases ----------------------------------------------------------------------------------
@@ -216,7 +204,7 @@ def virtual_table_is_built(host):
 @check(step="virtual-domain", title=_("Postfix runs with the new main.cf"),
        hint=_("Run `postfix reload` after changing main.cf."))
 def main_cf_is_live_for_the_virtual_domain(host):
-    return _main_cf_is_live(host)
+    return require_live(host)
 
 
 @check(step="virtual-domain", title=_("Mail for info@ and orders@{domain} reaches alice and bob", domain=SHOP),
@@ -271,7 +259,7 @@ def canonical_table_is_built(host):
 @check(step="canonical", title=_("Postfix runs with the new main.cf"),
        hint=_("Run `postfix reload` after changing main.cf."))
 def main_cf_is_live_for_rewriting(host):
-    return _main_cf_is_live(host)
+    return require_live(host)
 
 
 def _lookups(host):

@@ -2,7 +2,7 @@
 (192.0.2.20) the backup. Checks get mail1 as `host`; mail2 is `host.world.machine("mail2")`."""
 from grader import Fail, _, check
 from grader.inbound import OUTSIDE_SENDER, send_from_outside
-from grader.liveconfig import config_age
+from grader.liveconf import require_live
 from grader.maillog import outcome_of
 
 DOMAIN = "example.test"
@@ -22,14 +22,6 @@ def _mail2(host):
 def _names(value):
     return {name.strip().lower() for name in (value or "").replace(",", " ").split()}
 
-
-def _live(machine, name):
-    age = config_age(machine)
-    if not age.live:
-        raise Fail(_("on {machine}: {files} changed after the last start or reload ({line})",
-                     machine=name, files=", ".join(age.changed), line=age.last_start.raw))
-    return _("on {machine}: no change since {line}", machine=name,
-             line=age.last_start.raw if age.last_start else _("(no start in the log)"))
 
 
 def _rcpt(host, server, rcpt):
@@ -73,7 +65,7 @@ def mail1_is_the_final_destination_for_example_test(host):
 @check(step="primary", title=_("mail1 runs with the configuration in main.cf"),
        hint=_("main.cf changed after Postfix last started or reloaded: run `postfix reload` on mail1."))
 def mail1_runs_with_the_saved_configuration(host):
-    return _live(host, "mail1")
+    return require_live(host, "mail1")
 
 
 @check(step="primary", title=_("Mail from outside for alice reaches her mailbox on mail1"),
@@ -147,7 +139,7 @@ def mail2_knows_the_real_recipients(host):
 @check(step="backup-relay", title=_("mail2 runs with the configuration in main.cf"),
        hint=_("main.cf changed after Postfix last started or reloaded: run `postfix reload` on mail2."))
 def mail2_runs_with_the_saved_configuration(host):
-    return _live(_mail2(host), "mail2")
+    return require_live(_mail2(host), "mail2")
 
 
 @check(step="backup-relay", title=_("From outside, mail2 accepts mail for alice"),

@@ -4,7 +4,7 @@ import ipaddress
 
 from grader import Fail, _, check
 from grader.inbound import submit
-from grader.liveconfig import config_age
+from grader.liveconf import require_live
 
 SERVER = "192.0.2.10"
 CLIENT = "203.0.113.10"
@@ -78,14 +78,6 @@ def _why_it_relays(host, rcpt, reply):
                       "smtpd_recipient_restrictions and relay_domains (`postconf -n`)."))
 
 
-def _live(host):
-    age = config_age(host)
-    if not age.live:
-        raise Fail(_("{files} changed after the last start or reload ({line})",
-                     files=", ".join(age.changed), line=age.last_start.raw))
-    return _("no change since: {line}", line=age.last_start.raw if age.last_start else _("(no start in the log)"))
-
-
 def _outside_cannot_relay(host, rcpt):
     reply = _rcpt(host, rcpt)
     if reply is not None and reply.ok:
@@ -98,7 +90,7 @@ def _outside_cannot_relay(host, rcpt):
 @check(step="not-open-relay", title=_("Postfix runs with the configuration in main.cf"),
        hint=_("main.cf changed after Postfix last started or reloaded: run `postfix reload`."))
 def postfix_runs_with_the_saved_configuration(host):
-    return _live(host)
+    return require_live(host)
 
 
 @check(step="not-open-relay", title=_("The outside client cannot relay to a third domain"),
@@ -124,7 +116,7 @@ def outside_client_can_still_mail_alice(host):
 @check(step="trusted-relay", title=_("Postfix runs with the configuration in main.cf"),
        hint=_("main.cf changed after Postfix last started or reloaded: run `postfix reload`."))
 def postfix_runs_with_the_saved_configuration_now(host):
-    return _live(host)
+    return require_live(host)
 
 
 @check(step="trusted-relay", title=_("From the office, mail to {rcpt} goes through and arrives", rcpt=REMOTE_RCPT),

@@ -4,7 +4,6 @@ import pytest
 from grader import lab as labs
 from grader import quiz as quizzes
 from grader.errors import MailLabError
-from grader.reload import ConfigLoad, _parse
 
 
 @pytest.fixture
@@ -50,11 +49,3 @@ def test_a_quiz_whose_answer_is_not_an_option_is_refused(tmp_path):
                     '[questions.options]\ny = "Y"\n')
     with pytest.raises(MailLabError, match="answer among its options"):
         quizzes.load(path)
-
-
-def test_a_reload_in_the_same_second_as_the_change_counts_as_live():
-    changed = _parse("2026 Nov 30 09:15:34")
-    assert ConfigLoad("/etc/postfix/main.cf", changed, _parse("2026 Nov 30 09:15:34")).live
-    assert not ConfigLoad("/etc/postfix/main.cf", changed, _parse("2026 Nov 30 09:15:33")).live
-    assert not ConfigLoad("/etc/postfix/main.cf", changed, None).live
-    assert _parse("2026-11-30T09:15:35.123+00:00") > changed

@@ -51,25 +51,33 @@ def test_a_table_edited_after_its_build_is_stale():
     assert freshness(host, Table("regexp", "/etc/postfix/virtual")).ok  # read as it is: nothing to build
 
 
-def test_main_cf_written_after_postfix_started_is_not_live():
+def _probe(mtime, start=1315509, master=None):
     # qmgr started at uptime 13155.09 s (100 ticks a second); now uptime 13196.28: it runs for 41.19 s.
-    out = "100 13196.28 1796030259.66 {mtime} " + STAT_AFTER_COMM.format(start=1315509)
-    before = parse_liveness(out.format(mtime=1796030259.66 - 60))
+    lines = ["100 13196.28 1796030259.66", STAT_AFTER_COMM.format(start=start),
+             f"{mtime} /etc/postfix/main.cf", f"{master or 1796030259.66 - 900} /etc/postfix/master.cf"]
+    return "\n".join(lines) + "\n"
+
+
+def test_main_cf_written_after_postfix_started_is_not_live():
+    before = parse_liveness(_probe(1796030259.66 - 60))
     assert before.running and before.live and round(before.loaded_ago, 2) == 41.19
-    after = parse_liveness(out.format(mtime=1796030259.66 - 5))
-    assert not after.live and round(after.changed_ago) == 5
-    same_instant = parse_liveness(out.format(mtime=1796030259.66 - 41.17))  # postconf -e; postfix reload
+    after = parse_liveness(_probe(1796030259.66 - 5))
+    assert not after.live and round(after.changed_ago) == 5 and after.changed == ("/etc/postfix/main.cf",)
+    same_instant = parse_liveness(_probe(1796030259.66 - 41.17))  # postconf -e; postfix reload
     assert same_instant.live
+    master = parse_liveness(_probe(1796030259.66 - 60, master=1796030259.66 - 2))
+    assert master.changed == ("/etc/postfix/master.cf",)
 
 
 def test_liveness_when_postfix_is_stopped_or_main_cf_is_missing():
     assert not parse_liveness("none\n").running and not parse_liveness("none").live
-    missing = parse_liveness("100 50.0 1000.0 - " + STAT_AFTER_COMM.format(start=1000))
+    missing = parse_liveness("100 50.0 1000.0\n" + STAT_AFTER_COMM.format(start=1000) + "\n- /etc/postfix/main.cf\n")
     assert missing.running and missing.live and missing.main_cf_age is None
     fake = FakeBackend()
     fake.on("/bin/sh", stdout="none\n")
     assert not liveness(Host(fake)).running
-    assert fake.calls[0][0][-1] == "/etc/postfix/main.cf"
+    assert fake.calls[0][0][-2:] == ("/etc/postfix/main.cf", "/etc/postfix/master.cf") or \
+        list(fake.calls[0][0][-2:]) == ["/etc/postfix/main.cf", "/etc/postfix/master.cf"]
 
 
 def test_settle_waits_until_the_queue_files_are_removed():
