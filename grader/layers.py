@@ -18,6 +18,10 @@ from .errors import MailLabError
 from .lab import Lab, MachineDecl
 
 
+# Bumped when the way layers are made changes, so old ones are not reused.
+LAYER_FORMAT = 2
+
+
 @dataclass(frozen=True)
 class State:
     key: str
@@ -92,7 +96,7 @@ def _layer(lab: Lab, decl: MachineDecl, parent: State, scripts: list[Path], afte
     """`parent` with `scripts` applied, frozen once as a cached layer."""
     if not scripts:
         return parent  # nothing to do on this machine
-    digest = hashlib.sha256(f"{parent.key}\n{decl}\n".encode())
+    digest = hashlib.sha256(f"{LAYER_FORMAT}\n{parent.key}\n{decl}\n".encode())
     for script in scripts:
         digest.update(script.read_bytes())
     key = digest.hexdigest()[:16]
@@ -122,7 +126,12 @@ def _build_layer(lab: Lab, step_id: str, scripts: list[Path], decl: MachineDecl,
     try:
         if network is not None:
             network = Network.create(network.name, lab.network)
-        builder = Machine.create(builder.name, spec_for(decl, parent, network))
+        spec = spec_for(decl, parent, network)
+        # The builder writes straight to the host's disk, so freezing it is a rename that keeps
+        # every file's inode number: Postfix names queue files after them, and `postfix start`
+        # refuses a queue whose names no longer match (a copy would renumber them).
+        spec.disk_mb = 0
+        builder = Machine.create(builder.name, spec)
         run_scripts(scripts, builder)
         services = builder.freeze(work / "fs")
     except SandboxError as exc:
