@@ -89,6 +89,12 @@ def build_parser() -> Parser:
     export.add_argument("--lab", default=None, help="only this lab")
     export.add_argument("--output", "-o", default=None, help="write to this file (default: standard output)")
 
+    fwd = sub.add_parser("forward", help="let a mail client on this computer reach a port of your lab machine")
+    fwd.add_argument("port", type=int, help="the machine's port, e.g. 25, 110 or 143")
+    fwd.add_argument("--listen", default=None, help="127.0.0.1:LOCALPORT (default: 127.0.0.1:10000+PORT)")
+    fwd.add_argument("--machine", "-m", default=None)
+    fwd.add_argument("--lab", default=None, help="default: the lab started last")
+
     from workshop.cli import add_parser as add_workshop_parser
     add_workshop_parser(sub, Parser)
     return p
@@ -372,6 +378,18 @@ def show_gradebook(book, chosen, learner: str | None = None) -> str:
     return "\n".join(lines)
 
 
+def cmd_forward(args) -> int:
+    _require_root()
+    from .forward import route_for, serve
+
+    session = _session(args.lab)
+    session.require_started()
+    route = route_for(session, args.machine, args.port, args.listen)
+    print(f"Forwarding {route.listen[0]}:{route.listen[1]} to {route.describe}. Ctrl-C stops.", flush=True)
+    serve(route, log=lambda line: print(f"maillab forward: {line}", file=sys.stderr, flush=True))
+    return EXIT_PASS
+
+
 def cmd_workshop(args) -> int:
     from workshop.cli import run
 
@@ -380,7 +398,7 @@ def cmd_workshop(args) -> int:
 
 COMMANDS = {"gradebook": cmd_gradebook, "workshop": cmd_workshop, "up": cmd_up, "image": cmd_image, "lab": cmd_lab, "exec": cmd_exec, "shell": cmd_shell,
             "check": cmd_check, "solve": cmd_solve, "reset": cmd_reset, "node": cmd_node, "status": cmd_status,
-            "selftest": cmd_selftest, "down": cmd_down}
+            "selftest": cmd_selftest, "down": cmd_down, "forward": cmd_forward}
 
 
 if __name__ == "__main__":

@@ -73,6 +73,7 @@ class Reply:
 class TLS:
     protocol: str   # e.g. "TLSv1.3"
     cipher: str     # e.g. "TLS_AES_256_GCM_SHA384"
+    certificate: bytes = b""  # the server's certificate (DER), to be judged by the caller
 
 
 @dataclass
@@ -270,7 +271,8 @@ def _start_tls(client: _Client, talk: Conversation) -> bool:
         talk.error = f"the TLS handshake failed ({error.reason or error})"
         return False
     cipher = client.sock.cipher()
-    talk.tls = TLS(protocol=client.sock.version() or "", cipher=cipher[0] if cipher else "")
+    talk.tls = TLS(protocol=client.sock.version() or "", cipher=cipher[0] if cipher else "",
+                   certificate=client.sock.getpeercert(binary_form=True) or b"")
     talk.transcript.append(f"  (TLS started: {talk.tls.protocol}, {talk.tls.cipher})")
     return True
 

@@ -148,3 +148,16 @@ class World:
             return [(pref, (self.resolve_a(host, from_node=from_node) or [host])[0])
                     for pref, host in self.resolve_mx(name, from_node=from_node)]
         return smtp_probe.send_like_an_mta(resolve, self.connector(from_node), domain, **options)
+
+    # -- reading mail as a client does (POP3, IMAP) -------------------------------------------
+    def pop3(self, host: str, user: str, password: str, *, from_node: str = "client", **options) -> Any:
+        """Log in over POP3 from a node (the outside client by default); see grader.retrieval."""
+        from . import retrieval
+
+        return retrieval.pop3(self.connector(from_node), host, user, password, **options)
+
+    def imap(self, host: str, user: str, password: str, *, from_node: str = "client", **options) -> Any:
+        """Log in over IMAP from a node (the outside client by default); see grader.retrieval."""
+        from . import retrieval
+
+        return retrieval.imap(self.connector(from_node), host, user, password, **options)

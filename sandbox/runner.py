@@ -12,6 +12,9 @@ from .errors import CommandTimeout
 from .result import ExecResult
 
 OUTPUT_LIMIT = 8 * 1024 * 1024
+# After the command has ended, how long its output is still read: a daemon it started (Dovecot's
+# master keeps its stderr) may hold the pipes open for good, and must not hold us too.
+DAEMON_GRACE = 0.3
 
 
 def run_bounded(
@@ -52,13 +55,19 @@ def run_bounded(
             except BrokenPipeError:
                 pass
     deadline = started + timeout
+    ended_at = None
     try:
         while sel.get_map():
-            remaining = deadline - time.monotonic()
+            now = time.monotonic()
+            remaining = deadline - now
             if remaining <= 0:
                 _kill_group(proc)
                 raise CommandTimeout(shown, timeout, b"".join(kept["stdout"]))
-            for key, _ in sel.select(timeout=min(remaining, 0.5)):
+            if ended_at is None and proc.poll() is not None:
+                ended_at = now
+            if ended_at is not None and now - ended_at > DAEMON_GRACE:
+                break
+            for key, _ in sel.select(timeout=min(remaining, 0.1)):
                 data = os.read(key.fd, 65536)
                 name = names[key.fd]
                 if not data:

@@ -55,6 +55,16 @@ NOTEBOOK_SHOWS = {
                       "<-  250 2.0.0 Ok: queued as",        # the office, trusted
                       "relay=mx1.remote.test[198.51.100.10]:25",  # relayed on to the remote MX
                       "@office.example.test"],              # lab.mailflow() of the office's message
+    "dovecot": ["Setting up dovecot-lmtpd",                  # the learner's own install cell
+                "starting up for imap, lmtp, pop3",          # Dovecot's own log file
+                "private/dovecot-lmtp", "Saved",             # Postfix's lmtp hands over to Dovecot
+                "+OK Logged in.", "b OK List completed"],    # POP3 and IMAP sessions by hand
+    "tls": ["DNS:mail.example.test", "mail.example.test.pem: OK",  # the learner's certificate, verified
+            "Verification: OK", "TLS started",                # openssl s_client and swaks over TLS
+            "Anonymous TLS connection established from"],
+    "troubleshooting": ["Relay access denied", "unused parameter: mydestinaton",   # the symptoms, seen
+                        "private/dovecot_lmtp", "support: not in the alias database",
+                        "status=sent (250 2.0.0"],                                 # mail flows again
 }
 
 

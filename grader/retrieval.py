@@ -1,0 +1,243 @@
+"""Reading a mailbox the way a mail client does: POP3 and IMAP from a node of the lab network.
+
+`pop3` and `imap` log in, look for one message by its X-MailLab-Tag header and log out, leaving the
+mailbox as it was (no message is deleted or marked as seen). They never raise for network or
+protocol trouble: they return a `Retrieval` that says how far they got and what the server
+answered, in plain words.
+
+As in smtp_probe, the caller supplies `connect(host, port, timeout) -> socket`, so the socket can
+be made inside a lab network namespace; poplib and imaplib speak over it. With `starttls=True` the
+session is upgraded to TLS first (STLS / STARTTLS), without checking whom the certificate names.
+"""
+from __future__ import annotations
+
+import imaplib
+import poplib
+import re
+import socket
+import ssl
+import time
+from dataclasses import dataclass, field
+from typing import Callable
+
+Connect = Callable[[str, int, float], socket.socket]
+MAX_MESSAGES_SEARCHED = 50  # POP3 has no search: the newest messages are read one by one
+_TAG_HEADER = "X-MailLab-Tag"
+_LIST_LINE = re.compile(rb'^\((?P<flags>[^)]*)\) (?:"[^"]*"|NIL) (?P<name>.+)$')
+
+
+@dataclass
+class Retrieval:
+    protocol: str           # "POP3" or "IMAP"
+    host: str
+    port: int
+    user: str
+    connected: bool = False
+    greeting: str = ""
+    tls: str = ""           # the TLS version when the session was upgraded
+    logged_in: bool = False
+    login_error: str = ""   # the server's answer to a refused login
+    error: str = ""         # why it stopped early (network or protocol trouble), in plain words
+    messages: int = 0       # how many messages the mailbox (INBOX) holds
+    found: bool = False     # the tagged message is there
+    subject: str = ""       # the found message's subject
+    folders: dict[str, str] = field(default_factory=dict)  # IMAP: folder name -> its flags
+    subscribed: list[str] = field(default_factory=list)    # IMAP: the folders a client shows (LSUB)
+    seconds: float = 0.0
+
+    def describe(self) -> str:
+        where = f"{self.protocol} on {self.host} port {self.port}"
+        if not self.connected:
+            return f"could not connect to {where}: {self.error}"
+        if self.error:
+            return f"{where}: {self.error}"
+        if not self.logged_in:
+            return f"{where}: the login as {self.user} was refused: {self.login_error}"
+        found = "holds the tagged message" if self.found else "does not hold the tagged message"
+        return f"{where}: {self.user} logged in; the mailbox has {self.messages} message(s) and {found}"
+
+
+class _POP3(poplib.POP3):
+    def __init__(self, connect: Connect, host: str, port: int, timeout: float) -> None:
+        self._make_socket = connect
+        super().__init__(host, port, timeout)
+
+    def _create_socket(self, timeout):
+        sock = self._make_socket(self.host, self.port, timeout)
+        sock.settimeout(timeout)
+        return sock
+
+
+class _IMAP4(imaplib.IMAP4):
+    def __init__(self, connect: Connect, host: str, port: int, timeout: float) -> None:
+        self._make_socket = connect
+        super().__init__(host, port, timeout)
+
+    def _create_socket(self, timeout):
+        sock = self._make_socket(self.host, self.port, timeout)
+        sock.settimeout(timeout)
+        return sock
+
+
+def _context() -> ssl.SSLContext:
+    # The probe is after whether a client can log in and read, not whom to trust.
+    context = ssl.create_default_context()
+    context.check_hostname = False
+    context.verify_mode = ssl.CERT_NONE
+    return context
+
+
+def _text(value: bytes | str) -> str:
+    return (value.decode("utf-8", "replace") if isinstance(value, bytes) else str(value)).strip()
+
+
+def _trouble(error: BaseException, timeout: float) -> str:
+    if isinstance(error, (TimeoutError, socket.timeout)):
+        return f"no answer within {timeout:g} s"
+    if isinstance(error, ConnectionRefusedError):
+        return "connection refused"
+    if isinstance(error, ssl.SSLError):
+        return f"TLS failed ({error.reason or error})"
+    if isinstance(error, (ConnectionError, EOFError)):
+        return "the server closed the connection"
+    if isinstance(error, OSError):
+        return (error.strerror or str(error) or type(error).__name__).lower()
+    return _text(str(error)) or type(error).__name__
+
+
+def pop3(connect: Connect, host: str, user: str, password: str, *, tag: str | None = None, port: int = 110,
+         starttls: bool = False, timeout: float = 5.0) -> Retrieval:
+    """Log in over POP3 and look for the message tagged `tag` among the newest messages."""
+    seen = Retrieval("POP3", host, port, user)
+    started = time.monotonic()
+    client = None
+    try:
+        try:
+            client = _POP3(connect, host, port, timeout)
+        except poplib.error_proto as refused:
+            seen.connected, seen.error = True, f"the server's greeting is not POP3 ({_text(refused.args[0])})"
+            return seen
+        seen.connected = True
+        seen.greeting = _text(client.getwelcome())
+        if starttls:
+            client.stls(_context())
+            seen.tls = client.sock.version() or "TLS"
+        try:
+            client.user(user)
+            client.pass_(password)
+        except poplib.error_proto as refused:
+            seen.login_error = _text(refused.args[0])
+            return seen
+        seen.logged_in = True
+        seen.messages = client.stat()[0]
+        if tag:
+            first = max(1, seen.messages - MAX_MESSAGES_SEARCHED + 1)
+            for number in range(seen.messages, first - 1, -1):
+                headers = _headers(client.top(number, 0)[1])
+                if headers.get(_TAG_HEADER.lower()) == tag:
+                    seen.found, seen.subject = True, headers.get("subject", "")
+                    break
+    except poplib.error_proto as error:
+        seen.error = f"the server answered: {_text(error.args[0])}"
+    except (OSError, EOFError) as error:
+        seen.error = _trouble(error, timeout)
+        if client is None:
+            seen.connected = False
+    finally:
+        _close(client, "quit")
+        seen.seconds = time.monotonic() - started
+    return seen
+
+
+def _headers(lines: list[bytes]) -> dict[str, str]:
+    found: dict[str, str] = {}
+    last = None
+    for raw in lines:
+        line = _text(raw) if raw.strip() else ""
+        if not line:
+            break
+        if raw[:1] in (b" ", b"\t") and last:
+            found[last] += " " + line
+            continue
+        name, sep, value = line.partition(":")
+        if sep:
+            last = name.strip().lower()
+            found.setdefault(last, value.strip())
+    return found
+
+
+def imap(connect: Connect, host: str, user: str, password: str, *, tag: str | None = None, port: int = 143,
+         starttls: bool = False, timeout: float = 5.0) -> Retrieval:
+    """Log in over IMAP, list the folders, open INBOX read-only and search it for the tagged message."""
+    seen = Retrieval("IMAP", host, port, user)
+    started = time.monotonic()
+    client = None
+    try:
+        try:
+            client = _IMAP4(connect, host, port, timeout)
+        except imaplib.IMAP4.error as refused:
+            seen.connected, seen.error = True, f"the server's greeting is not IMAP ({_text(str(refused))})"
+            return seen
+        seen.connected = True
+        seen.greeting = _text(client.welcome)
+        if starttls:
+            client.starttls(_context())
+            seen.tls = client.sock.version() or "TLS"
+        try:
+            client.login(user, password)
+        except imaplib.IMAP4.error as refused:
+            seen.login_error = _text(str(refused)).removeprefix("b'").removeprefix('b"').rstrip("'\"")
+            return seen
+        seen.logged_in = True
+        seen.folders = _folders(client.list()[1])
+        seen.subscribed = list(_folders(client.lsub()[1]))
+        status, data = client.select("INBOX", readonly=True)
+        if status != "OK":
+            seen.error = f"INBOX cannot be opened: {_text(data[0] if data else b'')}"
+            return seen
+        seen.messages = int(_text(data[0]) or 0)
+        if tag:
+            status, data = client.search(None, "HEADER", _TAG_HEADER, tag)
+            numbers = _text(data[0]).split() if status == "OK" and data and data[0] else []
+            if numbers:
+                seen.found = True
+                status, data = client.fetch(numbers[-1], "(BODY.PEEK[HEADER.FIELDS (SUBJECT)])")
+                part = data[0][1] if status == "OK" and data and isinstance(data[0], tuple) else b""
+                seen.subject = _headers(part.splitlines()).get("subject", "")
+    except imaplib.IMAP4.error as error:
+        seen.error = f"the server answered: {_text(str(error))}"
+    except (OSError, EOFError) as error:
+        seen.error = _trouble(error, timeout)
+        if client is None:
+            seen.connected = False
+    finally:
+        _close(client, "logout")
+        seen.seconds = time.monotonic() - started
+    return seen
+
+
+def _folders(lines: list) -> dict[str, str]:
+    found = {}
+    for raw in lines or []:
+        if not isinstance(raw, bytes):
+            continue
+        match = _LIST_LINE.match(raw)
+        if match:
+            found[_text(match["name"]).strip('"')] = _text(match["flags"])
+    return found
+
+
+def _close(client, how: str) -> None:
+    if client is None or getattr(client, "sock", None) is None:
+        return
+    sock = client.sock
+    try:
+        sock.settimeout(2.0)
+        getattr(client, how)()
+    except (OSError, EOFError, poplib.error_proto, imaplib.IMAP4.error):
+        pass
+    finally:
+        try:
+            sock.close()
+        except OSError:
+            pass
