@@ -14,6 +14,7 @@ from __future__ import annotations
 import shlex
 import subprocess
 import sys
+from pathlib import Path
 from types import MethodType
 from typing import Any, Protocol
 
@@ -33,6 +34,8 @@ NO_MACHINE = (
     "(the one that starts your machine)."
 )
 RESTART_HINT = "To start your machine again, run the first cell of the lab."
+# Every command goes through the relay: a daemon it starts cannot keep the cell running.
+RELAY = str(Path(__file__).with_name("relay.py"))
 
 
 class Machine(Protocol):
@@ -64,7 +67,7 @@ def machine_argv(argv: list[str]) -> list[str]:
     if machine is None:
         raise MachineUnreachable(NO_MACHINE)
     try:
-        return list(machine.enter_argv(list(argv)))
+        return [sys.executable, "-I", RELAY, *machine.enter_argv(list(argv))]
     except SandboxError as e:
         raise MachineUnreachable(f"{e} {RESTART_HINT}") from None
     except Exception as e:  # a broken machine object must not turn into a host command

@@ -135,3 +135,16 @@ def test_a_broken_machine_object_never_falls_back_to_the_host(ip, tmp_path, caps
     run(ip, f"!touch {target}")
     assert not target.exists()
     assert "Could not reach your lab machine (RuntimeError: no pid file)" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("cell", ["!{cmd}", "out = !{cmd}\nprint(out)", "%%bash\n{cmd}\n"])
+def test_a_daemon_holding_the_output_does_not_keep_the_cell_running(ip, fake_machine, capsys, cell):
+    """`service dovecot start` leaves a daemon with the cell's stderr open: the cell still ends."""
+    import time
+
+    shell.use_machine(fake_machine)
+    daemon = "(sleep 8 >&2 &) ; echo started-daemon"
+    started = time.monotonic()
+    run(ip, cell.format(cmd=daemon))
+    assert time.monotonic() - started < 5
+    assert "started-daemon" in capsys.readouterr().out
