@@ -41,7 +41,9 @@ def test_socket_in_the_wrong_place(lab09):
 def test_socket_only_root_may_use(lab09):
     lab09.reset("pop3")
     sh(lab09, "sed -i 's/user = postfix/user = root/; s/group = postfix/group = root/'"
-              " /etc/dovecot/conf.d/99-lmtp.conf && doveadm reload && sleep 0.5")
+              " /etc/dovecot/conf.d/99-lmtp.conf && doveadm reload"
+              " && for i in $(seq 100); do [ \"$(stat -c %U /var/spool/postfix/private/dovecot-lmtp)\" = root ]"
+              " && exit 0; sleep 0.1; done; exit 1")
     item = first_problem(lab09, "lmtp")
     assert item.name == "dovecot_listens_where_postfix_connects"
     assert "the postfix user may not use it" in item.detail
