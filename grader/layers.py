@@ -14,12 +14,13 @@ from sandbox import Machine, MachineSpec, SandboxError, image, paths
 from sandbox.network import Network
 
 from . import lab as labs
+from . import queuefiles
 from .errors import MailLabError
 from .lab import Lab, MachineDecl
 
 
 # Bumped when the way layers are made changes, so old ones are not reused.
-LAYER_FORMAT = 2
+LAYER_FORMAT = 3
 
 
 @dataclass(frozen=True)
@@ -127,13 +128,11 @@ def _build_layer(lab: Lab, step_id: str, scripts: list[Path], decl: MachineDecl,
         if network is not None:
             network = Network.create(network.name, lab.network)
         spec = spec_for(decl, parent, network)
-        # The builder writes straight to the host's disk, so freezing it is a rename that keeps
-        # every file's inode number: Postfix names queue files after them, and `postfix start`
-        # refuses a queue whose names no longer match (a copy would renumber them).
-        spec.disk_mb = 0
+        spec.disk_mb = 0  # on the host's disk: freezing is a rename, no copy
         builder = Machine.create(builder.name, spec)
         run_scripts(scripts, builder)
         services = builder.freeze(work / "fs")
+        queuefiles.renumber(work / "fs", list(parent.lowers))
     except SandboxError as exc:
         raise MailLabError(f"Could not prepare the starting state after step {step_id} of {lab.id}: {exc}") from None
     finally:
