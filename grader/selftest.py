@@ -24,7 +24,7 @@ class StepVerdict:
 
     def __str__(self) -> str:
         mark = "ok  " if self.ok else "FAIL"
-        return f"{mark} {self.lab}/{self.step:<16} {self.seconds:6.1f} s  {self.note}"
+        return f"{mark} {self.lab + '/' + self.step:<34} {self.seconds:6.1f} s  {self.note}"
 
 
 def selftest_lab(lab: Lab, report: Callable[[StepVerdict], None] = print) -> list[StepVerdict]:
