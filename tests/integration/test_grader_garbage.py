@@ -7,12 +7,14 @@ from __future__ import annotations
 import os
 import tempfile
 import time
+import tracemalloc
 from pathlib import Path
 
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from grader.check import Fail
 from grader.result import Status, StepResult
 from grader.runner import DETAIL_LIMIT, GRADER_BUG_HINT
 
@@ -124,7 +126,13 @@ def test_a_symlink_out_of_the_machine_is_never_followed_to_the_host(lab, secret,
 def test_a_hanging_or_flooding_command_is_an_error_in_time(lab, name):
     lab.reset("local-delivery")
     sh(lab, SABOTAGES[name])
-    results = check_all(lab)
+    tracemalloc.start()
+    try:
+        results = check_all(lab)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert peak < 128 * 2**20, f"the grader held {peak / 2**20:.0f} MiB"
     step = "start" if name == "ss hangs" else "install"
     problem = results[step].first_problem
     assert problem.status is Status.ERROR
@@ -143,3 +151,30 @@ def test_a_mail_log_of_millions_of_lines(lab):
     results = check_all(lab)
     assert all(r.status is Status.PASS for r in results.values()), {s: str(r) for s, r in results.items()}
     assert time.monotonic() - started < 30
+
+
+def test_a_gigabyte_of_output_is_read_within_a_memory_bound(lab):
+    lab.reset("local-delivery")
+    sh(lab, SABOTAGES["postconf prints 1 GB"])
+    tracemalloc.start()
+    try:
+        started = time.monotonic()
+        result = lab.check("install")
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert_told_in_words(result, time.monotonic() - started)
+    assert result.first_problem.name == "configured_as_an_internet_site"
+    assert peak < 128 * 2**20, f"the grader held {peak / 2**20:.0f} MiB"
+
+
+@pytest.mark.parametrize("sabotage", ["aliases.db garbage", "aliases.db missing"])
+def test_a_broken_alias_map_is_a_fail_in_words(lab, sabotage):
+    lab.reset("local-delivery")
+    sh(lab, SABOTAGES[sabotage])
+    host = lab.host()
+    with pytest.raises(Fail) as caught:
+        host.postalias_query("root")
+    assert "postalias -q root hash:/etc/aliases" in caught.value.detail
+    with pytest.raises(Fail, match="nothing.db"):
+        host.postmap_query("x", "hash:/etc/postfix/nothing")
