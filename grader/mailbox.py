@@ -176,7 +176,7 @@ class Maildir(_Folder):
     def _names(self, sub: str) -> list[str]:
         try:
             names = self.backend.listdir(posixpath.join(self.path, sub))
-        except (FileNotFoundError, NotADirectoryError):
+        except OSError:  # missing, not a directory, a symlink loop: no messages there
             return []
         return sorted(n for n in names if not n.startswith("."))
 

@@ -33,6 +33,7 @@ from grader.gradebook import Gradebook
 from grader.result import ItemResult, Status, StepResult
 location, learner = sys.argv[1], sys.argv[2]
 book = Gradebook(location)
+print("ready", flush=True)
 n = 0
 while True:
     items = tuple(ItemResult(f"c{{k}}", f"Check {{k}}", Status.FAIL if k == {ITEMS} - 1 else Status.PASS,
@@ -48,6 +49,8 @@ def run_writers(location: str, seconds: float) -> tuple[dict[str, list[int]], li
     procs = {f"learner{n:02d}": subprocess.Popen([sys.executable, "-c", WRITER, location, f"learner{n:02d}"],
                                                  stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env, text=True)
              for n in range(WRITERS)}
+    for name, proc in procs.items():  # 30 interpreters starting on few cores take a while
+        assert proc.stdout.readline().strip() == "ready", f"{name} did not start: {proc.stderr.read()[-500:]}"
     rng = random.Random(7)
     victims = rng.sample(sorted(procs), KILLED)
     deadline = time.monotonic() + seconds

@@ -13,7 +13,7 @@ import tracemalloc
 from pathlib import Path
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from grader.backends import MachineBackend
@@ -106,6 +106,7 @@ def probe_everything(host: Host) -> list[object]:
 
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(plantings)
+@example([("/home/a/Maildir/new", "link-loop", b"")])
 def test_file_probes_answer_or_fail_in_words_and_never_leave_the_machine(planted):
     with tempfile.TemporaryDirectory() as tmp:
         secret = Path(tmp) / "host" / "shadow"
