@@ -161,3 +161,27 @@ def test_mail_flow_is_drawn_or_explained(logs, message_id):
         return
     journey.sentences()
     journey_html(journey)
+
+
+LIVENESS = ("100 5000.25 1764493200.123\n"
+            " S 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17 18 12345 0 0\n"
+            "1764493100.5 /etc/postfix/main.cf\n- /etc/postfix/master.cf\n")
+
+
+@given(st.one_of(text, mutate(LIVENESS), st.lists(st.sampled_from(["0", "-1", "nan", "inf", "1e308", "-", "x", "\n"]),
+                                                  min_size=4, max_size=30).map(" ".join)))
+@example("0 5000 1764493200\n S " + "1 " * 18 + "12345\n1764493100 /etc/postfix/main.cf\n")
+def test_main_cf_liveness_output(out):
+    """Is main.cf live, over whatever the probe's shell printed (getconf, date, stat or /proc replaced)?"""
+    from grader.liveconf import parse_liveness
+
+    found = parse_liveness(out)
+    assert isinstance(found.live, bool)
+    found.changed  # noqa: B018
+
+
+@given(st.one_of(text, st.just("2026-11-30T09:00:00.123456+00:00"), st.just("2026 Nov 30 09:00:00")))
+def test_config_load_times(stamp):
+    from grader.reload import _parse
+
+    _parse(stamp)
