@@ -50,6 +50,8 @@ class _Walk:
 
     def __init__(self, root: Path, path: str) -> None:
         self.path = path
+        if "\0" in path:  # e.g. a path printed by a replaced `postconf`: no file has such a name
+            raise FileNotFoundError(errno.ENOENT, os.strerror(errno.ENOENT), path.replace("\0", "\\0"))
         self.stack = [os.open(root, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)]
         self.name: str | None = None  # None: the path is the directory stack[-1] itself
         try:

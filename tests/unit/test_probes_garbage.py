@@ -28,7 +28,7 @@ PATHS = ["/etc/postfix/main.cf", "/etc/postfix", "/var/log/mail.log", "/var/log"
 KINDS = ["bytes", "huge", "dir", "fifo", "socket", "zero-device", "link-out", "link-climb", "link-loop",
          "link-chain", "link-inside", "file-as-parent"]
 PROBED = ["/etc/postfix/main.cf", "/var/log/mail.log", "/var/mail/root", "/etc/mailname",
-          "/etc/postfix/main.cf/x"]
+          "/etc/postfix/main.cf/x", "/var/log/mail\0.log", "/var/log/" + "x" * 300 + "/mail.log"]
 
 
 class StandInMachine:
