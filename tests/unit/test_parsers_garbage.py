@@ -178,3 +178,61 @@ def test_main_cf_liveness_output(out):
     found = parse_liveness(out)
     assert isinstance(found.live, bool)
     found.changed  # noqa: B018
+
+
+def _pem_pair() -> tuple[bytes, bytes]:
+    import datetime
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "mail.example.test")])
+    now = datetime.datetime.now(datetime.timezone.utc)
+    cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
+            .serial_number(1).not_valid_before(now).not_valid_after(now + datetime.timedelta(days=1))
+            .add_extension(x509.SubjectAlternativeName([x509.DNSName("mail.example.test")]), critical=False)
+            .sign(key, hashes.SHA256()))
+    return (cert.public_bytes(serialization.Encoding.PEM),
+            key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                              serialization.NoEncryption()))
+
+
+CERT_PEM, KEY_PEM = _pem_pair()
+
+
+def _bytes_mutation(base: bytes):
+    return st.tuples(st.integers(0, len(base)), st.integers(0, len(base)), raw_bytes).map(
+        lambda t: base[: t[0]] + t[2] + base[t[1]:])
+
+
+@given(st.one_of(raw_bytes, _bytes_mutation(CERT_PEM + KEY_PEM), _bytes_mutation(KEY_PEM)))
+@example(b"junk-----BEGIN A\n-----BEGIN B\n-----END ")
+@settings(max_examples=300)
+def test_certificate_and_key_files_of_any_content(data):
+    """A learner's certificate or key file, however broken: a Certificate or NotACertificate, in bounded time."""
+    import signal
+
+    from grader.certs import NotACertificate, key_matches, load_certificate
+
+    def too_long(*_):
+        raise TimeoutError("the certificate probe did not finish within 5 s")
+
+    previous = signal.signal(signal.SIGALRM, too_long)
+    signal.alarm(5)
+    try:
+        certificate = load_certificate(CERT_PEM)
+        try:
+            key_matches(certificate, data)
+        except NotACertificate:
+            pass
+        try:
+            found = load_certificate(data)
+        except NotACertificate:
+            return
+        found.names, found.self_signed, found.expired(), found.valid_for("mail.example.test")  # noqa: B018
+    finally:
+        signal.alarm(0)
+        signal.signal(signal.SIGALRM, previous)
