@@ -15,6 +15,8 @@ from sandbox.result import ExecResult
 from .host import READ_LIMIT, Host
 
 MAX_SYMLINK_HOPS = 40
+# A learner can fill a directory with millions of names; a probe looks at this many at most.
+MAX_LISTING = 100_000
 # The grader parses command output, so it must not change with the learner's locale.
 COMMAND_ENV = {
     "PATH": "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
@@ -48,6 +50,8 @@ class _Walk:
 
     def __init__(self, root: Path, path: str) -> None:
         self.path = path
+        if "\0" in path:  # e.g. a path printed by a replaced `postconf`: no file has such a name
+            raise FileNotFoundError(errno.ENOENT, os.strerror(errno.ENOENT), path.replace("\0", "\\0"))
         self.stack = [os.open(root, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)]
         self.name: str | None = None  # None: the path is the directory stack[-1] itself
         try:
@@ -142,7 +146,7 @@ class MachineBackend:
         except (FileNotFoundError, NotADirectoryError):
             return None
         except OSError as exc:
-            if exc.errno == errno.ELOOP:  # like `test -e` on a symlink loop
+            if exc.errno in (errno.ELOOP, errno.ENAMETOOLONG):  # like `test -e` on a symlink loop
                 return None
             raise
 
@@ -192,7 +196,8 @@ class MachineBackend:
                 except OSError as exc:
                     raise type(exc)(exc.errno, exc.strerror, path) from None
             try:
-                return sorted(os.listdir(fd))
+                with os.scandir(fd) as entries:
+                    return sorted(entry.name for entry, _ in zip(entries, range(MAX_LISTING)))
             finally:
                 os.close(fd)
 

@@ -112,5 +112,5 @@ def _first_key_block(data: bytes) -> bytes:
         block = data[start:end]
         if b"PRIVATE KEY-----" in block.split(b"\n", 1)[0]:
             return block
-        position = end
+        position = max(end, start + len(marker))  # always forward: a torn block must not loop for ever
     raise NotACertificate("no private key found")

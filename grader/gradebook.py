@@ -107,7 +107,10 @@ class Gradebook:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         if not self.path.exists():
             # Grades are private: readable by their owner (root in a workshop) alone.
-            os.close(os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+            try:
+                os.close(os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+            except FileExistsError:
+                pass  # another grader created it a moment ago
         db = self._connect()
         try:
             self._initialise(db)

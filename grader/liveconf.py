@@ -72,7 +72,7 @@ def parse_liveness(out: str) -> Liveness:
         # After "pid (comm)": state is field 3 of /proc/PID/stat, starttime field 22.
         starttime = int(lines[1].split()[19])
         postfix_age = float(uptime) - starttime / int(ticks)
-    except (IndexError, ValueError):
+    except (IndexError, ValueError, ZeroDivisionError):  # a replaced getconf, date or /proc said nonsense
         return Liveness(running=True)
     ages: dict[str, float | None] = {}
     for line in lines[2:]:

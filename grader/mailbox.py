@@ -10,12 +10,17 @@ from email.message import Message
 from functools import cached_property
 from typing import TYPE_CHECKING
 
+from .machinefiles import UnreadableFile, read_file
+
 if TYPE_CHECKING:
     from .host import Backend
 
 MBOX_READ_LIMIT = 4 * 1024 * 1024
 MESSAGE_READ_LIMIT = 1024 * 1024
 MAILDIR_MAX_MESSAGES = 2000
+# All the messages read from one Maildir together (the newest first): a Maildir full of big
+# messages must not fill the grader's memory.
+MAILDIR_READ_BUDGET = 32 * 1024 * 1024
 
 # "From sender  Mon Nov 30 05:40:01 2026": the date makes a stray unquoted "From " in a body
 # much less likely to be taken for the start of a message.
@@ -119,9 +124,8 @@ class Mailbox(_Folder):
             return []
         # New mail is appended: when the file is too big, the tail holds what a check looks for.
         offset = max(0, st.st_size - self.limit)
-        try:
-            data = self.backend.read_bytes(self.path, self.limit, offset=offset)
-        except FileNotFoundError:
+        data = read_file(self.backend, self.path, self.limit, offset=offset)
+        if data is None:
             return []
         return [MailMessage(f"{self.path} (message {n})", raw)
                 for n, raw in enumerate(split_mbox(data, partial_start=offset > 0), start=1)]
@@ -157,10 +161,12 @@ class Maildir(_Folder):
     kind = "Maildir"
 
     def __init__(self, backend: "Backend", path: str, *, limit: int = MESSAGE_READ_LIMIT,
-                 max_messages: int = MAILDIR_MAX_MESSAGES) -> None:
+                 max_messages: int = MAILDIR_MAX_MESSAGES,
+                 budget: int = MAILDIR_READ_BUDGET) -> None:
         super().__init__(backend, path.rstrip("/") or "/")
         self.limit = limit
         self.max_messages = max_messages
+        self.budget = budget
 
     @property
     def exists(self) -> bool:
@@ -170,7 +176,7 @@ class Maildir(_Folder):
     def _names(self, sub: str) -> list[str]:
         try:
             names = self.backend.listdir(posixpath.join(self.path, sub))
-        except (FileNotFoundError, NotADirectoryError):
+        except OSError:  # missing, not a directory, a symlink loop: no messages there
             return []
         return sorted(n for n in names if not n.startswith("."))
 
@@ -179,10 +185,18 @@ class Maildir(_Folder):
                  for sub in ("new", "cur") for name in self._names(sub)]
         # Maildir names start with the delivery time; the newest matter most to a check.
         paths.sort(key=posixpath.basename)
-        found = []
-        for path in paths[-self.max_messages:]:
+        found: list[MailMessage] = []
+        left = self.budget
+        for path in reversed(paths[-self.max_messages:]):
+            if left <= 0:
+                break
             try:
-                found.append(MailMessage(path, self.backend.read_bytes(path, self.limit)))
-            except (FileNotFoundError, IsADirectoryError):
+                raw = read_file(self.backend, path, min(self.limit, left))
+            except UnreadableFile:
+                continue  # a directory or FIFO among the messages is no message
+            if raw is None:
                 continue  # moved from new/ to cur/ by a mail client while we listed
+            left -= len(raw)
+            found.append(MailMessage(path, raw))
+        found.reverse()
         return found

@@ -10,6 +10,8 @@ import re
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Iterable, Sequence
 
+from .machinefiles import read_file
+
 if TYPE_CHECKING:
     from .host import Backend
 
@@ -312,9 +314,8 @@ class MailLog:
         if since is None or since > size:  # no mark, or the log was rotated or truncated
             since = 0
         offset = max(since, size - self.limit)
-        try:
-            data = self.backend.read_bytes(self.path, self.limit, offset=offset)
-        except FileNotFoundError:
+        data = read_file(self.backend, self.path, self.limit, offset=offset)
+        if data is None:
             return ""
         if offset > since:
             # Started mid-line because only the tail fits: drop the fragment.

@@ -13,6 +13,7 @@ from functools import cached_property
 from typing import TYPE_CHECKING, Sequence
 
 from .check import Fail
+from .machinefiles import read_file
 
 if TYPE_CHECKING:
     import os
@@ -45,6 +46,13 @@ class MissingCommand(Fail):
             hint = None
         super().__init__(detail, hint)
         self.argv = list(argv)
+
+
+_NUMBER = re.compile(r"[0-9]+")  # ASCII only: str.isdigit() also takes "²", which int() refuses
+
+
+def _number(text: str) -> int | None:
+    return int(text) if _NUMBER.fullmatch(text) else None
 
 
 def first_line(text: str) -> str:
@@ -95,7 +103,9 @@ def parse_getent_passwd(name: str, stdout: str) -> User:
     for line in stdout.splitlines():
         fields = line.split(":")
         if len(fields) == 7 and fields[0] == name:
-            return User(name, True, int(fields[2]), int(fields[3]), fields[4], fields[5], fields[6])
+            uid, gid = _number(fields[2]), _number(fields[3])
+            if uid is not None and gid is not None:
+                return User(name, True, uid, gid, fields[4], fields[5], fields[6])
     return User(name, False)
 
 
@@ -112,9 +122,10 @@ def parse_ps(stdout: str) -> list[Process]:
     found = []
     for line in stdout.splitlines():
         fields = line.split(None, 3)
-        if len(fields) < 3 or not fields[0].isdigit():
+        pid = _number(fields[0]) if len(fields) >= 3 else None
+        if pid is None:
             continue
-        found.append(Process(int(fields[0]), fields[1], fields[2],
+        found.append(Process(pid, fields[1], fields[2],
                              fields[3] if len(fields) > 3 else fields[2]))
     return found
 
@@ -141,11 +152,12 @@ def parse_ss(stdout: str, proto: str) -> list[Socket]:
         fields = line.split()
         if len(fields) < 5:
             continue
-        address, _, port = fields[3].rpartition(":")
-        if not port.isdigit():
+        address, _, text = fields[3].rpartition(":")
+        port = _number(text)
+        if port is None:
             continue
         programs = tuple(dict.fromkeys(_SS_PROGRAM.findall(line)))
-        found.append(Socket(proto, address.strip("[]"), int(port), programs))
+        found.append(Socket(proto, address.strip("[]"), port, programs))
     return found
 
 
@@ -235,12 +247,26 @@ def parse_postqueue_json(stdout: str) -> list[QueuedMessage]:
         except json.JSONDecodeError:
             log.warning("postqueue -j printed a line that is not JSON: %r", line[:200])
             continue
-        recipients = tuple(QueuedRecipient(str(r.get("address", "")), r.get("delay_reason"))
-                           for r in obj.get("recipients", []))
+        if not isinstance(obj, dict):
+            log.warning("postqueue -j printed JSON that is not a message: %r", line[:200])
+            continue
+        listed = obj.get("recipients")
+        recipients = tuple(
+            QueuedRecipient(str(r.get("address", "")), _text_or_none(r.get("delay_reason")))
+            for r in (listed if isinstance(listed, list) else []) if isinstance(r, dict))
         found.append(QueuedMessage(str(obj.get("queue_id", "")), str(obj.get("queue_name", "")),
                                    str(obj.get("sender", "")), recipients,
-                                   obj.get("arrival_time"), obj.get("message_size")))
+                                   _int_or_none(obj.get("arrival_time")),
+                                   _int_or_none(obj.get("message_size"))))
     return found
+
+
+def _text_or_none(value: object) -> str | None:
+    return None if value is None else str(value)
+
+
+def _int_or_none(value: object) -> int | None:
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
 
 
 class File:
@@ -288,10 +314,7 @@ class File:
     def content(self) -> bytes:
         if not self.is_file:
             return b""
-        try:
-            return self.backend.read_bytes(self.path, self.limit)
-        except FileNotFoundError:
-            return b""
+        return read_file(self.backend, self.path, self.limit) or b""
 
     @property
     def truncated(self) -> bool:

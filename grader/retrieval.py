@@ -129,7 +129,11 @@ def pop3(connect: Connect, host: str, user: str, password: str, *, tag: str | No
             seen.login_error = _text(refused.args[0])
             return seen
         seen.logged_in = True
-        seen.messages = client.stat()[0]
+        try:
+            seen.messages = client.stat()[0]
+        except (ValueError, IndexError):  # poplib reads the count with int(): a broken server says anything
+            seen.error = "the server's answer to STAT is not a message count"
+            return seen
         if tag:
             first = max(1, seen.messages - MAX_MESSAGES_SEARCHED + 1)
             for number in range(seen.messages, first - 1, -1):
@@ -195,7 +199,8 @@ def imap(connect: Connect, host: str, user: str, password: str, *, tag: str | No
         if status != "OK":
             seen.error = f"INBOX cannot be opened: {_text(data[0] if data else b'')}"
             return seen
-        seen.messages = int(_text(data[0]) or 0)
+        count = _text(data[0]) if data and data[0] is not None else ""
+        seen.messages = int(count) if re.fullmatch(r"[0-9]+", count) else 0  # a server may omit `* N EXISTS`
         if tag:
             status, data = client.search(None, "HEADER", _TAG_HEADER, tag)
             numbers = _text(data[0]).split() if status == "OK" and data and data[0] else []

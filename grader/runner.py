@@ -17,6 +17,8 @@ log = logging.getLogger(__name__)
 
 RETRY_INTERVAL = 0.2
 RETRY_HINT = _("Try the check again. If it keeps happening, reset the step (or restart your lab machine).")
+# What a check saw can be a learner's 8 MiB of command output; the panel and gradebook keep this much.
+DETAIL_LIMIT = 2000
 GRADER_BUG_HINT = _("This is a problem in the grader, not in your work. Try the check again; "
                     "if it keeps happening, tell your instructor.")
 
@@ -59,8 +61,8 @@ def _run_check(chk: Check, host: Host, step_end: float,
 
     def item(status: Status, detail: str, hint: str | None = None) -> ItemResult:
         # Checks speak English in the code; the learner reads their own language.
-        return ItemResult(chk.name, str(translate(chk.title)), status, str(translate(detail)),
-                          None if hint is None else str(translate(hint)), round(clock() - start, 6))
+        return ItemResult(chk.name, str(translate(chk.title)), status, _bounded(str(translate(detail))),
+                          None if hint is None else _bounded(str(translate(hint))), round(clock() - start, 6))
 
     while True:
         try:
@@ -80,6 +82,13 @@ def _run_check(chk: Check, host: Host, step_end: float,
                           error=f"{type(exc).__name__}: {_one_line(str(exc))}"),
                         GRADER_BUG_HINT)
         return item(Status.PASS, "" if observed is None else str(observed))
+
+
+def _bounded(text: str, limit: int = DETAIL_LIMIT) -> str:
+    if len(text) <= limit:
+        return text
+    more = str(translate(_("... ({count} more characters)", count=len(text) - limit + 40)))
+    return text[: limit - len(more)] + more
 
 
 def _one_line(text: str, limit: int = 200) -> str:

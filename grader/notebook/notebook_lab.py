@@ -11,7 +11,7 @@ import ipywidgets as widgets
 from IPython import get_ipython
 from IPython.display import HTML, display
 
-from grader.maillog import MailLog
+from grader.maillog import READ_LIMIT, MailLog
 
 from . import session_thread, shell
 from .not_open import LabNotReady
@@ -206,7 +206,8 @@ class NotebookLab:
         if not hasattr(self.session, "host"):
             # In a workshop the grader service runs the command in the learner's own machine.
             argv = self.session.machine(name).enter_argv(
-                ["sh", "-c", 'f=$(postconf -xh maillog_file 2>/dev/null); cat "${f:-/var/log/mail.log}"'])
+                ["sh", "-c", 'f=$(postconf -xh maillog_file 2>/dev/null); f=${f:-/var/log/mail.log};'
+                 f' [ -f "$f" ] && tail -c {READ_LIMIT} -- "$f"'])
             return subprocess.run(argv, capture_output=True, text=True, errors="replace", timeout=30).stdout
         host = self.session.host(name)
         try:

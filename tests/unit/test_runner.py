@@ -213,3 +213,17 @@ def test_no_checks_is_not_run():
     host, clock = make_host()
     result = run_step([], host, lab="l", step="s", clock=clock, sleep=clock.sleep)
     assert result.status is Status.NOT_RUN and result.items == ()
+
+
+def test_a_flood_of_detail_is_cut_to_a_readable_length():
+    """Does a check that quotes 8 MiB of a learner's output give a detail of bounded size?"""
+    from grader.runner import DETAIL_LIMIT
+
+    @check(step="s", hint="Do it.")
+    def floods(host):
+        raise Fail("inet_interfaces = " + "y " * 4_000_000)
+
+    result = run_step([floods], Host(FakeBackend()), lab="l", step="s")
+    detail = result.items[0].detail
+    assert len(detail) <= DETAIL_LIMIT and detail.startswith("inet_interfaces = y y")
+    assert detail.endswith("more characters)")
