@@ -54,7 +54,7 @@ def test_the_home_notebook_is_a_valid_notebook_with_the_map_drawn(tmp_path, monk
     notebook = nbformat.read(path, as_version=4)
     nbformat.validate(notebook)
     shown = notebook.cells[1].outputs[0]["data"]["text/html"]
-    assert "02-install-postfix.ipynb" in shown and "Continue with lab 02" in shown
+    assert "02-install-postfix.ipynb" in shown and "Continue with lab 01" in shown
     assert notebook.cells[1].source == "from grader.notebook import course_home\ncourse_home()"
     assert notebook.metadata.kernelspec.name == "maillab"
     path.write_text("{}")

@@ -172,4 +172,4 @@ def test_the_course_home_notebook_redraws_its_map(jupyter, tmp_path, monkeypatch
     NotebookClient(nb, kernel_name="maillab", timeout=60, startup_timeout=30,
                    resources={"metadata": {"path": str(workspace)}}).execute()
     shown = nb.cells[1].outputs[0]["data"]["text/html"]
-    assert "Continue with lab 02" in shown and '<a href="02-install-postfix.ipynb">' in shown
+    assert "Continue with lab 01" in shown and '<a href="02-install-postfix.ipynb">' in shown
