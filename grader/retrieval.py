@@ -57,7 +57,9 @@ class Retrieval:
         return f"{where}: {self.user} logged in; the mailbox has {self.messages} message(s) and {found}"
 
 
-class _POP3(poplib.POP3):
+class _ViaConnect:
+    """poplib and imaplib, with their socket made by `connect` (in the outside client's namespace)."""
+
     def __init__(self, connect: Connect, host: str, port: int, timeout: float) -> None:
         self._make_socket = connect
         super().__init__(host, port, timeout)
@@ -68,15 +70,12 @@ class _POP3(poplib.POP3):
         return sock
 
 
-class _IMAP4(imaplib.IMAP4):
-    def __init__(self, connect: Connect, host: str, port: int, timeout: float) -> None:
-        self._make_socket = connect
-        super().__init__(host, port, timeout)
+class _POP3(_ViaConnect, poplib.POP3):
+    pass
 
-    def _create_socket(self, timeout):
-        sock = self._make_socket(self.host, self.port, timeout)
-        sock.settimeout(timeout)
-        return sock
+
+class _IMAP4(_ViaConnect, imaplib.IMAP4):
+    pass
 
 
 def _context() -> ssl.SSLContext:
