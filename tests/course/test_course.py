@@ -6,6 +6,7 @@ import pytest
 
 from grader import lab as labs
 from grader.selftest import selftest_lab
+from sandbox import hermetic
 
 from .conftest import LEARNER
 from .notebooks import panel_results, run_notebook
@@ -70,7 +71,13 @@ NOTEBOOK_SHOWS = {
 
 @pytest.mark.parametrize("lab", COURSE, ids=lambda lab: lab.id)
 def test_selftest(lab):
-    verdicts = selftest_lab(lab, report=lambda verdict: None)
+    """Every step proves itself; and across the course run, no packet leaves the lab networks
+    (kernel counters in every namespace of them, sandbox/hermetic.py)."""
+    with hermetic.watch() as seen:
+        verdicts = selftest_lab(lab, report=lambda verdict: None)
+    assert seen.escaped == 0 and not seen.host_veths, seen.summary()
+    if lab.network:
+        assert seen.lab > 0, "the counters saw the lab's own traffic"
     assert [v.step for v in verdicts] == [s.id for s in lab.steps]
     assert all(v.ok for v in verdicts), "\n".join(str(v) for v in verdicts if not v.ok)
 
