@@ -93,7 +93,9 @@ def grid(settings: WorkshopSettings, book: Gradebook, now: datetime | None = Non
             state = cell_state(record)
             cells.append({"state": state, "attempts": record.attempts if record else 0,
                           "hints": record.hints_shown if record else 0})
-            if where is None and state != "pass" and state != "solved":
+            # Where a learner is stuck: the first step they tried and have not passed (a learner may
+            # start at any lab, so steps never tried do not count).
+            if where is None and state not in ("pass", "solved") and record is not None and record.attempts:
                 where = (column, record)
         stuck = None
         if where is not None and where[1] is not None and where[1].attempts and where[1].last_status != "PASS":
