@@ -48,6 +48,16 @@ def _(msgid: str, /, **params: Any) -> Msg:
     return Msg(msgid, params)
 
 
+def N_(msgid: str, /) -> str:
+    """Mark a literal as learner-facing text to be looked up later with `tr` (tables of labels)."""
+    return msgid
+
+
+def tr(msgid: str, /, lang: str | None = None, **params: Any) -> str:
+    """`msgid` (English text, `{name}` placeholders) in `lang` (default: the current language)."""
+    return str(translate(Msg(msgid, params), lang))
+
+
 def _fill(text: str, params: dict[str, Any]) -> str:
     if not params:
         return text
@@ -67,7 +77,7 @@ def translate(value: Any, lang: str | None = None) -> Any:
 
 def language() -> str:
     """The language to speak: set by `speaking()`, else $MAILLAB_LANG, else the locale, else English."""
-    chosen = _current.get() or os.environ.get("MAILLAB_LANG") or _from_locale()
+    chosen = _current.get() or _process or os.environ.get("MAILLAB_LANG") or _saved() or _from_locale()
     return normalize(chosen)
 
 
@@ -75,6 +85,16 @@ def normalize(lang: str | None) -> str:
     """'zh_CN.UTF-8' -> 'zh'; anything without a catalog -> 'en'."""
     code = (lang or "").split(".")[0].split("_")[0].split("-")[0].lower()
     return code if code in available() else DEFAULT
+
+
+def _saved() -> str | None:
+    """The language the learner chose with `maillab up --lang` (kept with their state)."""
+    from .session import saved_language  # late: the session imports most of the grader
+
+    try:
+        return saved_language()
+    except Exception:  # an unreadable state file: the locale decides
+        return None
 
 
 def _from_locale() -> str:
@@ -89,6 +109,16 @@ def available() -> tuple[str, ...]:
     """English, and every language with a catalog."""
     found = sorted(p.parent.parent.name for p in LOCALE_DIR.glob(f"*/LC_MESSAGES/{DOMAIN}.po"))
     return (DEFAULT, *[f for f in found if f != DEFAULT])
+
+
+_process: str | None = None  # set by a notebook that speaks one language (its kernel is its own)
+
+
+def use(lang: str | None) -> str:
+    """Speak `lang` in this whole process unless `speaking()` says otherwise (a lab notebook's kernel)."""
+    global _process
+    _process = normalize(lang) if lang else None
+    return language()
 
 
 @contextmanager
@@ -117,3 +147,37 @@ def _load(path: Path, stamp: int) -> dict[str, str]:
     with open(path, "rb") as handle:
         entries = read_po(handle)
     return {m.id: m.string for m in entries if m.id and isinstance(m.id, str) and m.string and not m.fuzzy}
+
+
+# -- extraction ------------------------------------------------------------------------------
+TOML_KEYS = {"title", "summary", "text"}  # learner-facing values in lab.toml and quiz files
+TOML_TABLES = {"options", "mixups"}  # every value of these tables is learner-facing
+
+
+def extract_toml(fileobj, keywords, comment_tags, options):
+    """Babel extractor for lab.toml and quiz files (babel.cfg): titles, summaries, questions,
+    options and hints. Yields (line, funcname, message, comments)."""
+    import tomllib
+
+    text = fileobj.read().decode("utf-8")
+    lines = text.splitlines()
+
+    def line_of(value: str) -> int:
+        for number, line in enumerate(lines, 1):
+            if value[:40] in line:
+                return number
+        return 0
+
+    def walk(node: Any, table: str = ""):
+        if isinstance(node, dict):
+            for key, value in node.items():
+                if isinstance(value, str) and (key in TOML_KEYS or table in TOML_TABLES):
+                    yield value
+                else:
+                    yield from walk(value, key)
+        elif isinstance(node, list):
+            for item in node:
+                yield from walk(item, table)
+
+    for value in walk(tomllib.loads(text)):
+        yield line_of(value), "_", value, []

@@ -36,12 +36,37 @@ def _state_file(learner: str) -> Path:
     return paths.home() / "learners" / f"{learner}.json"
 
 
+def _state(learner: str | None = None) -> dict:
+    try:
+        state = json.loads(_state_file(learner or current_learner()).read_text())
+    except (OSError, ValueError):
+        return {}
+    return state if isinstance(state, dict) else {}
+
+
+def _update_state(learner: str, **values: str) -> None:
+    """Keep `values` in the learner's state file (one atomic rename; other values stay)."""
+    path = _state_file(learner)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(json.dumps({**_state(learner), **values}))
+    os.replace(tmp, path)
+
+
 def current_lab(learner: str | None = None) -> str | None:
     """The lab this learner started last (what `maillab exec` and `maillab shell` enter)."""
-    try:
-        return json.loads(_state_file(learner or current_learner()).read_text())["lab"]
-    except (OSError, ValueError, KeyError):
-        return None
+    lab = _state(learner).get("lab")
+    return lab if isinstance(lab, str) else None
+
+
+def saved_language(learner: str | None = None) -> str | None:
+    """The language the learner chose (`maillab up --lang`), if any."""
+    lang = _state(learner).get("lang")
+    return lang if isinstance(lang, str) else None
+
+
+def save_language(lang: str, learner: str | None = None) -> None:
+    _update_state(learner or current_learner(), lang=lang)
 
 
 class LabSession:
@@ -91,11 +116,7 @@ class LabSession:
 
     def _remember_current(self) -> None:
         """This lab is what `maillab shell` and `maillab exec` enter from now on."""
-        path = _state_file(self.learner)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_suffix(".tmp")
-        tmp.write_text(json.dumps({"lab": self.lab.id}))
-        os.replace(tmp, path)
+        _update_state(self.learner, lab=self.lab.id)
 
     def _network_up(self, *, fresh: bool = False) -> Network | None:
         network = self.network()
