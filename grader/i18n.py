@@ -75,6 +75,12 @@ def translate(value: Any, lang: str | None = None) -> Any:
     return value
 
 
+def say(exc: BaseException, lang: str | None = None) -> str:
+    """An exception's sentence in `lang`: its message when that is a Msg, else str(exc)."""
+    arg = exc.args[0] if len(exc.args) == 1 else None
+    return str(translate(arg, lang)) if isinstance(arg, Msg) else str(exc)
+
+
 def language() -> str:
     """The language to speak: set by `speaking()`, else $MAILLAB_LANG, else the locale, else English."""
     chosen = _current.get() or _process or os.environ.get("MAILLAB_LANG") or _saved() or _from_locale()
