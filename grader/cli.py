@@ -36,6 +36,8 @@ def build_parser() -> Parser:
     up.add_argument("--no-browser", action="store_true", help="print the address instead of opening a browser")
     up.add_argument("--lab", default=None, help="open this lab's notebook first (default: the course home)")
     up.add_argument("--workspace", default=None, help="where your copies of the notebooks live (default: ~/maillab)")
+    up.add_argument("--lang", default=None, metavar="LANG",
+                    help="the course's language, kept for next time: en or zh (default: the last one chosen, else the locale)")
 
     img = sub.add_parser("image", help="the lab image").add_subparsers(dest="action", required=True, parser_class=Parser)
     build = img.add_parser("build", help="build the lab image again (from sandbox/recipe/)")
@@ -143,10 +145,16 @@ def cmd_up(args) -> int:
     _require_root()
     from pathlib import Path
 
-    from .notebook.course import HOME_NOTEBOOK, course_notebooks
+    from . import i18n
+    from .notebook.course import course_notebooks, home_name, notebook_name
     from .notebook.server import serve
     from .notebook.workspace import link_machine_root
+    from .session import save_language
 
+    lang = _language(args.lang)
+    if args.lang:
+        save_language(lang)  # the CLI, the kernels and the next `maillab up` speak it too
+    i18n.use(lang)
     known = [lab.id for lab in labs.all_labs()]
     first = open_lab(args.lab or (current_lab() if current_lab() in known else known[0]))
     image.ensure_image(quiet=False)
@@ -154,12 +162,24 @@ def cmd_up(args) -> int:
     workspace = Path(args.workspace).expanduser() if args.workspace else Path.home() / "maillab"
     workspace.mkdir(parents=True, exist_ok=True)
     link_machine_root(workspace, first.machine())  # /etc/postfix and friends in the file browser
-    return serve(workspace, course_notebooks(), open_path=notebook_name(first.lab) if args.lab else HOME_NOTEBOOK,
-                 port=args.port, open_browser=not args.no_browser, home=True)
+    notebooks = course_notebooks(lang)
+    opened = dict((source, name) for source, name in notebooks).get(first.lab.notebook_in(lang)) if args.lab else None
+    return serve(workspace, notebooks, open_path=opened or home_name(lang),
+                 port=args.port, open_browser=not args.no_browser, home=True, lang=lang)
 
 
-def notebook_name(lab) -> str:
-    return f"{lab.number:02d}-{lab.id}.ipynb"
+def _language(chosen: str | None) -> str:
+    """`--lang` checked against the editions there are; without it, the learner's language."""
+    from . import i18n
+
+    if chosen is None:
+        return i18n.language()
+    lang = i18n.normalize(chosen)
+    if lang == i18n.DEFAULT and not chosen.lower().startswith(i18n.DEFAULT):
+        known = ", ".join(i18n.available())
+        raise UsageError(i18n._("The course has no {chosen!r} edition. Its languages are: {known}.",
+                                chosen=chosen, known=known))
+    return lang
 
 
 def cmd_image(args) -> int:

@@ -78,6 +78,11 @@ class Lab:
     def notebook(self) -> Path:
         return self.dir / "lab.ipynb"
 
+    def notebook_in(self, lang: str) -> Path:
+        """The lab's notebook in `lang` (lab.zh.ipynb beside lab.ipynb); English when it has none."""
+        twin = self.dir / f"lab.{lang}.ipynb"
+        return twin if lang != "en" and twin.is_file() else self.notebook
+
 
 def load(folder: Path) -> Lab:
     """Read one lab folder; a mistake in lab.toml is reported with the file's name."""

@@ -52,6 +52,7 @@ def add_parser(sub: Any, parser_class: type) -> None:
     up.add_argument("--concurrent-spawns", type=int, default=10, help="servers starting at once; more logins wait")
     up.add_argument("--group", default="maillab-learners", help="system group of the learners")
     up.add_argument("--lab", default="install-postfix", help="the lab learners see first")
+    up.add_argument("--lang", default="en", metavar="LANG", help="the course's language for learners: en or zh (default en)")
     actions.add_parser("down", help="stop the workshop (learners' files, machines and grades are kept)")
     actions.add_parser("status", help="is a workshop running, where, and who is in it")
 
@@ -136,6 +137,9 @@ def up(args: Any) -> int:
     if not port_is_free(args.ip, args.port):
         raise UsageError(TEXT["port_taken"].format(port=args.port, ip=args.ip))
     labs.find(args.lab)
+    from grader.cli import _language
+
+    lang = _language(args.lang)
     from sandbox import image
 
     image.ensure_image(quiet=False)
@@ -151,7 +155,7 @@ def up(args: Any) -> int:
         seats=args.seats, ip=args.ip, port=args.port, hub_port=free_port(), proxy_api_port=free_port(),
         dashboard_port=free_port(), group=args.group, instructors=list(args.instructor), password=password,
         instructor_password=instructor_password, idle_timeout=args.idle_timeout, max_age=args.max_age,
-        concurrent_spawns=max(1, args.concurrent_spawns), lab=args.lab, labs_dir=str(labs.labs_dir().resolve()),
+        concurrent_spawns=max(1, args.concurrent_spawns), lab=args.lab, lang=lang, labs_dir=str(labs.labs_dir().resolve()),
         home=str(paths.home().resolve()), python=sys.executable)
     settings.save(settings_file())
     if not (state / "admin_token").exists():

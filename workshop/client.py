@@ -96,7 +96,10 @@ class RemoteSession:
         self.path = path
 
     def _call(self, op: str, **fields: Any) -> Any:
-        return call(op, path=self.path, lab=self.lab.id, **fields)
+        from grader.i18n import language
+
+        # The service answers in the learner's language (their notebook's edition).
+        return call(op, path=self.path, lab=self.lab.id, lang=language(), **fields)
 
     def machine_name(self, name: str | None = None) -> str:
         return f"{self.learner}--{self.lab.id}--{self.lab.machine(name).name}"

@@ -41,8 +41,10 @@ def service_env(settings: WorkshopSettings) -> dict[str, str]:
 def notebook_name(settings: WorkshopSettings) -> str:
     from grader import lab as labs
 
+    from grader.notebook.course import notebook_name as edition_name
+
     lab = labs.find(settings.lab)
-    return f"{lab.number:02d}-{lab.id}.ipynb"
+    return edition_name(lab, settings.lang if lab.notebook_in(settings.lang) != lab.notebook else None)
 
 
 async def prepare_learner(spawner: Any) -> None:
@@ -56,7 +58,7 @@ async def prepare_learner(spawner: Any) -> None:
     workspace = Path(user.pw_dir) / "maillab"
     state = workspace / ".maillab"
     env = {"HOME": user.pw_dir, "USER": user.pw_name, "LOGNAME": user.pw_name, "PATH": "/usr/bin:/bin",
-           "MAILLAB_LABS": settings.labs_dir, "LANG": "C.UTF-8"}
+           "MAILLAB_LABS": settings.labs_dir, "LANG": "C.UTF-8", "MAILLAB_LANG": settings.lang}
     if os.environ.get("PYTHONPATH"):
         env["PYTHONPATH"] = os.environ["PYTHONPATH"]
     proc = await asyncio.create_subprocess_exec(
@@ -68,7 +70,7 @@ async def prepare_learner(spawner: Any) -> None:
         raise RuntimeError(f"Could not prepare the workspace of {user.pw_name}: {out.decode(errors='replace')[-500:]}")
     server_env = jupyter_env(workspace, state_dir=state, base={})
     server_env.pop("JUPYTER_TOKEN_FILE", None)  # the hub logs learners in; no second key to their server
-    server_env.update({SOCKET_ENV: str(socket_path()), "MAILLAB_LABS": settings.labs_dir})
+    server_env.update({SOCKET_ENV: str(socket_path()), "MAILLAB_LABS": settings.labs_dir, "MAILLAB_LANG": settings.lang})
     spawner.environment = server_env
     spawner.notebook_dir = str(workspace)
 

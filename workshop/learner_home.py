@@ -9,20 +9,17 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from grader import lab as labs
+from grader.i18n import language
+from grader.notebook.course import course_notebooks
 from grader.notebook.server import prepare
 from grader.notebook.workspace import install_notebooks
-
-
-def notebook_name(lab: labs.Lab) -> str:
-    return f"{lab.number:02d}-{lab.id}.ipynb"
 
 
 def main(argv: list[str] | None = None) -> int:
     args = sys.argv[1:] if argv is None else argv
     workspace = Path(args[0])
     workspace.mkdir(mode=0o700, parents=True, exist_ok=True)
-    install_notebooks(workspace, [(lab.notebook, notebook_name(lab)) for lab in labs.all_labs()])
+    install_notebooks(workspace, course_notebooks(language()))  # the workshop's edition (MAILLAB_LANG)
     prepare(workspace, state_dir=workspace / ".maillab",
             shell_command=[sys.executable, "-m", "workshop.enter", "--shell"])
     return 0

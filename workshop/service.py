@@ -28,6 +28,7 @@ from typing import Any
 
 from grader.errors import MailLabError, UsageError
 from grader.gradebook import GradebookError
+from grader.i18n import speaking
 from grader.session import LabSession, current_lab, open_lab
 from sandbox import SandboxError, cgroups
 
@@ -120,7 +121,8 @@ class Handler(socketserver.BaseRequestHandler):
                 code = self.exec(learner, request, reader)
                 protocol.send(sock, {"ok": True, "result": {"exit": code}})
                 return
-            with self.server.lock_for(learner.name):
+            lang = request.get("lang") if isinstance(request.get("lang"), str) else None
+            with self.server.lock_for(learner.name), speaking(lang):
                 result = self.call(learner, op, request)
             protocol.send(sock, {"ok": True, "result": result})
         except protocol.ProtocolError as exc:

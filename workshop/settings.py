@@ -41,6 +41,7 @@ class WorkshopSettings:
     max_age: int = 0                   # seconds: any server is stopped after this long (0: no limit)
     concurrent_spawns: int = 10        # logins starting a server at once; more wait (429, retry)
     lab: str = "install-postfix"       # the notebook learners see first
+    lang: str = "en"                   # the course's edition (en, zh)
     labs_dir: str = ""                 # the course (MAILLAB_LABS)
     home: str = ""                     # MAILLAB_HOME
     python: str = sys.executable       # the environment learners' servers run from

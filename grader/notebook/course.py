@@ -11,11 +11,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from grader.i18n import DEFAULT, N_, language, tr
+
 HOME_NOTEBOOK = "00-course-home.ipynb"
 
-# What the home page says, in one place (a translated edition replaces these).
+# What the home page says, in one place (translated through the catalog, grader/i18n.py).
 TEXT = {
-    "intro": (
+    "intro": N_(
         "# MailLab · Linux mail servers, hands-on\n\n"
         "Each lab below is a notebook. You read it, and you do every step on a real Debian machine of "
         "your own, as `root`. At the end of each step a **Check** button asks the grader, which looks at "
@@ -24,31 +26,47 @@ TEXT = {
         "* *File → New → Terminal* opens a root shell on your machine; the `machine` folder in the file "
         "browser shows its files (for example `machine/etc/postfix/main.cf`).\n\n"
         "This page is redrawn each time MailLab starts. Run the cell below to redraw it now."),
-    "cell": "from grader.notebook import course_home\ncourse_home()",
-    "caption": "The labs and how far you are",
-    "lab": "Lab", "progress": "Your progress", "next": "Next step",
-    "done": "all {total} steps passed",
-    "some": "{passed} of {total} steps passed",
-    "none": "not started",
-    "continue": "Continue with lab {number:02d}, <a href=\"{href}\">{title}</a>: step \u201c{step}\u201d.",
-    "finished": "You have passed every step of every lab. Well done!",
-    "unknown": "Your progress could not be read ({why}); the labs are all here.",
-    "all_done": "\u2014",
+    "caption": N_("The labs and how far you are"),
+    "lab": N_("Lab"), "progress": N_("Your progress"), "next": N_("Next step"),
+    "done": N_("all {total} steps passed"),
+    "some": N_("{passed} of {total} steps passed"),
+    "none": N_("not started"),
+    "continue": N_("Continue with lab {number}, <a href=\"{href}\">{title}</a>: step \u201c{step}\u201d."),
+    "finished": N_("You have passed every step of every lab. Well done!"),
+    "unknown": N_("Your progress could not be read ({why}); the labs are all here."),
+    "map": N_("The course map"),
 }
+ALL_DONE = "\u2014"
 LEFT = ' style="text-align:left;vertical-align:top"'  # JupyterLab right-aligns table cells
 MARKS = {"done": "\u2714", "some": "\u25d0", "none": "\u25cb"}
 
 
-def notebook_name(lab: Any) -> str:
+def edition(name: str, lang: str | None) -> str:
+    """A notebook's name in the workspace for an edition: 02-install-postfix.ipynb in English,
+    02-install-postfix.zh.ipynb in Chinese."""
+    return name if not lang or lang == DEFAULT else name.replace(".ipynb", f".{lang}.ipynb")
+
+
+def notebook_name(lab: Any, lang: str | None = None) -> str:
     """The lab's notebook in the workspace, e.g. 02-install-postfix.ipynb."""
-    return f"{lab.number:02d}-{lab.id}.ipynb"
+    return edition(f"{lab.number:02d}-{lab.id}.ipynb", lang)
 
 
-def course_notebooks() -> list[tuple[Path, str]]:
-    """(source, name in the workspace) for every lab's notebook."""
+def home_name(lang: str | None = None) -> str:
+    return edition(HOME_NOTEBOOK, lang)
+
+
+def course_notebooks(lang: str | None = None) -> list[tuple[Path, str]]:
+    """(source, name in the workspace) for every lab's notebook in one edition (English by default);
+    a lab without a translation gives its English notebook."""
     from grader import lab as labs
 
-    return [(lab.notebook, notebook_name(lab)) for lab in labs.all_labs()]
+    lang = lang or DEFAULT
+    found = []
+    for lab in labs.all_labs():
+        source = lab.notebook_in(lang)
+        found.append((source, notebook_name(lab, lang if source != lab.notebook else None)))
+    return found
 
 
 @dataclass(frozen=True)
@@ -82,73 +100,90 @@ def course_progress(learner: str | None = None) -> list[LabProgress]:
     return found
 
 
-def home_html(progress: list[LabProgress]) -> str:
+def _link(lab: Any, lang: str) -> str:
+    """The lab's notebook of this edition, or the English one when it has no translation."""
+    return notebook_name(lab, lang if lab.notebook_in(lang) != lab.notebook else None)
+
+
+def home_html(progress: list[LabProgress], lang: str | None = None) -> str:
     """The map: one row per lab (status as icon and words), and where to continue."""
+    lang = lang or language()
     rows = []
     for item in progress:
         lab, state = item.lab, item.state
-        words = TEXT[state].format(passed=sum(item.passed), total=len(item.passed))
+        words = tr(TEXT[state], lang, passed=sum(item.passed), total=len(item.passed))
         step = item.next_step
         rows.append(
             f'<tr class="maillab-lab maillab-{state}"><td{LEFT}>{lab.number:02d}</td>'
-            f'<td{LEFT}><a href="{html.escape(notebook_name(lab))}"><strong>{html.escape(lab.title)}</strong></a>'
-            f'<br><small>{html.escape(lab.summary)}</small></td>'
+            f'<td{LEFT}><a href="{html.escape(_link(lab, lang))}"><strong>{html.escape(tr(lab.title, lang))}</strong></a>'
+            f'<br><small>{html.escape(tr(lab.summary, lang))}</small></td>'
             f'<td{LEFT}><span aria-hidden="true">{MARKS[state]}</span> {words}</td>'
-            f"<td{LEFT}>{html.escape(step.title) if step else TEXT['all_done']}</td></tr>")
-    table = (f'<table class="maillab-course-map"><caption>{TEXT["caption"]}</caption>'
-             f'<thead><tr><th{LEFT}>#</th><th{LEFT}>{TEXT["lab"]}</th><th{LEFT}>{TEXT["progress"]}</th>'
-             f'<th{LEFT}>{TEXT["next"]}</th></tr></thead><tbody>{"".join(rows)}</tbody></table>')
-    return f'<div class="maillab-home">{continue_html(progress)}{table}</div>'
+            f"<td{LEFT}>{html.escape(tr(step.title, lang)) if step else ALL_DONE}</td></tr>")
+    table = (f'<table class="maillab-course-map"><caption>{tr(TEXT["caption"], lang)}</caption>'
+             f'<thead><tr><th{LEFT}>#</th><th{LEFT}>{tr(TEXT["lab"], lang)}</th>'
+             f'<th{LEFT}>{tr(TEXT["progress"], lang)}</th>'
+             f'<th{LEFT}>{tr(TEXT["next"], lang)}</th></tr></thead><tbody>{"".join(rows)}</tbody></table>')
+    return f'<div class="maillab-home">{continue_html(progress, lang)}{table}</div>'
 
 
-def continue_html(progress: list[LabProgress]) -> str:
+def continue_html(progress: list[LabProgress], lang: str | None = None) -> str:
+    lang = lang or language()
     for item in progress:
         step = item.next_step
         if step is not None:
-            text = TEXT["continue"].format(number=item.lab.number, href=html.escape(notebook_name(item.lab)),
-                                           title=html.escape(item.lab.title), step=html.escape(step.title))
+            text = tr(TEXT["continue"], lang, number=f"{item.lab.number:02d}", href=html.escape(_link(item.lab, lang)),
+                      title=html.escape(tr(item.lab.title, lang)), step=html.escape(tr(step.title, lang)))
             return f'<p class="maillab-continue"><span aria-hidden="true">\u27a1</span> {text}</p>'
-    return f'<p class="maillab-continue"><span aria-hidden="true">\u2714</span> {TEXT["finished"]}</p>'
+    return f'<p class="maillab-continue"><span aria-hidden="true">\u2714</span> {tr(TEXT["finished"], lang)}</p>'
 
 
-def current_home_html(learner: str | None = None) -> str:
+def current_home_html(learner: str | None = None, lang: str | None = None) -> str:
+    lang = lang or language()
     try:
-        return home_html(course_progress(learner))
+        return home_html(course_progress(learner), lang)
     except Exception as exc:  # the map without progress beats no map at all
         from grader import lab as labs
 
-        note = f'<p role="alert">{html.escape(TEXT["unknown"].format(why=exc))}</p>'
+        note = f'<p role="alert">{html.escape(tr(TEXT["unknown"], lang, why=exc))}</p>'
         try:
-            return note + home_html([LabProgress(lab, (False,) * len(lab.steps)) for lab in labs.all_labs()])
+            return note + home_html([LabProgress(lab, (False,) * len(lab.steps)) for lab in labs.all_labs()], lang)
         except Exception:
             return note
 
 
-def course_home(learner: str | None = None) -> None:
-    """Draw the course map in the notebook (the home notebook's one code cell)."""
+def course_home(learner: str | None = None, lang: str | None = None) -> None:
+    """Draw the course map in the notebook (the home notebook's one code cell), in `lang`
+    (default: the learner's language)."""
     from IPython.display import HTML, display
 
-    display(HTML(current_home_html(learner)))
+    display(HTML(current_home_html(learner, lang)))
 
 
-def write_home(workspace: Path, *, kernel: dict[str, str]) -> Path:
+def home_cell(lang: str) -> str:
+    args = "" if lang == DEFAULT else f'lang="{lang}"'
+    return f"from grader.notebook import course_home\ncourse_home({args})"
+
+
+def write_home(workspace: Path, *, kernel: dict[str, str], lang: str | None = None) -> Path:
     """Write the home notebook with the map drawn now. Replaces the previous one: it holds
-    nothing of the learner's. Plain nbformat 4 JSON, written without the nbformat package, whose
+    nothing of the learner's. `lang`: the edition (default: the learner's language). Plain nbformat 4 JSON, written without the nbformat package, whose
     import alone takes most of a second of `maillab up`'s start."""
+    lang = lang or language()
+
     def cell(cell_id: str, kind: str, source: str, **more: Any) -> dict[str, Any]:
         return {"cell_type": kind, "id": cell_id, "metadata": {}, "source": source, **more}
 
     notebook = {
         "cells": [
-            cell("course-intro", "markdown", TEXT["intro"]),
-            cell("course-map", "code", TEXT["cell"], execution_count=None, outputs=[{
+            cell("course-intro", "markdown", tr(TEXT["intro"], lang)),
+            cell("course-map", "code", home_cell(lang), execution_count=None, outputs=[{
                 "output_type": "display_data", "metadata": {},
-                "data": {"text/html": current_home_html(), "text/plain": "The course map"}}]),
+                "data": {"text/html": current_home_html(lang=lang), "text/plain": tr(TEXT["map"], lang)}}]),
         ],
         "metadata": {"kernelspec": dict(kernel)},
         "nbformat": 4, "nbformat_minor": 5,
     }
-    path = Path(workspace) / HOME_NOTEBOOK
+    path = Path(workspace) / home_name(lang)
     tmp = path.with_name(f".{path.name}.tmp")
     tmp.write_text(json.dumps(notebook, indent=1, ensure_ascii=False) + "\n")
     tmp.replace(path)

@@ -301,9 +301,16 @@ class NotebookLab:
                      f'<pre class="maillab-smtp">{html.escape(talk.describe())}</pre>'))
 
 
-def open_lab(lab_id: str, learner: str | None = None, *, workspace: Path | None = None) -> NotebookLab:
-    """Open a lab in this notebook: start its machine, attach shell escapes, show a status line."""
+def open_lab(lab_id: str, learner: str | None = None, *, workspace: Path | None = None,
+             lang: str | None = None) -> NotebookLab:
+    """Open a lab in this notebook: start its machine, attach shell escapes, show a status line.
+    `lang`: the language of this notebook's edition ("zh"); the kernel then speaks it (panels,
+    checks, hints). Default: the learner's language (`maillab up --lang`, else the locale)."""
+    from grader import i18n
     from grader.session import open_lab as open_session  # imported late: the kernel starts faster
+
+    if lang is not None:
+        i18n.use(lang)
 
     if workspace is None and os.environ.get(WORKSPACE_ENV):
         workspace = Path(os.environ[WORKSPACE_ENV])

@@ -52,15 +52,15 @@ class Server:
         return self.log.read_text(errors="replace")
 
 
-def start_server(workspace: Path, env: dict[str, str], *, timeout: float = 60) -> Server:
-    """`maillab up --no-browser` on a free port; returns once its API answers."""
+def start_server(workspace: Path, env: dict[str, str], *, timeout: float = 60, args: tuple[str, ...] = ()) -> Server:
+    """`maillab up --no-browser [args]` on a free port; returns once its API answers."""
     port = free_port()
     exe = str(Path(sys.executable).with_name("maillab"))
     Path(workspace).parent.mkdir(parents=True, exist_ok=True)
     log = Path(workspace).parent / f"maillab-up-{port}.log"  # a file: a full pipe would stall the server
     started = time.monotonic()
     with open(log, "wb") as out:
-        process = subprocess.Popen([exe, "up", "--no-browser", "--port", str(port), "--workspace", str(workspace)],
+        process = subprocess.Popen([exe, "up", "--no-browser", "--port", str(port), "--workspace", str(workspace), *args],
                                    env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
     server = Server(process, f"http://127.0.0.1:{port}", workspace, started, log)
     token_file = workspace / ".maillab" / "token"

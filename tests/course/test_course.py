@@ -2,8 +2,11 @@
 again PASS), and every lab notebook runs headless from top to bottom."""
 from __future__ import annotations
 
+import re
+
 import pytest
 
+from grader import i18n
 from grader import lab as labs
 from grader.selftest import selftest_lab
 from sandbox import hermetic
@@ -12,6 +15,8 @@ from .conftest import LEARNER
 from .notebooks import panel_results, run_notebook
 
 pytestmark = pytest.mark.machine
+HAN = re.compile(r"[\u4e00-\u9fff]")
+PASS_WORD = "PASS"  # the panel's word for a passed check (its message id)
 
 COURSE = labs.all_labs()
 # What each notebook's own cells must have shown, besides every step passing.
@@ -93,5 +98,30 @@ def test_notebook_runs_headless_and_every_step_passes(lab, lab_session, tmp_path
     assert len(shown) == len(lab.steps), "one check panel per step"
     failed = [step.id for step, html in zip(lab.steps, shown) if "<strong>PASS</strong>" not in html]
     assert not failed, f"steps not passing after Run All: {failed}"
+    progress = session.progress()
+    assert all(progress[s.id]["passed_now"] for s in lab.steps)
+
+
+# What the grader itself writes in a notebook (in the notebook's language), not the machine.
+GRADER_WORDS = {"The journey of message", "mailbox on mail", "mailbox on mail1",
+                "SMTP from client.example (203.0.113.10) to 192.0.2.20"}
+
+
+@pytest.mark.parametrize("lab", COURSE, ids=lambda lab: lab.id)
+def test_chinese_notebook_runs_headless_and_every_step_passes(lab, lab_session, tmp_path, monkeypatch):
+    """The Chinese edition works like the English one: same machines, same checks, every step
+    passes, and the panels speak Chinese; the gradebook holds the same step ids."""
+    session = lab_session(lab.id)
+    session.reset()
+    nb, text = run_notebook(lab.id, tmp_path, monkeypatch, LEARNER, path=lab.notebook_in("zh"))
+    assert "Traceback" not in text
+    shows = [want for want in NOTEBOOK_SHOWS.get(lab.id, []) if want not in GRADER_WORDS]
+    assert [want for want in shows if want not in text] == []
+    shown = panel_results(nb)
+    assert len(shown) == len(lab.steps), "one check panel per step"
+    passed = i18n.tr(PASS_WORD, "zh")
+    failed = [step.id for step, html in zip(lab.steps, shown) if f"<strong>{passed}</strong>" not in html]
+    assert not failed, f"steps not passing after Run All: {failed}"
+    assert all(HAN.search(html) for html in shown), "the panels speak Chinese"
     progress = session.progress()
     assert all(progress[s.id]["passed_now"] for s in lab.steps)
