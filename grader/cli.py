@@ -146,7 +146,7 @@ def cmd_up(args) -> int:
     from pathlib import Path
 
     from . import i18n
-    from .notebook.course import course_notebooks, home_name, notebook_name
+    from .notebook.course import every_edition, home_name, notebook_name
     from .notebook.server import serve
     from .notebook.workspace import link_machine_root
     from .session import save_language
@@ -162,10 +162,9 @@ def cmd_up(args) -> int:
     workspace = Path(args.workspace).expanduser() if args.workspace else Path.home() / "maillab"
     workspace.mkdir(parents=True, exist_ok=True)
     link_machine_root(workspace, first.machine())  # /etc/postfix and friends in the file browser
-    notebooks = course_notebooks(lang)
-    opened = dict((source, name) for source, name in notebooks).get(first.lab.notebook_in(lang)) if args.lab else None
-    return serve(workspace, notebooks, open_path=opened or home_name(lang),
-                 port=args.port, open_browser=not args.no_browser, home=True, lang=lang)
+    opened = notebook_name(first.lab, lang if first.lab.notebook_in(lang) != first.lab.notebook else None)
+    return serve(workspace, every_edition(), open_path=opened if args.lab else home_name(lang),
+                 port=args.port, open_browser=not args.no_browser, home=True)
 
 
 def _language(chosen: str | None) -> str:

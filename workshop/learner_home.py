@@ -9,8 +9,7 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from grader.i18n import language
-from grader.notebook.course import course_notebooks
+from grader.notebook.course import every_edition
 from grader.notebook.server import prepare
 from grader.notebook.workspace import install_notebooks
 
@@ -19,7 +18,7 @@ def main(argv: list[str] | None = None) -> int:
     args = sys.argv[1:] if argv is None else argv
     workspace = Path(args[0])
     workspace.mkdir(mode=0o700, parents=True, exist_ok=True)
-    install_notebooks(workspace, course_notebooks(language()))  # the workshop's edition (MAILLAB_LANG)
+    install_notebooks(workspace, every_edition())  # English and Chinese side by side
     prepare(workspace, state_dir=workspace / ".maillab",
             shell_command=[sys.executable, "-m", "workshop.enter", "--shell"])
     return 0

@@ -35,6 +35,8 @@ TEXT = {
     "finished": N_("You have passed every step of every lab. Well done!"),
     "unknown": N_("Your progress could not be read ({why}); the labs are all here."),
     "map": N_("The course map"),
+    # Shown in the other edition's language, on its home page: a link to this edition.
+    "edition": N_("This course in English: [the course home]({href})"),
 }
 ALL_DONE = "\u2014"
 LEFT = ' style="text-align:left;vertical-align:top"'  # JupyterLab right-aligns table cells
@@ -67,6 +69,19 @@ def course_notebooks(lang: str | None = None) -> list[tuple[Path, str]]:
         source = lab.notebook_in(lang)
         found.append((source, notebook_name(lab, lang if source != lab.notebook else None)))
     return found
+
+
+def every_edition() -> list[tuple[Path, str]]:
+    """The notebooks of every language the course has, side by side in the workspace
+    (01-how-mail-works.ipynb, 01-how-mail-works.zh.ipynb, ...): a learner may switch at any time,
+    and their progress is the same in both."""
+    from grader.i18n import available
+
+    found: dict[str, Path] = {}
+    for lang in available():
+        for source, name in course_notebooks(lang):
+            found.setdefault(name, source)
+    return [(source, name) for name, source in found.items()]
 
 
 @dataclass(frozen=True)
@@ -164,10 +179,19 @@ def home_cell(lang: str) -> str:
     return f"from grader.notebook import course_home\ncourse_home({args})"
 
 
+def editions_line(lang: str) -> str:
+    """Links to the course home of every other edition, each in its own language."""
+    from grader.i18n import available
+
+    links = [tr(TEXT["edition"], other, href=home_name(other)) for other in available() if other != lang]
+    return "".join(f"\n\n{link}" for link in links)
+
+
 def write_home(workspace: Path, *, kernel: dict[str, str], lang: str | None = None) -> Path:
     """Write the home notebook with the map drawn now. Replaces the previous one: it holds
-    nothing of the learner's. `lang`: the edition (default: the learner's language). Plain nbformat 4 JSON, written without the nbformat package, whose
-    import alone takes most of a second of `maillab up`'s start."""
+    nothing of the learner's. `lang`: the edition (default: the learner's language). Plain
+    nbformat 4 JSON, written without the nbformat package, whose import alone takes most of a
+    second of `maillab up`'s start."""
     lang = lang or language()
 
     def cell(cell_id: str, kind: str, source: str, **more: Any) -> dict[str, Any]:
@@ -175,7 +199,7 @@ def write_home(workspace: Path, *, kernel: dict[str, str], lang: str | None = No
 
     notebook = {
         "cells": [
-            cell("course-intro", "markdown", tr(TEXT["intro"], lang)),
+            cell("course-intro", "markdown", tr(TEXT["intro"], lang) + editions_line(lang)),
             cell("course-map", "code", home_cell(lang), execution_count=None, outputs=[{
                 "output_type": "display_data", "metadata": {},
                 "data": {"text/html": current_home_html(lang=lang), "text/plain": tr(TEXT["map"], lang)}}]),

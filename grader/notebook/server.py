@@ -25,10 +25,10 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 
 from grader.errors import MailLabError
-from grader.i18n import available, language
+from grader.i18n import available
 
 from .notebook_lab import WORKSPACE_ENV
-from .course import home_name, write_home
+from .course import write_home
 from .workspace import KERNEL_DISPLAY_NAME, KERNEL_NAME, KERNELSPEC_METADATA, install_notebooks
 
 SOURCE_ROOT = Path(__file__).resolve().parents[2]  # the folder holding grader/ and sandbox/
@@ -213,20 +213,20 @@ def free_port(preferred: int = DEFAULT_PORT) -> int:
 
 def serve(workspace: Path, notebooks: Iterable[tuple[Path, str]], *, open_path: str | None = None,
           port: int | None = None, open_browser: bool = False, state_dir: Path | None = None,
-          shell_command: list[str] | None = None, home: bool = False, lang: str | None = None) -> int:
+          shell_command: list[str] | None = None, home: bool = False) -> int:
     """Set up the workspace and run JupyterLab until it stops; returns its exit code.
 
     notebooks: (source file, name in the workspace) pairs, copied unless the learner has them.
     open_path: the workspace path to show first (e.g. "02-install-postfix.ipynb").
-    home: write the course home notebook (the map of the labs and the learner's progress), in
-    `lang` (default: the learner's language); the other editions' homes already there are redrawn too.
+    home: write the course home notebooks (the map of the labs and the learner's progress), one
+    per edition.
     """
     workspace = Path(workspace).resolve()
     workspace.mkdir(parents=True, exist_ok=True)
     install_notebooks(workspace, notebooks)
     state = prepare(workspace, state_dir=state_dir, shell_command=shell_command)
     if home:
-        write_homes(workspace, lang)
+        write_homes(workspace)
     port = port or free_port()
     print(f"MailLab is ready. Open this address in your browser:\n\n    {url(port, token(state), open_path)}\n\n"
           "Press Ctrl-C twice here to stop JupyterLab.", flush=True)
@@ -242,12 +242,10 @@ def serve(workspace: Path, notebooks: Iterable[tuple[Path, str]], *, open_path: 
                 continue  # Ctrl-C reached JupyterLab too (same terminal): it decides when to stop
 
 
-def write_homes(workspace: Path, lang: str | None = None) -> None:
-    """The home notebook of `lang`, and every other edition's home the workspace already has."""
-    lang = lang or language()
+def write_homes(workspace: Path) -> None:
+    """The course home of every edition (each links to the others)."""
     for edition in available():
-        if edition == lang or (workspace / home_name(edition)).exists():
-            write_home(workspace, kernel=KERNELSPEC_METADATA, lang=edition)
+        write_home(workspace, kernel=KERNELSPEC_METADATA, lang=edition)
 
 
 def _needs_source_path() -> bool:

@@ -60,6 +60,7 @@ def test_a_chinese_lab_checks_in_chinese_and_records_the_same_step_ids(zh_course
     page = lab.page
 
     # `maillab up --lang zh` opened the Chinese home, whose map links to the Chinese notebooks.
+    assert "/lab/tree/00-course-home.zh.ipynb" in zh_course.log.read_text()
     assert (zh_course.workspace / "00-course-home.zh.ipynb").is_file()
     assert (zh_course.workspace / "02-install-postfix.zh.ipynb").is_file()
     lab.open("00-course-home.zh.ipynb")

@@ -94,3 +94,47 @@ def test_the_chinese_edition_names_its_notebooks_beside_the_english_ones():
     assert [n for _s, n in chinese] == [n.replace(".ipynb", ".zh.ipynb") for _s, n in english]
     assert all(source.name == "lab.zh.ipynb" for source, _n in chinese)
     assert course.home_name("zh") == "00-course-home.zh.ipynb" and course.home_name("en") == course.HOME_NOTEBOOK
+
+
+def test_every_edition_sits_side_by_side_in_the_workspace():
+    names = [name for _source, name in course.every_edition()]
+    assert "02-install-postfix.ipynb" in names and "02-install-postfix.zh.ipynb" in names
+    assert len(names) == len(set(names)) == 2 * len(labs.all_labs())
+
+
+def test_each_course_home_speaks_its_language_and_links_to_the_other(tmp_path, monkeypatch):
+    from grader.notebook.server import write_homes
+
+    monkeypatch.setenv("MAILLAB_GRADEBOOK", str(tmp_path / "gradebook.sqlite"))
+    write_homes(tmp_path)
+    english = json.loads((tmp_path / "00-course-home.ipynb").read_text())["cells"]
+    chinese = json.loads((tmp_path / "00-course-home.zh.ipynb").read_text())["cells"]
+    assert "(00-course-home.zh.ipynb)" in english[0]["source"] and HAN.search(english[0]["source"])
+    assert "This course in English: [the course home](00-course-home.ipynb)" in chinese[0]["source"]
+    assert chinese[1]["source"].endswith('course_home(lang="zh")')
+    drawn = chinese[1]["outputs"][0]["data"]["text/html"]
+    assert 'href="02-install-postfix.zh.ipynb"' in drawn and i18n.tr("Install Postfix", "zh") in drawn
+    assert 'href="02-install-postfix.ipynb"' in english[1]["outputs"][0]["data"]["text/html"]
+
+
+def test_the_chosen_language_is_kept_with_the_learner(tmp_path, monkeypatch):
+    from grader import session
+
+    monkeypatch.setenv("MAILLAB_HOME", str(tmp_path))
+    monkeypatch.setenv("MAILLAB_LEARNER", "lang-test")
+    for name in ("MAILLAB_LANG", "LC_ALL", "LC_MESSAGES"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("LANG", "C.UTF-8")
+    assert i18n.language() == "en"
+    session.save_language("zh")
+    assert session.saved_language() == "zh" and i18n.language() == "zh"
+    monkeypatch.setenv("MAILLAB_LANG", "en")  # the environment still decides first
+    assert i18n.language() == "en"
+
+
+def test_up_refuses_a_language_the_course_does_not_have(capsys):
+    from grader.cli import main
+
+    assert main(["up", "--lang", "fr", "--no-browser"]) == 2
+    err = capsys.readouterr().err
+    assert "no 'fr' edition" in err and "en, zh" in err
