@@ -7,16 +7,26 @@ from __future__ import annotations
 
 from typing import Any
 
-# What the learner reads, in one place (a translated edition replaces it).
-NOT_OPEN = ("The lab is not open in this notebook's kernel (the kernel was restarted, or the lab's "
-            "first cell has not run yet): run the lab's first cell, then this cell again.")
+from grader.i18n import N_, Msg, say, tr
+
+# What the learner reads (English; shown in the learner's language with tr).
+NOT_OPEN = N_("The lab is not open in this notebook's kernel (the kernel was restarted, or the lab's "
+              "first cell has not run yet): run the lab's first cell, then this cell again.")
 
 
 class LabNotReady(Exception):
-    """Shown in the notebook as its sentence alone (IPython's _render_traceback_ hook)."""
+    """Shown in the notebook as its sentence alone (IPython's _render_traceback_ hook), in the
+    learner's language when it was raised with a message (`_()`)."""
 
     def _render_traceback_(self) -> list[str]:
-        return [str(self)]
+        return [say(self)]
+
+
+def message_of(exc: BaseException) -> str:
+    """An exception's sentence as a message when it was raised with one (translated when shown,
+    also as a parameter of another message), else its text."""
+    arg = exc.args[0] if len(exc.args) == 1 else None
+    return arg if isinstance(arg, Msg) else str(exc)
 
 
 class LabNotOpen:
@@ -25,10 +35,10 @@ class LabNotOpen:
     def __getattr__(self, name: str) -> Any:
         if name.startswith("_"):  # IPython's display and completion machinery probes these
             raise AttributeError(name)
-        raise LabNotReady(NOT_OPEN)
+        raise LabNotReady(Msg(NOT_OPEN, {}))
 
     def __repr__(self) -> str:
-        return NOT_OPEN
+        return tr(NOT_OPEN)
 
 
 def install(user_ns: dict) -> None:

@@ -11,28 +11,42 @@ import ipywidgets as widgets
 from IPython import get_ipython
 from IPython.display import HTML, display
 
+from grader.i18n import N_, Msg, _, say, tr, translate
 from grader.maillog import READ_LIMIT, MailLog
 
 from . import session_thread, shell
 from .not_open import LabNotReady
-from .panel import CheckPanel, prose, problem_sentence
+from .panel import CheckPanel, problem_message, problem_sentence, prose, shown
 from .workspace import link_machine_root
 
 WORKSPACE_ENV = "MAILLAB_WORKSPACE"  # set by grader.notebook.server for the server and its kernels
 
-# What the lab's header and notes say, in one place (a translated edition replaces these).
+# What the lab's header and notes say, in one place (English; shown in the learner's language with tr).
 TEXT = {
-    "progress": "{passed} of {total} steps passed",
-    "no_progress": "Progress is not available right now.",
-    "solved": "<strong>Reference solution used</strong> for: {steps}. The gradebook notes that the "
-              "solution was used. Run the step's check to see the result.",
-    "every_machine": "Each machine of this lab has its own folder too: {folders}.",
-    "nothing_to_skip": "This is the lab's first step: there is nothing before it to skip.",
-    "reset_done": "<strong>Reset</strong>: your machine is back to how it was at the start of {step}. "
-                  "Changes made since then are gone.",
+    "progress": N_("{passed} of {total} steps passed"),
+    "no_progress": N_("Progress is not available right now."),
+    "progress_label": N_("Progress:"),
+    "starting": N_("Starting your machine for {title}\u2026 this can take a few seconds."),
+    "running": N_("your lab machine is running. `!commands`, `%%bash` cells and the Terminal run inside it."),
+    "running_named": N_("your machine `{name}` is running. `!commands` and `%%bash` cells run inside it."),
+    "files_here": N_("Its files are in the `{folder}` folder of the file browser."),
+    "files_not_here": N_("Its files are not in the file browser: {problem}"),
+    "solved": N_("<strong>Reference solution used</strong> for: {steps}. The gradebook notes that the "
+                 "solution was used. Run the step's check to see the result."),
+    "every_machine": N_("Each machine of this lab has its own folder too: {folders}."),
+    "nothing_to_skip": N_("This is the lab's first step: there is nothing before it to skip."),
+    "reset_done": N_("<strong>Reset</strong>: your machine is back to how it was at the start of {step}. "
+                     "Changes made since then are gone."),
+    "smtp_from": N_("SMTP from {who} to {server}:"),
 }
-STEP_MARK = {True: ('<span aria-hidden="true">\u2714</span>', "passed"),
-             False: ('<span aria-hidden="true">\u25cb</span>', "to do")}
+STEP_MARK = {True: ('<span aria-hidden="true">\u2714</span>', N_("{title} (passed)")),
+             False: ('<span aria-hidden="true">\u25cb</span>', N_("{title} (to do)"))}
+# The lab network's table: its headings and the states of its nodes (sandbox Network.node_states).
+NODE_HEADINGS = (N_("node"), N_("name"), N_("address"), N_("state"))
+NODE_STATE = {"up": N_("up"), "down": N_("down"), "stopped": N_("stopped"), "unplugged": N_("unplugged")}
+# What could not be done, when `lab.node(name, action)` fails.
+NODE_DOING = {"stop": N_("stop {name}"), "start": N_("start {name}"), "unplug": N_("unplug {name}"),
+              "plug": N_("plug {name}")}
 
 
 class NotebookLab:
@@ -43,7 +57,7 @@ class NotebookLab:
         self.workspace = workspace
         self.status = widgets.HTML("")
         self.progress_bar = widgets.IntProgress(min=0, max=max(1, len(session.lab.steps)),
-                                                description="Progress:")
+                                                description=tr(TEXT["progress_label"]))
         self.progress_text = widgets.HTML("")
         self.header = widgets.VBox([self.status, widgets.HBox([self.progress_bar, self.progress_text])])
         self.header.add_class("maillab-lab-header")
@@ -57,16 +71,16 @@ class NotebookLab:
 
     def start(self) -> None:
         """Start the lab's machines (idempotent) and send shell escapes to the default one."""
-        title = html.escape(self.session.lab.title)
-        self.status.value = (f'<span role="status">Starting your machine for <strong>{title}</strong>'
-                             "\u2026 this can take a few seconds.</span>")
+        title = f"<strong>{html.escape(shown(self.session.lab.title))}</strong>"
+        self.status.value = f'<span role="status">{tr(TEXT["starting"], title=title)}</span>'
         try:
             session_thread.call(self.session.start)
             note = self._attach(self._machine_name) + self._link_every_machine()
         except Exception as exc:
-            sentence = problem_sentence(exc, "start your lab machine")
-            self.status.value = f'<p role="alert"><span aria-hidden="true">\u26a0</span> {html.escape(sentence)}</p>'
-            raise LabNotReady(sentence) from None
+            problem = problem_message(exc, _("start your lab machine"))
+            self.status.value = (f'<p role="alert"><span aria-hidden="true">\u26a0</span> '
+                                 f"{html.escape(str(translate(problem)))}</p>")
+            raise LabNotReady(problem) from None
         self._show_running(note)
         self.refresh_progress()
 
@@ -75,7 +89,7 @@ class NotebookLab:
         try:
             note = self._attach(name)
         except Exception as exc:
-            raise LabNotReady(problem_sentence(exc, "switch to that machine")) from None
+            raise LabNotReady(problem_message(exc, _("switch to that machine"))) from None
         self._show_running(note)
 
     def _attach(self, name: str | None) -> str:
@@ -91,9 +105,9 @@ class NotebookLab:
         try:
             link = link_machine_root(self.workspace, machine)
         except Exception as exc:
-            sentence = problem_sentence(exc, "show its files in the file browser")
-            return f"<br>Its files are not in the file browser: {html.escape(sentence)}"
-        return f" Its files are in the <code>{html.escape(link.name)}</code> folder of the file browser."
+            sentence = problem_sentence(exc, _("show its files in the file browser"))
+            return f"<br>{html.escape(tr(TEXT['files_not_here'], problem=sentence))}"
+        return f" {prose(tr(TEXT['files_here'], folder=link.name))}"
 
     def _link_every_machine(self) -> str:
         """In a lab with several machines, `machine-NAME` shows each one's files; returns a note."""
@@ -108,17 +122,15 @@ class NotebookLab:
             except Exception:
                 continue  # that machine's files are not shown; its shell escapes still work
         folders = ", ".join(f"<code>{html.escape(n)}</code>" for n in linked)
-        return f" {TEXT['every_machine'].format(folders=folders)}" if linked else ""
+        return f" {tr(TEXT['every_machine'], folders=folders)}" if linked else ""
 
     def _show_running(self, note: str) -> None:
         if self._machine_name is None:  # the lab's first machine: where a Terminal goes by default
-            where = ("your lab machine is running. <code>!commands</code>, <code>%%bash</code> cells "
-                     "and the Terminal run inside it.")
+            where = prose(tr(TEXT["running"]))
         else:
-            where = (f"your machine <code>{html.escape(self._machine_name)}</code> is running. "
-                     "<code>!commands</code> and <code>%%bash</code> cells run inside it.")
+            where = prose(tr(TEXT["running_named"], name=self._machine_name))
         self.status.value = (f'<span aria-hidden="true">\u2714</span> '
-                             f"<strong>{html.escape(self.session.lab.title)}</strong>: {where}{note}")
+                             f"<strong>{html.escape(shown(self.session.lab.title))}</strong>: {where}{note}")
 
     # -- steps ----------------------------------------------------------------------------
     def panel(self, step_id: str) -> CheckPanel:
@@ -140,7 +152,7 @@ class NotebookLab:
 
     def solve(self, step_id: str) -> None:
         """Apply the reference solution up to this step, and say so where the learner can see it."""
-        done = self._call(self.session.solve, step_id, doing="apply the reference solution")
+        done = self._call(self.session.solve, step_id, doing=_("apply the reference solution"))
         display(HTML(self._solved_note(done or [step_id])))
         self.refresh_progress()
 
@@ -148,14 +160,14 @@ class NotebookLab:
         """Apply the reference solutions of the steps before `step_id`; returns the note to show."""
         index = [s.id for s in self.session.lab.steps].index(step_id)
         if index == 0:
-            return f'<p class="maillab-solved">{TEXT["nothing_to_skip"]}</p>'
+            return f'<p class="maillab-solved">{tr(TEXT["nothing_to_skip"])}</p>'
         done = session_thread.call(self.session.solve, self.session.lab.steps[index - 1].id)
         return self._solved_note(done)
 
     def _solved_note(self, done: list[str]) -> str:
         steps = ", ".join(self._title(s) for s in done)
         return ('<p class="maillab-solved"><span aria-hidden="true">\u2139</span> '
-                f'{TEXT["solved"].format(steps=html.escape(steps))}</p>')
+                f'{tr(TEXT["solved"], steps=html.escape(steps))}</p>')
 
     def reset(self, step_id: str) -> None:
         """Put the lab's machines back to how they were at the start of this step."""
@@ -164,7 +176,7 @@ class NotebookLab:
         except LabNotReady:
             raise
         except Exception as exc:
-            raise LabNotReady(problem_sentence(exc, "reset this step")) from None
+            raise LabNotReady(problem_message(exc, _("reset this step"))) from None
         display(HTML(note))
         self.refresh_progress()
 
@@ -174,9 +186,9 @@ class NotebookLab:
         try:
             note = self._attach(self._machine_name)
         except Exception as exc:
-            raise LabNotReady(problem_sentence(exc, "reach your machine after the reset")) from None
+            raise LabNotReady(problem_message(exc, _("reach your machine after the reset"))) from None
         return (f'<p class="maillab-reset"><span aria-hidden="true">\u21ba</span> '
-                f'{TEXT["reset_done"].format(step=html.escape(self._title(step_id)))}{note}</p>')
+                f'{tr(TEXT["reset_done"], step=html.escape(self._title(step_id)))}{note}</p>')
 
     # -- the mail-flow picture ----------------------------------------------------------------
     def mailflow(self, message_id: str | None = None) -> None:
@@ -185,14 +197,14 @@ class NotebookLab:
         from grader.mailflow import NoMessage, journey_html, trace
 
         try:
-            logs = self._call(self._mail_logs, doing="read the mail log")
+            logs = self._call(self._mail_logs, doing=_("read the mail log"))
             picture = journey_html(trace(logs, message_id))
         except NoMessage as exc:
-            picture = f'<p class="maillab-mailflow-none"><span aria-hidden="true">\u2139</span> {prose(str(exc))}</p>'
+            picture = f'<p class="maillab-mailflow-none"><span aria-hidden="true">\u2139</span> {prose(say(exc))}</p>'
         except LabNotReady:
             raise
         except Exception as exc:
-            raise LabNotReady(problem_sentence(exc, "draw the mail flow")) from None
+            raise LabNotReady(problem_message(exc, _("draw the mail flow"))) from None
         display(HTML(picture))
 
     def _mail_logs(self) -> list[tuple[str, str]]:
@@ -220,20 +232,25 @@ class NotebookLab:
     def node(self, name: str, action: str) -> None:
         """Stop or start a node of the lab network, or unplug it and plug it in again:
         `lab.node("mx1", "stop")` (connections refused), `lab.node("mx1", "unplug")` (a silent host)."""
-        sentence = self._call(self.session.node, name, action, doing=f"{action} {name}")
+        doing = Msg(NODE_DOING[action], {"name": name}) if action in NODE_DOING else f"{action} {name}"
+        sentence = self._call(self.session.node, name, action, doing=doing)
         display(HTML(f'<p class="maillab-node" role="status"><span aria-hidden="true">\u21c4</span> '
-                     f"{html.escape(sentence)}</p>"))
+                     f"{html.escape(shown(sentence))}</p>"))
 
     def nodes(self) -> None:
         """The lab network's nodes and their state: up, stopped, unplugged."""
-        states = self._call(self.session.node_states, doing="read the state of the lab network")
+        states = self._call(self.session.node_states, doing=_("read the state of the lab network"))
         if self.session.lab.network is None:
-            raise LabNotReady(f"The lab {self.session.lab.id} has no lab network.")
+            raise LabNotReady(_("The lab {lab} has no lab network.", lab=self.session.lab.id))
         rows = "".join(f"<tr><td>{html.escape(n.name)}</td><td>{html.escape(n.hostname)}</td>"
-                       f"<td>{n.address}</td><td>{html.escape(states.get(n.name, '?'))}</td></tr>"
+                       f"<td>{n.address}</td><td>{html.escape(self._state_word(states.get(n.name, '?')))}</td></tr>"
                        for n in self.session.lab.network.nodes)
-        display(HTML(f'<table class="maillab-nodes"><tr><th>node</th><th>name</th><th>address</th>'
-                     f"<th>state</th></tr>{rows}</table>"))
+        headings = "".join(f"<th>{html.escape(tr(h))}</th>" for h in NODE_HEADINGS)
+        display(HTML(f'<table class="maillab-nodes"><tr>{headings}</tr>{rows}</table>'))
+
+    @staticmethod
+    def _state_word(state: str) -> str:
+        return tr(NODE_STATE[state]) if state in NODE_STATE else state
 
     def last_result(self, step_id: str) -> Any:
         return session_thread.call(self.session.last_result, step_id)
@@ -243,28 +260,28 @@ class NotebookLab:
         try:
             progress = session_thread.call(self.session.progress)
         except Exception:
-            self.progress_text.value = TEXT["no_progress"]
+            self.progress_text.value = tr(TEXT["no_progress"])
             return
         steps = list(self.session.lab.steps)
         passed = [bool(progress.get(s.id, {}).get("passed_now")) for s in steps]
         self.progress_bar.value = sum(passed)
-        marks = " \u00b7 ".join(f"{STEP_MARK[ok][0]} {html.escape(s.title)} ({STEP_MARK[ok][1]})"
+        marks = " \u00b7 ".join(f"{STEP_MARK[ok][0]} {html.escape(tr(STEP_MARK[ok][1], title=shown(s.title)))}"
                                 for s, ok in zip(steps, passed))
         self.progress_text.value = (f'<span class="maillab-progress">'
-                                    f'{TEXT["progress"].format(passed=sum(passed), total=len(steps))}'
+                                    f'{html.escape(tr(TEXT["progress"], passed=sum(passed), total=len(steps)))}'
                                     f"</span>: {marks}")
 
     def _title(self, step_id: str) -> str:
         for step in self.session.lab.steps:
             if step.id == step_id:
-                return f"step \u201c{step.title}\u201d"
-        return f"step {step_id}"
+                return tr("step \u201c{title}\u201d", title=shown(step.title))
+        return tr("step {step}", step=step_id)
 
     def _call(self, fn: Any, *args: Any, doing: str) -> Any:
         try:
             return session_thread.call(fn, *args)
         except Exception as exc:
-            raise LabNotReady(problem_sentence(exc, doing)) from None
+            raise LabNotReady(problem_message(exc, doing)) from None
 
     def __repr__(self) -> str:
         return f"<MailLab lab {self.session.lab.id}>"
@@ -280,13 +297,14 @@ class NotebookLab:
 
         network = self.session.lab.network
         if network is None:
-            raise LabNotReady(f"The lab {self.session.lab.id} has no lab network, so it has no outside client.")
+            raise LabNotReady(_("The lab {lab} has no lab network, so it has no outside client.",
+                                lab=self.session.lab.id))
         if not hasattr(self.session, "host"):
-            raise LabNotReady("The outside client's view is not available in a workshop: use swaks from a machine.")
+            raise LabNotReady(_("The outside client's view is not available in a workshop: use swaks from a machine."))
         try:
             node = network.node(from_node)
         except Exception:
-            raise LabNotReady(f"The lab network has no node called {from_node!r}.") from None
+            raise LabNotReady(_("The lab network has no node called {node}.", node=repr(from_node))) from None
         rcpts = [to] if isinstance(to, str) else list(to)
         data = None
         if message is not None:
@@ -295,9 +313,10 @@ class NotebookLab:
                     f"\r\n{message}\r\n")
         talk = self._call(lambda: self.session.host().world.converse(
             server, from_node=from_node, mail_from=mail_from, rcpts=rcpts, data=data, timeout=10),
-            doing=f"talk SMTP to {server}")
+            doing=_("talk SMTP to {server}", server=server))
         who = f"{node.hostname} ({node.address})"
-        display(HTML(f'<p class="maillab-smtp">SMTP from {html.escape(who)} to {html.escape(server)}:</p>'
+        said = tr(TEXT["smtp_from"], who=who, server=server)
+        display(HTML(f'<p class="maillab-smtp">{html.escape(said)}</p>'
                      f'<pre class="maillab-smtp">{html.escape(talk.describe())}</pre>'))
 
 

@@ -12,86 +12,134 @@ from typing import Any
 import ipywidgets as widgets
 
 from grader.errors import MailLabError
+from grader.i18n import N_, Msg, _, tr, translate
 from grader.result import Status, StepResult
 from sandbox.errors import SandboxError
 
 from . import session_thread
+from .not_open import message_of
 
 IDLE_ICON = "check"
 BUSY_ICON = "spinner spin"  # Font Awesome classes fa-spinner fa-spin: a turning spinner
 
 
-def problem_sentence(exc: BaseException, doing: str = "check this step") -> str:
-    """What to tell the learner when the grader itself failed: one sentence, never a traceback."""
+def problem_message(exc: BaseException, doing: str | None = None) -> str:
+    """What to tell the learner when the grader itself failed: one sentence, never a traceback.
+    A message (translated when shown) when it can be one; `doing` says what could not be done
+    (a `_()` message such as `_("check this step")`; default: checking this step)."""
     if isinstance(exc, (MailLabError, SandboxError)) and str(exc):
-        return str(exc)
-    return (f"Could not {doing}: the grader hit an unexpected problem "
-            f"({type(exc).__name__}: {exc}). Try again; if it keeps happening, tell your instructor.")
+        return message_of(exc)
+    if doing is None:
+        doing = _("check this step")
+    elif not isinstance(doing, Msg):  # plain text: shown translated when the catalog has it
+        doing = Msg(doing, {})
+    return _("Could not {doing}: the grader hit an unexpected problem ({kind}: {error}). "
+             "Try again; if it keeps happening, tell your instructor.",
+             doing=doing, kind=type(exc).__name__, error=message_of(exc))
 
 
-def problem_html(exc: BaseException, doing: str = "check this step") -> str:
+def problem_sentence(exc: BaseException, doing: str | None = None) -> str:
+    """problem_message() in the learner's language, as text."""
+    return str(translate(problem_message(exc, doing)))
+
+
+def problem_html(exc: BaseException, doing: str | None = None) -> str:
+    return _problem_paragraph(problem_sentence(exc, doing))
+
+
+def _problem_paragraph(sentence: str) -> str:
     return ('<p class="maillab-problem" role="alert"><span aria-hidden="true">\u26a0</span> '
-            f"<strong>Problem:</strong> {prose(problem_sentence(exc, doing))}</p>")
+            f"<strong>{html.escape(tr(TEXT['problem']))}</strong> {prose(sentence)}</p>")
+
+
+def shown(text: Any) -> str:
+    """Text read from a lab's files or a result, in the learner's language: a message is
+    translated; plain English text (a title, an option, a stored hint) is looked up in the catalog."""
+    if isinstance(text, Msg):
+        return str(translate(text))
+    return tr(text) if isinstance(text, str) and text else ("" if text is None else str(text))
+
+
+# The status words as the panel shows them (the Status values themselves never change).
+STATUS_WORD = {Status.PASS: N_("PASS"), Status.FAIL: N_("FAIL"), Status.ERROR: N_("ERROR"),
+               Status.NOT_RUN: N_("NOT RUN")}
+
+
+def status_word(status: Status) -> str:
+    return tr(STATUS_WORD[status])
 
 
 def result_html(result: StepResult, *, remembered: bool = False) -> str:
     """A result as the learner reads it: status (icon and word), what failed, the hint, and the
     grader's full report folded away under "What the grader saw"."""
     if not result.items:  # a solve/reset marker in the gradebook, not a check
-        return NOT_CHECKED
+        return not_checked_html()
     status, problem = result.status, result.first_problem
     passed, total = result.counts[Status.PASS], len(result.items)
     if status is Status.PASS:
-        headline = "the check passed." if total == 1 else f"all {total} checks passed."
+        headline = tr("the check passed.") if total == 1 else tr("all {total} checks passed.", total=total)
     elif problem is not None and status is Status.ERROR:
-        headline = f"the grader could not finish \u201c{problem.title}\u201d ({passed} of {total} checks passed)"
+        headline = tr("the grader could not finish \u201c{title}\u201d ({passed} of {total} checks passed)",
+                      title=shown(problem.title), passed=passed, total=total)
     elif problem is not None:
-        headline = f"not passed yet: \u201c{problem.title}\u201d ({passed} of {total} checks passed)"
+        headline = tr("not passed yet: \u201c{title}\u201d ({passed} of {total} checks passed)",
+                      title=shown(problem.title), passed=passed, total=total)
     else:
-        headline = f"{passed} of {total} checks passed; the others did not run."
+        headline = tr("{passed} of {total} checks passed; the others did not run.", passed=passed, total=total)
     parts = []
     if remembered:
-        parts.append(f"<p><em>Your last check{_when(result.started_at)}:</em></p>")
+        parts.append(f"<p><em>{html.escape(_last_check(result.started_at))}</em></p>")
     parts.append(f'<p class="maillab-status maillab-{status.value.lower()}">'
-                 f'<span aria-hidden="true">{status.icon}</span> <strong>{status.label}</strong>'
+                 f'<span aria-hidden="true">{status.icon}</span> <strong>{html.escape(status_word(status))}</strong>'
                  f" \u2014 {prose(headline)}</p>")
     if problem is not None and problem.detail:
-        parts.append(f"<p><em>The grader saw:</em> {prose(problem.detail)}</p>")
+        parts.append(f"<p><em>{html.escape(tr(TEXT['saw']))}</em> {prose(shown(problem.detail))}</p>")
     if problem is not None and problem.hint:
-        parts.append(f'<p class="maillab-hint"><strong>Hint:</strong> {prose(problem.hint)}</p>')
+        parts.append(f'<p class="maillab-hint"><strong>{html.escape(tr(TEXT["hint"]))}</strong> '
+                     f"{prose(shown(problem.hint))}</p>")
     if status is Status.ERROR:
-        parts.append("<p>This means the grader or your machine broke, not that your work is wrong. "
-                     "Try again; if it keeps happening, tell your instructor.</p>")
-    parts.append(f"<details><summary>What the grader saw, check by check</summary>{result.to_html()}</details>")
+        not_yours = tr("This means the grader or your machine broke, not that your work is wrong. "
+                       "Try again; if it keeps happening, tell your instructor.")
+        parts.append(f"<p>{prose(not_yours)}</p>")
+    parts.append(f"<details><summary>{html.escape(tr(TEXT['details']))}</summary>"
+                 f"{result.to_html()}</details>")
     return "".join(parts)
 
 
-NOT_CHECKED = "<p>Not checked yet: press <strong>Check</strong> when you have done this step.</p>"
+def not_checked_html() -> str:
+    """What a panel says before the step's first check."""
+    check = f"<strong>{html.escape(tr(TEXT['check']))}</strong>"
+    return f"<p>{tr(TEXT['not_checked'], check=check)}</p>"
 
 
-# What the panel says, in one place (a translated edition replaces these).
+# What the panel says, in one place (English; shown in the learner's language with tr).
 TEXT = {
-    "check": "Check",
-    "check_tip": "Ask the grader to check this step",
-    "reset": "Reset this step",
-    "reset_tip": "Put your machine back to how it was at the start of this step",
-    "reset_ask": "Put your machine back to how it was at the start of this step? "
-                 "Everything you changed on it since then is lost.",
-    "reset_yes": "Yes, reset",
-    "skip": "Skip to here",
-    "skip_tip": "Apply the reference solutions of the earlier steps, so you can start this step now",
-    "skip_ask": "Apply the reference solutions of the earlier steps to your machine? "
-                "The gradebook notes that you skipped them.",
-    "skip_yes": "Yes, skip",
-    "cancel": "Cancel",
-    "checking": "Checking\u2026 this can take a few seconds.",
-    "resetting": "Resetting your machine\u2026 the first reset of a step takes longer while its "
-                 "starting state is prepared.",
-    "skipping": "Applying the reference solutions\u2026 installing packages can take a while.",
-    "disconnected": "\u26a0 This panel is not connected to your lab any more (the kernel restarted, or the "
-                    "notebook was reopened): run the lab's first cell, then this cell again.",
-    "stopped": "Your lab machine is not running (it was stopped outside this notebook, for example by "
-               "`maillab down`). Run the lab's first cell to start it again: your files are kept.",
+    "check": N_("Check"),
+    "check_tip": N_("Ask the grader to check this step"),
+    "reset": N_("Reset this step"),
+    "reset_tip": N_("Put your machine back to how it was at the start of this step"),
+    "reset_ask": N_("Put your machine back to how it was at the start of this step? "
+                    "Everything you changed on it since then is lost."),
+    "reset_yes": N_("Yes, reset"),
+    "skip": N_("Skip to here"),
+    "skip_tip": N_("Apply the reference solutions of the earlier steps, so you can start this step now"),
+    "skip_ask": N_("Apply the reference solutions of the earlier steps to your machine? "
+                   "The gradebook notes that you skipped them."),
+    "skip_yes": N_("Yes, skip"),
+    "cancel": N_("Cancel"),
+    "checking": N_("Checking\u2026 this can take a few seconds."),
+    "resetting": N_("Resetting your machine\u2026 the first reset of a step takes longer while its "
+                    "starting state is prepared."),
+    "skipping": N_("Applying the reference solutions\u2026 installing packages can take a while."),
+    "disconnected": N_("\u26a0 This panel is not connected to your lab any more (the kernel restarted, or the "
+                       "notebook was reopened): run the lab's first cell, then this cell again."),
+    "problem": N_("Problem:"),
+    "saw": N_("The grader saw:"),
+    "hint": N_("Hint:"),
+    "details": N_("What the grader saw, check by check"),
+    "not_checked": N_("Not checked yet: press {check} when you have done this step."),
+    "stopped": N_("Your lab machine is not running (it was stopped outside this notebook, for example by "
+                  "`maillab down`). Run the lab's first cell to start it again: your files are kept."),
 }
 
 
@@ -101,14 +149,17 @@ def _css_string(text: str) -> str:
 
 # ipywidgets marks every view whose kernel side is gone with `jupyter-widgets-disconnected` (after
 # a kernel restart, or in a reopened notebook): the panel then says so in words, in the page itself.
-DISCONNECTED_STYLE = (
-    "<style>"
-    ".maillab-check-panel.jupyter-widgets-disconnected::before {"
-    f" content: {_css_string(TEXT['disconnected'])}; font-family: inherit; font-size: var(--jp-content-font-size1, 14px);"
-    " order: -1; display: block; margin: 0 0 .4em 0; padding: .3em .5em; color: inherit;"
-    " border-left: 4px solid #9a6700; background: rgba(154, 103, 0, .08); }"
-    ".maillab-check-panel.jupyter-widgets-disconnected button { opacity: .5; }"
-    "</style>")
+def disconnected_style() -> str:
+    """The style that shows TEXT["disconnected"] (in the learner's language) on a disconnected panel."""
+    return (
+        "<style>"
+        ".maillab-check-panel.jupyter-widgets-disconnected::before {"
+        f" content: {_css_string(tr(TEXT['disconnected']))}; font-family: inherit;"
+        " font-size: var(--jp-content-font-size1, 14px);"
+        " order: -1; display: block; margin: 0 0 .4em 0; padding: .3em .5em; color: inherit;"
+        " border-left: 4px solid #9a6700; background: rgba(154, 103, 0, .08); }"
+        ".maillab-check-panel.jupyter-widgets-disconnected button { opacity: .5; }"
+        "</style>")
 
 
 def machine_stopped(session: Any) -> bool:
@@ -134,16 +185,18 @@ class CheckPanel(widgets.VBox):
                  on_skip: Callable[[str], str] | None = None):
         self.session = session
         self.step_id = step_id
-        self.button = widgets.Button(description=TEXT["check"], icon=IDLE_ICON, tooltip=TEXT["check_tip"])
+        self.button = widgets.Button(description=tr(TEXT["check"]), icon=IDLE_ICON, tooltip=tr(TEXT["check_tip"]))
         self.button.add_class("maillab-check")
-        self.reset_button = widgets.Button(description=TEXT["reset"], icon="undo", tooltip=TEXT["reset_tip"])
+        self.reset_button = widgets.Button(description=tr(TEXT["reset"]), icon="undo",
+                                           tooltip=tr(TEXT["reset_tip"]))
         self.reset_button.add_class("maillab-reset-step")
-        self.skip_button = widgets.Button(description=TEXT["skip"], icon="forward", tooltip=TEXT["skip_tip"])
+        self.skip_button = widgets.Button(description=tr(TEXT["skip"]), icon="forward",
+                                          tooltip=tr(TEXT["skip_tip"]))
         self.skip_button.add_class("maillab-skip")
         self.confirm_text = widgets.HTML("")
         self.confirm_yes = widgets.Button(description="", button_style="warning", icon="check")
         self.confirm_yes.add_class("maillab-confirm")
-        self.confirm_no = widgets.Button(description=TEXT["cancel"], icon="times")
+        self.confirm_no = widgets.Button(description=tr(TEXT["cancel"]), icon="times")
         self.confirm_no.add_class("maillab-cancel")
         self.confirm_row = widgets.HBox([self.confirm_text, self.confirm_yes, self.confirm_no],
                                         layout=widgets.Layout(display="none"))
@@ -163,7 +216,7 @@ class CheckPanel(widgets.VBox):
         if on_skip is not None and not self._is_first_step():
             buttons.append(self.skip_button)
         super().__init__([widgets.HBox(buttons + [self.activity]), self.confirm_row, self.result_area,
-                          widgets.HTML(DISCONNECTED_STYLE)])
+                          widgets.HTML(disconnected_style())])
         self.add_class("maillab-check-panel")
         self.button.on_click(lambda _button: self.check())
         self.reset_button.on_click(lambda _button: self.ask("reset"))
@@ -183,15 +236,15 @@ class CheckPanel(widgets.VBox):
     # -- actions ----------------------------------------------------------------------------
     def check(self) -> Future | None:
         """Start a check; returns its Future, or None if an action is already running."""
-        return self._start(self._run_check, TEXT["checking"])
+        return self._start(self._run_check, tr(TEXT["checking"]))
 
     def ask(self, action: str) -> None:
         """Show the confirmation for "reset" or "skip"; nothing changes until it is confirmed."""
         if self._running:
             return
         self._confirming = action
-        self.confirm_text.value = f'<span role="alert">{prose(TEXT[action + "_ask"])}</span>'
-        self.confirm_yes.description = TEXT[action + "_yes"]
+        self.confirm_text.value = f'<span role="alert">{prose(tr(TEXT[action + "_ask"]))}</span>'
+        self.confirm_yes.description = tr(TEXT[action + "_yes"])
         self.confirm_row.layout.display = "flex"
 
     def cancel(self) -> None:
@@ -209,7 +262,7 @@ class CheckPanel(widgets.VBox):
         self.cancel()
         if callback is None:
             return None
-        busy = TEXT["resetting"] if action == "reset" else TEXT["skipping"]
+        busy = tr(TEXT["resetting"]) if action == "reset" else tr(TEXT["skipping"])
         return self._start(lambda: self._run_change(callback, action), busy)
 
     def _start(self, work: Callable[[], Any], busy: str) -> Future | None:
@@ -237,14 +290,13 @@ class CheckPanel(widgets.VBox):
 
     def show_result(self, result: StepResult | None, *, remembered: bool = False) -> None:
         try:
-            self.result_area.value = NOT_CHECKED if result is None else result_html(result, remembered=remembered)
+            self.result_area.value = not_checked_html() if result is None else result_html(result, remembered=remembered)
         except Exception as exc:  # a result we cannot draw must not leave a traceback in a log
-            self.result_area.value = problem_html(exc, "show the result")
+            self.result_area.value = problem_html(exc, _("show the result"))
 
-    def _problem(self, exc: BaseException, doing: str = "check this step") -> str:
+    def _problem(self, exc: BaseException, doing: str | None = None) -> str:
         if machine_stopped(self.session):
-            return ('<p class="maillab-problem" role="alert"><span aria-hidden="true">\u26a0</span> '
-                    f"<strong>Problem:</strong> {prose(TEXT['stopped'])}</p>")
+            return _problem_paragraph(tr(TEXT["stopped"]))
         return problem_html(exc, doing)
 
     def _run_check(self) -> StepResult | None:
@@ -258,13 +310,13 @@ class CheckPanel(widgets.VBox):
         return result
 
     def _run_change(self, callback: Callable[[str], str], action: str) -> bool:
-        doing = "reset this step" if action == "reset" else "apply the reference solutions"
+        doing = _("reset this step") if action == "reset" else _("apply the reference solutions")
         try:
             note = callback(self.step_id)
         except Exception as exc:
             self.result_area.value = self._problem(exc, doing)
             return False
-        self.result_area.value = note + NOT_CHECKED
+        self.result_area.value = note + not_checked_html()
         self._tell_listeners(None)
         return True
 
@@ -283,7 +335,7 @@ class CheckPanel(widgets.VBox):
         try:
             last = session_thread.call(self.session.last_result, self.step_id)
         except Exception as exc:
-            self.result_area.value = problem_html(exc, "read your last result")
+            self.result_area.value = problem_html(exc, _("read your last result"))
             return
         self.show_result(last, remembered=True)
 
@@ -296,11 +348,13 @@ def prose(text: str) -> str:
     return _CODE.sub(r"<code>\1</code>", html.escape(text, quote=True))
 
 
-def _when(started_at: str) -> str:
+def _last_check(started_at: str) -> str:
+    """"Your last check, 2025-01-02 at 10:00:" (the learner's local time), in the learner's language."""
     try:
         moment = datetime.fromisoformat(started_at)
     except (TypeError, ValueError):
-        return ""
+        return tr("Your last check:")
     if moment.tzinfo is not None:
         moment = moment.astimezone()  # the learner's local time
-    return f", {moment:%Y-%m-%d} at {moment:%H:%M}"
+    return tr("Your last check, {date} at {time}:", date=moment.strftime("%Y-%m-%d"),
+              time=moment.strftime("%H:%M"))

@@ -20,21 +20,21 @@ import ipywidgets as widgets
 from IPython.display import display
 
 from grader import quiz as quizzes
+from grader.i18n import N_, _, tr
 
 from . import shell
-from .panel import problem_sentence
+from .panel import problem_sentence, prose, shown
 
-# What the quiz says, in one place (a translated edition replaces these).
+# What the quiz says, in one place (English; shown in the learner's language with tr).
 TEXT = {
-    "submit": "Submit",
-    "submit_tip": "Write your answers into your lab machine, for the grader",
-    "saved": "Saved {count} of {total} answers to <code>{path}</code> in your machine. "
-             "Now run the check below.",
-    "unanswered": " Questions without an answer yet: {numbers}.",
-    "kept": "You have already submitted answers: they stay as they are. "
-            "(To use the model answers, delete <code>{path}</code> first.)",
-    "model": "The model answers are filled in above and saved. Read each question again with its answer: "
-             "do you see why it is right?",
+    "submit": N_("Submit"),
+    "submit_tip": N_("Write your answers into your lab machine, for the grader"),
+    "saved": N_("Saved {count} of {total} answers to `{path}` in your machine. Now run the check below."),
+    "unanswered": N_("Questions without an answer yet: {numbers}."),
+    "kept": N_("You have already submitted answers: they stay as they are. "
+               "(To use the model answers, delete `{path}` first.)"),
+    "model": N_("The model answers are filled in above and saved. Read each question again with its answer: "
+                "do you see why it is right?"),
 }
 
 
@@ -48,16 +48,16 @@ class QuizWidget:
         self.choices: dict[str, widgets.RadioButtons] = {}
         rows = []
         for number, question in enumerate(quiz.questions, start=1):
-            choice = widgets.RadioButtons(options=[(text, key) for key, text in question.options.items()],
+            choice = widgets.RadioButtons(options=[(shown(text), key) for key, text in question.options.items()],
                                           value=None, layout=widgets.Layout(width="auto"))
             self.choices[question.id] = choice
-            rows.append(widgets.HTML(f"<p><strong>{number}.</strong> {html.escape(question.text)}</p>"))
+            rows.append(widgets.HTML(f"<p><strong>{number}.</strong> {html.escape(shown(question.text))}</p>"))
             rows.append(choice)
-        self.button = widgets.Button(description=TEXT["submit"], tooltip=TEXT["submit_tip"],
+        self.button = widgets.Button(description=tr(TEXT["submit"]), tooltip=tr(TEXT["submit_tip"]),
                                      button_style="primary", icon="paper-plane")
         self.button.on_click(lambda _button: self.submit())
         self.status = widgets.HTML("")
-        self.box = widgets.VBox([widgets.HTML(f"<h4>{html.escape(quiz.title)}</h4>"), *rows,
+        self.box = widgets.VBox([widgets.HTML(f"<h4>{html.escape(shown(quiz.title))}</h4>"), *rows,
                                  widgets.HBox([self.button]), self.status])
         self.box.add_class("maillab-quiz")
 
@@ -74,13 +74,12 @@ class QuizWidget:
         try:
             self._write(json.dumps(answers, indent=2) + "\n")
         except Exception as exc:
-            self._say(html.escape(problem_sentence(exc, "save your answers in your machine")), alert=True)
+            self._say(html.escape(problem_sentence(exc, _("save your answers in your machine"))), alert=True)
             return
-        note = TEXT["saved"].format(count=len(answers), total=len(self.choices),
-                                    path=html.escape(self.quiz.answers_file))
+        note = prose(tr(TEXT["saved"], count=len(answers), total=len(self.choices), path=self.quiz.answers_file))
         open_numbers = [str(n) for n, q in enumerate(self.quiz.questions, start=1) if q.id not in answers]
         if open_numbers:
-            note += TEXT["unanswered"].format(numbers=", ".join(open_numbers))
+            note += " " + prose(tr(TEXT["unanswered"], numbers=", ".join(open_numbers)))
         self._say(note)
 
     def answer(self, answers: dict[str, str]) -> None:
@@ -96,14 +95,14 @@ class QuizWidget:
         try:
             submitted = self._submitted()
         except Exception as exc:
-            self._say(html.escape(problem_sentence(exc, "read your answers in your machine")), alert=True)
+            self._say(html.escape(problem_sentence(exc, _("read your answers in your machine"))), alert=True)
             return
         if submitted:
-            self._say(TEXT["kept"].format(path=html.escape(self.quiz.answers_file)))
+            self._say(prose(tr(TEXT["kept"], path=self.quiz.answers_file)))
             return
         self.answer(self.quiz.model_answers())
         if "maillab-quiz-note" in self.status.value and 'role="alert"' not in self.status.value:
-            self._say(TEXT["model"])
+            self._say(prose(tr(TEXT["model"])))
 
     # -- the machine's file -------------------------------------------------------------------
     def _run(self, argv: list[str], data: str | None = None) -> subprocess.CompletedProcess:

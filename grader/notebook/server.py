@@ -25,7 +25,7 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 
 from grader.errors import MailLabError
-from grader.i18n import available
+from grader.i18n import _, available, tr
 
 from .notebook_lab import WORKSPACE_ENV
 from .course import write_home
@@ -208,7 +208,7 @@ def free_port(preferred: int = DEFAULT_PORT) -> int:
             except OSError:
                 continue
             return sock.getsockname()[1]
-    raise MailLabError("No free TCP port was found on 127.0.0.1 for JupyterLab.")
+    raise MailLabError(_("No free TCP port was found on 127.0.0.1 for JupyterLab."))
 
 
 def serve(workspace: Path, notebooks: Iterable[tuple[Path, str]], *, open_path: str | None = None,
@@ -228,8 +228,9 @@ def serve(workspace: Path, notebooks: Iterable[tuple[Path, str]], *, open_path: 
     if home:
         write_homes(workspace)
     port = port or free_port()
-    print(f"MailLab is ready. Open this address in your browser:\n\n    {url(port, token(state), open_path)}\n\n"
-          "Press Ctrl-C twice here to stop JupyterLab.", flush=True)
+    ready = tr("MailLab is ready. Open this address in your browser:")
+    to_stop = tr("Press Ctrl-C twice here to stop JupyterLab.")
+    print(f"{ready}\n\n    {url(port, token(state), open_path)}\n\n{to_stop}", flush=True)
     with subprocess.Popen(server_argv(port=port, open_path=open_path, open_browser=open_browser),
                           env=jupyter_env(workspace, state_dir=state), cwd=workspace) as server:
         # Stopping `maillab up` (SIGTERM, a closed terminal) stops JupyterLab too, never orphans it.

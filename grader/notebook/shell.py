@@ -25,15 +25,17 @@ from IPython.utils._process_posix import ProcessHandler
 from IPython.utils.process import arg_split
 from IPython.utils.text import LSString, SList
 
+from grader.i18n import N_, Msg, _, say, tr
 from sandbox.errors import SandboxError
 
 from . import not_open
 
-NO_MACHINE = (
+# What the learner reads (English; shown in the learner's language).
+NO_MACHINE = N_(
     "No lab machine is attached to this notebook yet: run the first cell of the lab "
     "(the one that starts your machine)."
 )
-RESTART_HINT = "To start your machine again, run the first cell of the lab."
+RESTART_HINT = N_("To start your machine again, run the first cell of the lab.")
 # Every command goes through the relay: a daemon it starts cannot keep the cell running.
 RELAY = str(Path(__file__).with_name("relay.py"))
 
@@ -65,15 +67,16 @@ def machine_argv(argv: list[str]) -> list[str]:
     """The host argv that runs `argv` inside the attached machine, or MachineUnreachable."""
     machine = _machine
     if machine is None:
-        raise MachineUnreachable(NO_MACHINE)
+        raise MachineUnreachable(Msg(NO_MACHINE, {}))
     try:
         return [sys.executable, "-I", RELAY, *machine.enter_argv(list(argv))]
     except SandboxError as e:
-        raise MachineUnreachable(f"{e} {RESTART_HINT}") from None
+        raise MachineUnreachable(_("{problem} To start your machine again, run the first cell of the lab.",
+                                   problem=not_open.message_of(e))) from None
     except Exception as e:  # a broken machine object must not turn into a host command
-        raise MachineUnreachable(
-            f"Could not reach your lab machine ({type(e).__name__}: {e}). {RESTART_HINT}"
-        ) from None
+        raise MachineUnreachable(_(
+            "Could not reach your lab machine ({kind}: {error}). To start your machine again, run the first cell "
+            "of the lab.", kind=type(e).__name__, error=not_open.message_of(e))) from None
 
 
 def _bash(cmd: str) -> list[str]:
@@ -81,7 +84,9 @@ def _bash(cmd: str) -> list[str]:
 
 
 def _tell(message: object) -> None:
-    print(message, file=sys.stderr, flush=True)
+    """Say `message` (a sentence, or an exception raised with one) in the learner's language."""
+    text = say(message) if isinstance(message, BaseException) else str(message)
+    print(text, file=sys.stderr, flush=True)
 
 
 def _explain_failure() -> None:
@@ -107,7 +112,7 @@ _pty = _PtyRunner()
 def _system(shell: Any, cmd: str) -> None:
     """Replacement for InteractiveShell.system (and system_raw, system_piped)."""
     if cmd.rstrip().endswith("&"):
-        raise OSError("Background processes not supported.")
+        raise OSError(tr("Background processes not supported."))  # shown by IPython as str()
     # depth=1: expand $var and {var} in the frame that called shell.system(), as IPython does.
     expanded = shell.var_expand(cmd, depth=1)
     try:
@@ -127,7 +132,7 @@ def _system(shell: Any, cmd: str) -> None:
 def _getoutput(shell: Any, cmd: str, split: bool = True, depth: int = 0) -> SList | LSString:
     """Replacement for InteractiveShell.getoutput (`x = !cmd`, `!!cmd`, `%sx`)."""
     if cmd.rstrip().endswith("&"):
-        raise OSError("Background processes not supported.")
+        raise OSError(tr("Background processes not supported."))  # shown by IPython as str()
     expanded = shell.var_expand(cmd, depth=depth + 1)
     try:
         argv = _bash(expanded)
@@ -159,7 +164,7 @@ class MachineScriptMagics(ScriptMagics):
         parser = self.shebang.parser
         args, program = parser.parse_known_args(arg_split(line, posix=True))
         if not program:
-            _tell("Name the program that should run this cell, for example `%%script bash`.")
+            _tell(tr("Name the program that should run this cell, for example `%%script bash`."))
             return None
         try:
             host_argv = machine_argv(program)
@@ -179,7 +184,7 @@ class MachineScriptMagics(ScriptMagics):
         # so an option-like word in it can never change what runs (or where).
         _, reread = parser.parse_known_args(arg_split(host_line, posix=True))
         if reread != host_argv:
-            _tell("This cell could not be sent to your lab machine; run it with `!` instead.")
+            _tell(tr("This cell could not be sent to your lab machine; run it with `!` instead."))
             return None
         return super().shebang(host_line, cell)
 

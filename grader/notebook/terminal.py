@@ -12,17 +12,20 @@ import os
 import sys
 from typing import Any, Callable
 
-# What the terminal says, in one place (a translated edition replaces these).
+from grader import i18n
+from grader.i18n import N_, tr
+
+# What the terminal says, in one place (English; said in the learner's language with tr).
 TEXT = {
-    "no_lab": "No lab is running yet. Open a lab's notebook and run its first cell (it starts your "
-              "machine), then open a new terminal.",
-    "stopped": "Your machine {name} is not running. Run the first cell of the lab's notebook (or "
-               "`maillab lab start {lab}`), then open a new terminal.",
-    "broken": "This terminal could not enter your machine: {why}",
-    "menu": "The lab {lab} has {count} machines:",
-    "ask": "Which one do you want a shell on? Type its number or name [1]: ",
-    "unknown": "There is no machine {answer!r} here; type a number from 1 to {count}.",
-    "enter": "Press Enter to close this terminal.",
+    "no_lab": N_("No lab is running yet. Open a lab's notebook and run its first cell (it starts your "
+                 "machine), then open a new terminal."),
+    "stopped": N_("Your machine {name} is not running. Run the first cell of the lab's notebook (or "
+                  "`maillab lab start {lab}`), then open a new terminal."),
+    "broken": N_("This terminal could not enter your machine: {why}"),
+    "menu": N_("The lab {lab} has {count} machines:"),
+    "ask": N_("Which one do you want a shell on? Type its number or name [1]: "),
+    "unknown": N_("There is no machine {answer} here; type a number from 1 to {count}."),
+    "enter": N_("Press Enter to close this terminal."),
 }
 
 
@@ -31,17 +34,17 @@ def choose(machines: list[Any], lab_id: str, ask: Callable[[str], str] = input,
     """The machine declaration the learner picks (the only one, without asking)."""
     if len(machines) == 1:
         return machines[0]
-    say(TEXT["menu"].format(lab=lab_id, count=len(machines)))
+    say(tr(TEXT["menu"], lab=lab_id, count=len(machines)))
     for number, decl in enumerate(machines, 1):
         say(f"  {number}) {decl.name}  ({decl.hostname}.{decl.domain})")
     while True:
-        answer = ask(TEXT["ask"]).strip()
+        answer = ask(tr(TEXT["ask"])).strip()
         if not answer:
             return machines[0]
         for number, decl in enumerate(machines, 1):
             if answer in (str(number), decl.name):
                 return decl
-        say(TEXT["unknown"].format(answer=answer, count=len(machines)))
+        say(tr(TEXT["unknown"], answer=repr(answer), count=len(machines)))
 
 
 def shell_argv(machine: Any, decl: Any) -> list[str]:
@@ -57,17 +60,17 @@ def main() -> int:
     try:
         lab_id = current_lab()
         if lab_id is None:
-            return _stop(TEXT["no_lab"])
+            return _stop(tr(TEXT["no_lab"]))
         session = open_lab(lab_id)
         decl = choose(list(session.lab.machines), lab_id)
         machine = session.machine(decl.name)
         if not machine.running():
-            return _stop(TEXT["stopped"].format(name=decl.name, lab=lab_id))
+            return _stop(tr(TEXT["stopped"], name=decl.name, lab=lab_id))
         argv = shell_argv(machine, decl)
     except (EOFError, KeyboardInterrupt):
         return 130
     except Exception as exc:  # one sentence, never a traceback in the learner's terminal
-        return _stop(TEXT["broken"].format(why=exc))
+        return _stop(tr(TEXT["broken"], why=i18n.say(exc)))
     cgroups.join(machine.name)
     os.execvp(argv[0], argv)  # the shell replaces us: signals and the terminal go straight to it
     return 0  # not reached
@@ -76,7 +79,7 @@ def main() -> int:
 def _stop(sentence: str) -> int:
     print(sentence, flush=True)
     try:
-        input(TEXT["enter"])
+        input(tr(TEXT["enter"]))
     except (EOFError, KeyboardInterrupt):
         pass
     return 1

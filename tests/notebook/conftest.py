@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import pytest
 
+from grader import i18n
 from grader.notebook import shell
 from notebook_fakes import FakeMachine
 
@@ -18,3 +19,12 @@ def no_machine_attached():
     yield
     shell.use_machine(None)
 
+
+
+@pytest.fixture(autouse=True)
+def english(monkeypatch):
+    """The tests read the English text: whatever the host's locale or a saved choice says."""
+    monkeypatch.setenv("MAILLAB_LANG", "en")
+    i18n.use(None)
+    yield
+    i18n.use(None)

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import ast
+import re
 from pathlib import Path
 
 import pytest
@@ -97,3 +98,67 @@ def test_babel_extracts_the_messages_of_the_labs():
     found = {msg for _file, _line, msg, _comments, _context in
              extract_from_dir(str(ROOT), method_map=[("labs/**/checks.py", "python")], keywords={"_": None})}
     assert "Postfix has a main.cf" in found and "The system mail name is {domain}" in found
+
+
+# -- the notebook: every word a learner reads there can be shown in their language ------------
+NOTEBOOK_MODULES = ["panel", "notebook_lab", "quiz", "terminal", "not_open", "shell", "server"]
+SHOWN_KEYWORDS = {"description", "tooltip", "value", "placeholder"}  # widget text
+SHOWN_CALLS = {"print", "_tell", "_say", "_stop", "say", "LabNotReady", "MachineUnreachable", "HTML"}
+_MARKUP = re.compile(r"<[^>]*>|&[#\w]+;")
+
+
+def _has_words(node: ast.AST) -> bool:
+    """Literal text (outside HTML markup) in a string or an f-string; placeholders are not text."""
+    if isinstance(node, ast.Constant) and isinstance(node.value, str):
+        parts = [node.value]
+    elif isinstance(node, ast.JoinedStr):
+        parts = [v.value for v in node.values if isinstance(v, ast.Constant)]
+    elif isinstance(node, ast.BinOp):
+        return _has_words(node.left) or _has_words(node.right)
+    else:
+        return False
+    return bool(re.search(r"[A-Za-z]{2,}", _MARKUP.sub("", "".join(parts))))
+
+
+def _untranslated_text(tree: ast.AST):
+    import_time = {id(n) for top in tree.body if not isinstance(top, (ast.FunctionDef, ast.ClassDef))
+                   for n in ast.walk(top)}
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Raise) and isinstance(node.exc, ast.Call) and node.exc.args \
+                and _has_words(node.exc.args[0]):
+            yield node.lineno, "an exception raised with literal text (use _())"
+        elif isinstance(node, ast.Call):
+            name = getattr(node.func, "id", getattr(node.func, "attr", ""))
+            if name in ("tr", "translate") and id(node) in import_time:
+                yield node.lineno, f"{name}() at import time (the language is chosen later)"
+            texts = [k.value for k in node.keywords if k.arg in SHOWN_KEYWORDS]
+            if name in SHOWN_CALLS:
+                texts += node.args[:1]
+            for arg in texts:
+                if _has_words(arg):
+                    yield node.lineno, f"literal text shown by {name}() (use tr()/_())"
+        elif isinstance(node, ast.Assign) and any(getattr(t, "attr", "") in SHOWN_KEYWORDS for t in node.targets):
+            if _has_words(node.value):
+                yield node.lineno, "literal text put into a widget (use tr())"
+        elif isinstance(node, ast.Assign) and any(getattr(t, "id", "") == "TEXT" for t in node.targets):
+            for value in getattr(node.value, "values", []):
+                if not (isinstance(value, ast.Call) and getattr(value.func, "id", "") == "N_"):
+                    yield value.lineno, "TEXT tables hold N_() messages, looked up with tr() when shown"
+
+
+@pytest.mark.parametrize("module", NOTEBOOK_MODULES)
+def test_every_learner_facing_text_of_the_notebook_can_be_translated(module):
+    path = ROOT / "grader" / "notebook" / f"{module}.py"
+    tree = ast.parse(path.read_text())
+    problems = [f"{path.name}:{line}: {why}" for line, why in
+                [*_literal_text_calls(tree), *_untranslated_text(tree)]]
+    assert not problems, "\n".join(problems)
+
+
+def test_the_scan_finds_untranslated_notebook_text():
+    code = ('TEXT = {"a": "Check"}\nlabel = tr(TEXT["a"])\n'
+            'def f(w):\n    w.description = "Check"\n    raise LabNotReady(f"The lab {x} is gone")\n'
+            '    widgets.Button(description="Submit", tooltip=tr(TEXT["a"]))\n'
+            '    w.value = f\'<p class="x">{tr(TEXT["a"])}</p>\'\n')
+    found = [line for line, _why in _untranslated_text(ast.parse(code))]
+    assert sorted(set(found)) == [1, 2, 4, 5, 6]
