@@ -13,6 +13,7 @@ from sandbox.errors import CommandTimeout, SandboxError
 from sandbox.result import ExecResult
 
 from .host import READ_LIMIT, Host
+from .i18n import _
 
 MAX_SYMLINK_HOPS = 40
 # A learner can fill a directory with millions of names; a probe looks at this many at most.
@@ -115,8 +116,8 @@ class _Walk:
         self.close()
 
 
-DISK_FULL = ("The machine's disk is full, so commands fail: delete big files you made there (`du -xsh /root /var/*` "
-             "finds them), or reset the lab (`maillab reset LAB`).")
+DISK_FULL = _("The machine's disk is full, so commands fail: delete big files you made there (`du -xsh /root /var/*` "
+              "finds them), or reset the lab (`maillab reset LAB`).")
 _STAT_EXTRA = ("st_atime", "st_mtime", "st_ctime", "st_atime_ns", "st_mtime_ns", "st_ctime_ns", "st_blksize",
                "st_blocks", "st_rdev")
 

@@ -11,6 +11,8 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.serialization import load_pem_private_key
 from cryptography.x509.oid import NameOID
 
+from .i18n import _
+
 
 class NotACertificate(ValueError):
     """The bytes hold no certificate (or no key) that can be read."""
@@ -31,8 +33,8 @@ class Certificate:
         return self.raw.subject == self.raw.issuer
 
     def names(self) -> str:
-        alt = ", ".join(self.dns_names) or "none"
-        return f"CN={self.common_name or '(none)'}, subjectAltName DNS: {alt}"
+        return _("CN={cn}, subjectAltName DNS: {alt}", cn=self.common_name or _("(none)"),
+                 alt=", ".join(self.dns_names) or _("none"))
 
     def valid_for(self, hostname: str) -> bool:
         """What a modern client checks: the name must be among the subjectAltName DNS entries."""
@@ -113,4 +115,4 @@ def _first_key_block(data: bytes) -> bytes:
         if b"PRIVATE KEY-----" in block.split(b"\n", 1)[0]:
             return block
         position = max(end, start + len(marker))  # always forward: a torn block must not loop for ever
-    raise NotACertificate("no private key found")
+    raise NotACertificate(_("no private key found"))

@@ -8,6 +8,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
 
+from .i18n import _
+
 # The decorator stores checks in the globals of the module that defines them, under this name,
 # so loading one lab never leaks checks into another.
 _REGISTRY_NAME = "__maillab_checks__"
@@ -49,18 +51,18 @@ def check(*, step: str, hint: str, title: str | None = None,
           within: float = 0.0) -> Callable[[Callable[[Any], object]], Check]:
     """Declare a check for `step`. `within` > 0: retry until it passes or that many seconds pass."""
     if not isinstance(step, str) or not step:
-        raise ChecksError("@check needs step= as a non-empty string.")
+        raise ChecksError(_("@check needs step= as a non-empty string."))
     if not isinstance(hint, str) or not hint.strip():
-        raise ChecksError("@check needs hint= telling the learner what to do.")
+        raise ChecksError(_("@check needs hint= telling the learner what to do."))
     if within < 0:
-        raise ChecksError("@check within= must be zero or a positive number of seconds.")
+        raise ChecksError(_("@check within= must be zero or a positive number of seconds."))
 
     def register(func: Callable[[Any], object]) -> Check:
         chk = Check(name=func.__name__, title=title or title_from_name(func.__name__),
                     step=step, hint=hint, func=func, within=float(within))
         registry = func.__globals__.setdefault(_REGISTRY_NAME, [])
         if any(c.step == step and c.name == chk.name for c in registry):
-            raise ChecksError(f"Step {step!r} declares two checks named {chk.name!r}.")
+            raise ChecksError(_("Step {step} declares two checks named {name}.", step=repr(step), name=repr(chk.name)))
         registry.append(chk)
         return chk
 
@@ -78,11 +80,11 @@ def load_checks(path: str | Path) -> dict[str, list[Check]]:
     """Import a checks.py by path (a fresh module every call) and return its checks per step."""
     path = Path(path)
     if not path.is_file():
-        raise ChecksError(f"There is no checks file at {path}.")
+        raise ChecksError(_("There is no checks file at {path}.", path=str(path)))
     module_name = f"maillab_checks_{next(_load_counter)}"
     spec = importlib.util.spec_from_file_location(module_name, path)
     if spec is None or spec.loader is None:
-        raise ChecksError(f"Python cannot import {path} as a module.")
+        raise ChecksError(_("Python cannot import {path} as a module.", path=str(path)))
     module = importlib.util.module_from_spec(spec)
     # Present in sys.modules only while it runs: dataclasses and pickling look it up there.
     sys.modules[module_name] = module
@@ -91,7 +93,8 @@ def load_checks(path: str | Path) -> dict[str, list[Check]]:
     except ChecksError:
         raise
     except Exception as exc:
-        raise ChecksError(f"Loading {path} failed: {type(exc).__name__}: {exc}") from exc
+        raise ChecksError(_("Loading {path} failed: {error}", path=str(path),
+                            error=f"{type(exc).__name__}: {exc}")) from exc
     finally:
         sys.modules.pop(module_name, None)
     return checks_of_module(vars(module))

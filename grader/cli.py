@@ -5,6 +5,7 @@ import argparse
 import json
 import logging
 import os
+import re
 import subprocess
 import sys
 import traceback
@@ -16,19 +17,58 @@ from . import lab as labs
 from .check import ChecksError
 from .errors import MailLabError, UsageError
 from .gradebook import GradebookError
-from .result import Status
+from .i18n import N_, Msg, _, say, tr, translate
+from .result import Status, pad, width
 from .session import LabSession, current_lab, current_learner, open_lab
 
 EXIT_PASS, EXIT_FAIL, EXIT_USAGE, EXIT_ERROR = 0, 1, 2, 3
 
 
+# argparse's own words, in the learner's language: its error messages (as Python 3.11+ writes them)
+# are read back into messages; a message not in this table stays as argparse wrote it.
+ARGPARSE_ERRORS = [
+    (re.compile(r"the following arguments are required: (?P<names>.+)"),
+     N_("the following arguments are required: {names}")),
+    (re.compile(r"unrecognized arguments: (?P<args>.+)"), N_("unrecognized arguments: {args}")),
+    (re.compile(r"argument (?P<arg>.+?): invalid choice: (?P<value>.+) \(choose from (?P<choices>.+)\)"),
+     N_("argument {arg}: invalid choice: {value} (choose from {choices})")),
+    (re.compile(r"argument (?P<arg>.+?): invalid (?P<type>\w+) value: (?P<value>.+)"),
+     N_("argument {arg}: invalid {type} value: {value}")),
+    (re.compile(r"argument (?P<arg>.+?): expected one argument"), N_("argument {arg}: expected one argument")),
+]
+
+
+def _argparse_message(message: str) -> str:
+    for pattern, msgid in ARGPARSE_ERRORS:
+        found = pattern.fullmatch(message)
+        if found:
+            return Msg(msgid, found.groupdict())
+    return message
+
+
+class _Formatter(argparse.HelpFormatter):
+    def add_usage(self, usage, actions, groups, prefix=None):
+        super().add_usage(usage, actions, groups, tr("usage: ") if prefix is None else prefix)
+
+
 class Parser(argparse.ArgumentParser):
+    """argparse, speaking the learner's language (built after the language is known)."""
+
+    def __init__(self, *args, add_help: bool = True, **kwargs):
+        kwargs.setdefault("formatter_class", _Formatter)
+        super().__init__(*args, add_help=False, **kwargs)
+        self._positionals.title = tr("positional arguments")
+        self._optionals.title = tr("options")
+        if add_help:
+            self.add_argument("-h", "--help", action="help", default=argparse.SUPPRESS,
+                              help=tr("show this help message and exit"))
+
     def error(self, message: str):  # one plain line instead of a usage dump
-        raise UsageError(f"{message} (see `{self.prog} --help`)")
+        raise UsageError(_("{message} (see `{prog} --help`)", message=_argparse_message(message), prog=self.prog))
 
 
 def build_parser() -> Parser:
-    p = Parser(prog="maillab", description="MailLab: a hands-on course on Linux mail servers.")
+    p = Parser(prog="maillab", description=tr("MailLab: a hands-on course on Linux mail servers."))
     sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND", parser_class=Parser)
 
     up = sub.add_parser("up", help="open the course in JupyterLab")
@@ -39,63 +79,64 @@ def build_parser() -> Parser:
     up.add_argument("--lang", default=None, metavar="LANG",
                     help="the course's language, kept for next time: en or zh (default: the last one chosen, else the locale)")
 
-    img = sub.add_parser("image", help="the lab image").add_subparsers(dest="action", required=True, parser_class=Parser)
-    build = img.add_parser("build", help="build the lab image again (from sandbox/recipe/)")
-    build.add_argument("--if-missing", action="store_true", help="only when the current recipe is not built yet")
+    img = sub.add_parser("image", help=tr("the lab image")).add_subparsers(dest="action", required=True, parser_class=Parser)
+    build = img.add_parser("build", help=tr("build the lab image again (from sandbox/recipe/)"))
+    build.add_argument("--if-missing", action="store_true", help=tr("only when the current recipe is not built yet"))
 
-    lab = sub.add_parser("lab", help="start or list labs").add_subparsers(dest="action", required=True, parser_class=Parser)
-    lab.add_parser("start", help="start a lab's machines").add_argument("lab")
-    lab.add_parser("list", help="list the labs")
+    lab = sub.add_parser("lab", help=tr("start or list labs")).add_subparsers(dest="action", required=True, parser_class=Parser)
+    lab.add_parser("start", help=tr("start a lab's machines")).add_argument("lab")
+    lab.add_parser("list", help=tr("list the labs"))
 
-    for name, text in (("exec", "run a command inside a lab machine"), ("shell", "open a root shell inside a lab machine")):
-        cmd = sub.add_parser(name, help=text)
+    for name, text in (("exec", N_("run a command inside a lab machine")),
+                       ("shell", N_("open a root shell inside a lab machine"))):
+        cmd = sub.add_parser(name, help=tr(text))
         cmd.add_argument("--machine", "-m", default=None)
-        cmd.add_argument("--lab", default=None, help="default: the lab started last")
+        cmd.add_argument("--lab", default=None, help=tr("default: the lab started last"))
         if name == "exec":
             cmd.add_argument("argv", nargs=argparse.REMAINDER, metavar="-- CMD...")
 
-    check = sub.add_parser("check", help="check a step (or every step) of a lab")
+    check = sub.add_parser("check", help=tr("check a step (or every step) of a lab"))
     check.add_argument("lab")
     check.add_argument("step", nargs="?")
     check.add_argument("--json", action="store_true")
 
-    for name, text in (("solve", "apply the reference solution up to and including STEP"),
-                       ("reset", "put the machines back to the start of STEP (default: the lab's start)")):
-        cmd = sub.add_parser(name, help=text)
+    for name, text in (("solve", N_("apply the reference solution up to and including STEP")),
+                       ("reset", N_("put the machines back to the start of STEP (default: the lab's start)"))):
+        cmd = sub.add_parser(name, help=tr(text))
         cmd.add_argument("lab")
         cmd.add_argument("step", nargs="?")
 
-    node = sub.add_parser("node", help="stop, start, unplug or plug in a node of the lab network")
+    node = sub.add_parser("node", help=tr("stop, start, unplug or plug in a node of the lab network"))
     node.add_argument("action", choices=("list", *LabSession.NODE_ACTIONS))
-    node.add_argument("node", nargs="?", help="a node of the lab network (`maillab node list` names them)")
-    node.add_argument("--lab", default=None, help="default: the lab started last")
+    node.add_argument("node", nargs="?", help=tr("a node of the lab network (`maillab node list` names them)"))
+    node.add_argument("--lab", default=None, help=tr("default: the lab started last"))
 
-    sub.add_parser("status", help="what is running and how far you are")
-    selftest = sub.add_parser("selftest", help="prove every step's check can fail and pass")
+    sub.add_parser("status", help=tr("what is running and how far you are"))
+    selftest = sub.add_parser("selftest", help=tr("prove every step's check can fail and pass"))
     selftest.add_argument("labs", nargs="*")
-    down = sub.add_parser("down", help="stop your lab machines (their files are kept)")
-    down.add_argument("--all", action="store_true", help="every learner's machines (instructors)")
+    down = sub.add_parser("down", help=tr("stop your lab machines (their files are kept)"))
+    down.add_argument("--all", action="store_true", help=tr("every learner's machines (instructors)"))
 
-    book = sub.add_parser("gradebook", help="the grades (instructors)").add_subparsers(
+    book = sub.add_parser("gradebook", help=tr("the grades (instructors)")).add_subparsers(
         dest="action", required=True, parser_class=Parser)
-    show = book.add_parser("show", help="each learner's steps: passed now, ever passed, attempts, hints")
+    show = book.add_parser("show", help=tr("each learner's steps: passed now, ever passed, attempts, hints"))
     show.add_argument("--learner", default=None)
     show.add_argument("--lab", default=None)
-    export = book.add_parser("export", help="the grades as CSV for Canvas, Moodle or a spreadsheet")
-    export.add_argument("--csv", action="store_true", required=True, help="CSV (the only format so far)")
-    export.add_argument("--long", action="store_true", help="one row per check of every attempt")
+    export = book.add_parser("export", help=tr("the grades as CSV for Canvas, Moodle or a spreadsheet"))
+    export.add_argument("--csv", action="store_true", required=True, help=tr("CSV (the only format so far)"))
+    export.add_argument("--long", action="store_true", help=tr("one row per check of every attempt"))
     export.add_argument("--for", dest="target", choices=("plain", "canvas", "moodle"), default="plain",
-                        help="the identity columns the platform expects (default: plain)")
+                        help=tr("the identity columns the platform expects (default: plain)"))
     export.add_argument("--score", choices=("ever", "now"), default="ever",
-                        help="a step scores once ever passed (default) or only if it passes now")
-    export.add_argument("--lab", default=None, help="only this lab")
-    export.add_argument("--output", "-o", default=None, help="write to this file (default: standard output)")
+                        help=tr("a step scores once ever passed (default) or only if it passes now"))
+    export.add_argument("--lab", default=None, help=tr("only this lab"))
+    export.add_argument("--output", "-o", default=None, help=tr("write to this file (default: standard output)"))
 
-    fwd = sub.add_parser("forward", help="let a mail client on this computer reach a port of your lab machine")
-    fwd.add_argument("port", type=int, help="the machine's port, e.g. 25, 110 or 143")
-    fwd.add_argument("--listen", default=None, help="127.0.0.1:LOCALPORT (default: 127.0.0.1:10000+PORT)")
+    fwd = sub.add_parser("forward", help=tr("let a mail client on this computer reach a port of your lab machine"))
+    fwd.add_argument("port", type=int, help=tr("the machine's port, e.g. 25, 110 or 143"))
+    fwd.add_argument("--listen", default=None, help=tr("127.0.0.1:LOCALPORT (default: 127.0.0.1:10000+PORT)"))
     fwd.add_argument("--machine", "-m", default=None)
-    fwd.add_argument("--lab", default=None, help="default: the lab started last")
+    fwd.add_argument("--lab", default=None, help=tr("default: the lab started last"))
 
     from workshop.cli import add_parser as add_workshop_parser
     add_workshop_parser(sub, Parser)
@@ -108,13 +149,13 @@ def main(argv: list[str] | None = None) -> int:
         args = build_parser().parse_args(argv)
         return COMMANDS[args.command](args)
     except UsageError as exc:
-        print(f"maillab: {exc}", file=sys.stderr)
+        print(f"maillab: {say(exc)}", file=sys.stderr)
         return EXIT_USAGE
     except (MailLabError, SandboxError, ChecksError, GradebookError) as exc:
-        print(f"maillab: {exc}", file=sys.stderr)
+        print(f"maillab: {say(exc)}", file=sys.stderr)
         return EXIT_ERROR
     except KeyboardInterrupt:
-        print("maillab: interrupted.", file=sys.stderr)
+        print("maillab: " + tr("interrupted."), file=sys.stderr)
         return 130
     except Exception as exc:  # a bug of ours: one line for the user, the traceback in a log file
         log = paths.home() / "maillab-errors.log"
@@ -122,22 +163,22 @@ def main(argv: list[str] | None = None) -> int:
             log.parent.mkdir(parents=True, exist_ok=True)
             with open(log, "a") as f:
                 traceback.print_exc(file=f)
-            where = f" (details in {log})"
+            said = tr("unexpected error: {error} (details in {log})", error=f"{type(exc).__name__}: {exc}", log=log)
         except OSError:
-            where = ""
-        print(f"maillab: unexpected error: {type(exc).__name__}: {exc}{where}", file=sys.stderr)
+            said = tr("unexpected error: {error}", error=f"{type(exc).__name__}: {exc}")
+        print(f"maillab: {said}", file=sys.stderr)
         return EXIT_ERROR
 
 
 def _require_root() -> None:
     if os.geteuid() != 0:
-        raise UsageError("MailLab runs lab machines and needs root: run it as root (or with sudo).")
+        raise UsageError(_("MailLab runs lab machines and needs root: run it as root (or with sudo)."))
 
 
 def _session(lab_id: str | None) -> LabSession:
     lab_id = lab_id or current_lab()
     if lab_id is None:
-        raise UsageError("No lab is started yet: run `maillab lab start LAB` first (`maillab lab list` shows them).")
+        raise UsageError(_("No lab is started yet: run `maillab lab start LAB` first (`maillab lab list` shows them)."))
     return open_lab(lab_id)
 
 
@@ -186,7 +227,7 @@ def cmd_image(args) -> int:
     if args.if_missing and image.is_built():
         return EXIT_PASS
     root = image.build(force=not args.if_missing)
-    print(f"The lab image is ready: {root}")
+    print(tr("The lab image is ready: {root}", root=root))
     return EXIT_PASS
 
 
@@ -194,17 +235,17 @@ def cmd_lab(args) -> int:
     if args.action == "list":
         for lab in labs.all_labs():
             steps = ", ".join(s.id for s in lab.steps)
-            print(f"{lab.number:02d}  {lab.id:<18} {lab.title}  [{steps}]")
+            print(f"{lab.number:02d}  {lab.id:<18} {tr(lab.title)}  [{steps}]")  # titles: in the labs' catalogs
         return EXIT_PASS
     _require_root()
     session = open_lab(args.lab)
     session.start(quiet=False)
     names = ", ".join(f"{d.name} ({d.hostname}.{d.domain})" for d in session.lab.machines)
-    print(f"Lab {session.lab.id} is running: {names}. Enter it with `maillab shell`.")
+    print(tr("Lab {lab} is running: {names}. Enter it with `maillab shell`.", lab=session.lab.id, names=names))
     if session.lab.network is not None:
         others = ", ".join(f"{n.name} ({n.hostname}, {n.address})" for n in session.lab.network.nodes
                            if n.kind != "machine")
-        print(f"Its network: {others}. `maillab node list` shows them.")
+        print(tr("Its network: {nodes}. `maillab node list` shows them.", nodes=others))
     return EXIT_PASS
 
 
@@ -218,7 +259,7 @@ def cmd_exec(args) -> int:
     _require_root()
     argv = args.argv[1:] if args.argv[:1] == ["--"] else args.argv
     if not argv:
-        raise UsageError("Say which command to run: `maillab exec -- postconf -n`.")
+        raise UsageError(_("Say which command to run: `maillab exec -- postconf -n`."))
     machine = _machine(args)
     host_argv = machine.enter_argv(argv, tty=sys.stdin.isatty())
     return subprocess.call(host_argv, preexec_fn=lambda: cgroups.join(machine.name))
@@ -256,7 +297,7 @@ def cmd_solve(args) -> int:
     session = open_lab(args.lab)
     step = args.step or session.lab.steps[-1].id
     done = session.solve(step)
-    print(f"Applied the reference solution of: {', '.join(done)}.")
+    print(tr("Applied the reference solution of: {steps}.", steps=", ".join(done)))
     return EXIT_PASS
 
 
@@ -264,8 +305,10 @@ def cmd_reset(args) -> int:
     _require_root()
     session = open_lab(args.lab)
     session.reset(args.step, quiet=False)
-    where = f"the start of step {args.step}" if args.step else "the start of the lab"
-    print(f"Lab {session.lab.id} is back to {where}.")
+    if args.step:
+        print(tr("Lab {lab} is back to the start of step {step}.", lab=session.lab.id, step=args.step))
+    else:
+        print(tr("Lab {lab} is back to the start of the lab.", lab=session.lab.id))
     return EXIT_PASS
 
 
@@ -274,40 +317,50 @@ def cmd_node(args) -> int:
     session = _session(args.lab)
     network = session.network()
     if network is None:
-        raise UsageError(f"The lab {session.lab.id} has no lab network: it is one machine on its own.")
+        raise UsageError(_("The lab {lab} has no lab network: it is one machine on its own.", lab=session.lab.id))
     if args.action == "list":
         session.require_started()
         states = session.node_states()
         for node in session.lab.network.nodes:
-            print(f"{node.name:<10} {node.kind:<8} {node.address:<15} {node.hostname:<24} {states.get(node.name, '?')}")
+            state = states.get(node.name, "?")
+            shown = tr(NODE_STATES[state]) if state in NODE_STATES else state
+            print(f"{node.name:<10} {node.kind:<8} {node.address:<15} {node.hostname:<24} {shown}")
         return EXIT_PASS
     if not args.node:
-        raise UsageError(f"Say which node to {args.action}: `maillab node {args.action} NODE` "
-                         "(`maillab node list` names them).")
+        raise UsageError(_("Say which node to {action}: `maillab node {action} NODE` "
+                           "(`maillab node list` names them).", action=args.action))
     print(session.node(args.node, args.action))
     return EXIT_PASS
 
 
 def cmd_status(args) -> int:
     learner = current_learner()
-    print(f"Learner: {learner}")
-    print(f"Lab image: {'built' if image.is_built() else 'not built yet (`maillab image build`)'}")
-    print(f"Current lab: {current_lab(learner) or '(none)'}")
+    print(tr("Learner: {learner}", learner=learner))
+    print(tr("Lab image: built") if image.is_built() else tr("Lab image: not built yet (`maillab image build`)"))
+    current = current_lab(learner)
+    print(tr("Current lab: {lab}", lab=current) if current else tr("Current lab: (none)"))
     for machine in all_machines():
         if not machine.name.startswith(learner + "--"):
             continue
-        state = "running" if machine.running() else "stopped"
+        name = machine.name.split("--", 1)[1].replace("--", "/")
+        running = machine.running()
         memory = machine.memory_usage()
-        extra = f", {memory / 2**20:.0f} MiB" if memory and state == "running" else ""
-        print(f"  machine {machine.name.split('--', 1)[1].replace('--', '/')}: {state}{extra}")
+        if running and memory:
+            print("  " + tr("machine {name}: running, {mib} MiB", name=name, mib=f"{memory / 2**20:.0f}"))
+        else:
+            print("  " + (tr("machine {name}: running", name=name) if running
+                          else tr("machine {name}: stopped", name=name)))
     for network in all_networks():
         if network.name.startswith(learner + "--"):
-            print(f"  network {network.name.split('--', 1)[1]}: {'up' if network.is_up() else 'down'}")
+            name = network.name.split("--", 1)[1]
+            print("  " + (tr("network {name}: up", name=name) if network.is_up()
+                          else tr("network {name}: down", name=name)))
     for lab in labs.all_labs():
         session = LabSession(lab, learner)
         progress = session.progress()
         passed = sum(1 for s in lab.steps if progress.get(s.id, {}).get("passed_now"))
-        print(f"  {lab.id:<18} {passed}/{len(lab.steps)} steps passed")
+        print("  " + tr("{lab} {passed}/{total} steps passed", lab=f"{lab.id:<18}", passed=passed,
+                        total=len(lab.steps)))
     return EXIT_PASS
 
 
@@ -320,7 +373,9 @@ def cmd_selftest(args) -> int:
     for lab in chosen:
         verdicts += selftest_lab(lab, report=lambda v: print(v, flush=True))
     failed = [v for v in verdicts if not v.ok]
-    print(f"selftest: {len(verdicts) - len(failed)} passed, {len(failed)} failed")
+    # "selftest:" starts the last line whatever the language: bench/flaky reads it.
+    print("selftest: " + tr("{passed} passed, {failed} failed", passed=len(verdicts) - len(failed),
+                            failed=len(failed)))
     return EXIT_FAIL if failed else EXIT_PASS
 
 
@@ -335,8 +390,12 @@ def cmd_down(args) -> int:
     networks = [n for n in all_networks() if n.name.startswith(prefix) and n.is_up()]
     for network in networks:
         network.down()
-    nets = f" and {len(networks)} lab network(s)" if networks else ""
-    print(f"Stopped {len(stopped)} machine(s){nets}. Your files are kept: `maillab lab start LAB` boots them again.")
+    if networks:
+        print(tr("Stopped {machines} machine(s) and {networks} lab network(s). Your files are kept: "
+                 "`maillab lab start LAB` boots them again.", machines=len(stopped), networks=len(networks)))
+    else:
+        print(tr("Stopped {machines} machine(s). Your files are kept: `maillab lab start LAB` boots them again.",
+                 machines=len(stopped)))
     return EXIT_PASS
 
 
@@ -346,7 +405,7 @@ def _gradebook():
 
     path = gradebook_path()
     if not is_database_url(path) and not path.exists():
-        raise UsageError(f"There is no gradebook at {path} yet: grades appear after the first check.")
+        raise UsageError(_("There is no gradebook at {path} yet: grades appear after the first check.", path=str(path)))
     return Gradebook(path)
 
 
@@ -357,8 +416,12 @@ def cmd_gradebook(args) -> int:
     chosen = [labs.find(args.lab)] if args.lab else labs.all_labs()
     learner = getattr(args, "learner", None)
     if learner is not None and not book.has_learner(learner):
-        known = ", ".join(book.learners()) or "none yet"
-        raise UsageError(f"The gradebook has no learner called {learner!r}. Learners with grades: {known}.")
+        known = ", ".join(book.learners())
+        if known:
+            raise UsageError(_("The gradebook has no learner called {learner}. Learners with grades: {known}.",
+                               learner=repr(learner), known=known))
+        raise UsageError(_("The gradebook has no learner called {learner}. Learners with grades: none yet.",
+                           learner=repr(learner)))
     if args.action == "export":
         text = (export.long_csv(book, args.lab) if args.long
                 else export.wide_csv(book, chosen, target=args.target, score=args.score))
@@ -366,7 +429,7 @@ def cmd_gradebook(args) -> int:
             from pathlib import Path
 
             Path(args.output).write_text(text, encoding="utf-8")
-            print(f"Wrote {args.output}.", file=sys.stderr)
+            print(tr("Wrote {path}.", path=args.output), file=sys.stderr)
         else:
             sys.stdout.write(text)
         return EXIT_PASS
@@ -374,26 +437,53 @@ def cmd_gradebook(args) -> int:
     return EXIT_PASS
 
 
+# `maillab node list`: each node's state in a word (sandbox.network's words are the keys).
+NODE_STATES = {"up": N_("up"), "down": N_("down"), "stopped": N_("stopped"), "unplugged": N_("unplugged")}
+# `maillab gradebook show`: its column headings, and the help a learner used (the gradebook's kinds are the keys).
+GRADEBOOK_COLUMNS = (N_("learner"), N_("lab"), N_("step"), N_("now"), N_("ever"), N_("tries"), N_("hints"),
+                     N_("first pass"), N_("help used"))
+HELP_USED = {"solve": N_("solve {count}x"), "skip": N_("skip {count}x"), "reset": N_("reset {count}x")}
+
+
+def _rpad(text: str, columns: int) -> str:
+    return " " * max(0, columns - width(text)) + text
+
+
 def show_gradebook(book, chosen, learner: str | None = None) -> str:
+    where = getattr(book, "where", book.path)
     people = [learner] if learner else book.learners()
     if not people:
-        return f"The gradebook at {getattr(book, 'where', book.path)} has no grades yet."
+        return tr("The gradebook at {path} has no grades yet.", path=where)
     records = {(r.learner, r.lab, r.step): r for r in book.records(learner=learner)}
-    header = f"{'learner':<16} {'lab':<18} {'step':<16} {'now':<8} {'ever':<5} {'tries':>5} {'hints':>5}  first pass        help used"
-    lines = [f"Gradebook {getattr(book, 'where', book.path)}: {len(people)} learner(s).", header]
+    words = [tr(word) for word in GRADEBOOK_COLUMNS]
+    # The English widths, wider where a heading in the learner's language needs it.
+    w = [max(n, width(word)) for n, word in zip((16, 18, 16, 8, 5, 5, 5, 17), words)]
+    header = (f"{pad(words[0], w[0])} {pad(words[1], w[1])} {pad(words[2], w[2])} {pad(words[3], w[3])} "
+              f"{pad(words[4], w[4])} {_rpad(words[5], w[5])} {_rpad(words[6], w[6])}  {pad(words[7], w[7])} {words[8]}")
+    lines = [tr("Gradebook {path}: {count} learner(s).", path=where, count=len(people)), header]
+    yes, no, not_run = tr("yes"), tr("no"), tr("not run")
     for person in people:
         for lab in chosen:
             for step in lab.steps:
                 r = records.get((person, lab.id, step.id))
                 if r is None:
-                    lines.append(f"{person:<16} {lab.id:<18} {step.id:<16} {'-':<8} {'-':<5} {0:>5} {0:>5}  -")
+                    lines.append(f"{pad(person, w[0])} {pad(lab.id, w[1])} {pad(step.id, w[2])} {pad('-', w[3])} "
+                                 f"{pad('-', w[4])} {0:>{w[5]}} {0:>{w[6]}}  -")
                     continue
-                now = "PASS" if r.passed_now else (r.last_status or "-").replace("NOT_RUN", "not run")
-                used = ", ".join(f"{label} {n}x" for label, n in (("solve", r.solved), ("skip", r.skipped),
-                                                                   ("reset", r.resets)) if n) or "-"
+                if r.passed_now:
+                    now = Status.PASS.label
+                elif r.last_status == "NOT_RUN":
+                    now = not_run
+                elif r.last_status in Status.__members__:
+                    now = Status(r.last_status).label
+                else:
+                    now = r.last_status or "-"
+                used = ", ".join(tr(HELP_USED[kind], count=n) for kind, n in (("solve", r.solved), ("skip", r.skipped),
+                                                                              ("reset", r.resets)) if n) or "-"
                 first = r.first_pass_at[:16].replace("T", " ") if r.first_pass_at else "-"
-                lines.append(f"{person:<16} {lab.id:<18} {step.id:<16} {now:<8} {'yes' if r.ever_passed else 'no':<5} "
-                             f"{r.attempts:>5} {r.hints_shown:>5}  {first:<17} {used}")
+                lines.append(f"{pad(person, w[0])} {pad(lab.id, w[1])} {pad(step.id, w[2])} {pad(now, w[3])} "
+                             f"{pad(yes if r.ever_passed else no, w[4])} "
+                             f"{r.attempts:>{w[5]}} {r.hints_shown:>{w[6]}}  {pad(first, w[7])} {used}")
     return "\n".join(lines)
 
 
@@ -404,8 +494,9 @@ def cmd_forward(args) -> int:
     session = _session(args.lab)
     session.require_started()
     route = route_for(session, args.machine, args.port, args.listen)
-    print(f"Forwarding {route.listen[0]}:{route.listen[1]} to {route.describe}. Ctrl-C stops.", flush=True)
-    serve(route, log=lambda line: print(f"maillab forward: {line}", file=sys.stderr, flush=True))
+    print(tr("Forwarding {address} to {where}. Ctrl-C stops.", address=f"{route.listen[0]}:{route.listen[1]}",
+             where=translate(route.describe)), flush=True)
+    serve(route, log=lambda line: print(f"maillab forward: {translate(line)}", file=sys.stderr, flush=True))
     return EXIT_PASS
 
 

@@ -33,7 +33,7 @@ def config_state(host: "Host") -> ConfigState:
     if done.ok:
         return ConfigState(True, "")
     lines = [line for line in (done.err or done.out).strip().splitlines() if line.strip()]
-    return ConfigState(False, lines[-1] if lines else f"doveconf exited with status {done.returncode}")
+    return ConfigState(False, lines[-1] if lines else _("doveconf exited with status {code}", code=done.returncode))
 
 
 def setting(host: "Host", name: str) -> str:
@@ -79,6 +79,6 @@ def find_tagged(host: "Host", user: str, tag: str, mailbox: str = "INBOX") -> Fo
     done = host._tool("doveadm", "search", "-u", user, "mailbox", mailbox, "header", "X-MailLab-Tag", tag)
     if not done.ok:
         said = [line for line in (done.err or done.out).strip().splitlines() if line.strip()]
-        return Found(user, False, (), said[-1] if said else f"doveadm exited with status {done.returncode}")
+        return Found(user, False, (), said[-1] if said else _("doveadm exited with status {code}", code=done.returncode))
     uids = tuple(line.split()[-1] for line in done.out.splitlines() if line.strip())
     return Found(user, True, uids, "")

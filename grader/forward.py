@@ -18,6 +18,7 @@ from sandbox.errors import SandboxError
 from sandbox.network import _in_netns
 
 from .errors import UsageError
+from .i18n import _, say
 
 Connect = Callable[[], socket.socket]
 CONNECT_TIMEOUT = 5.0
@@ -39,32 +40,33 @@ def parse_listen(value: str | None, port: int) -> tuple[str, int]:
         local_port = int(local)
         address = ipaddress.ip_address(host or "127.0.0.1")
     except ValueError:
-        raise UsageError(f"--listen takes 127.0.0.1:PORT, not {value!r}.") from None
+        raise UsageError(_("--listen takes 127.0.0.1:PORT, not {value}.", value=repr(value))) from None
     if not address.is_loopback:
-        raise UsageError(f"--listen must be a loopback address (127.0.0.1): {host} would open your lab "
-                         "machine to other computers.")
+        raise UsageError(_("--listen must be a loopback address (127.0.0.1): {host} would open your lab "
+                           "machine to other computers.", host=host))
     if not 0 <= local_port <= 65535:  # 0: any free port
-        raise UsageError(f"{local_port} is not a port number.")
+        raise UsageError(_("{port} is not a port number.", port=local_port))
     return str(address), local_port
 
 
 def route_for(session, machine_name: str | None, port: int, listen: str | None) -> Route:
     """Where connections to the local port go, for a learner's lab session."""
     if not 1 <= port <= 65535:
-        raise UsageError(f"{port} is not a port number.")
+        raise UsageError(_("{port} is not a port number.", port=port))
     decl = session.lab.machine(machine_name)
     network = session.network()
     where = parse_listen(listen, port)
     if network is not None and any(n.kind == "client" for n in session.lab.network.nodes):
         client = next(n for n in session.lab.network.nodes if n.kind == "client")
-        return Route(where, f"{decl.name} ({decl.address}) port {port}, from {client.hostname}",
+        return Route(where, _("{machine} ({address}) port {port}, from {client}", machine=decl.name,
+                              address=decl.address, port=port, client=client.hostname),
                      lambda: network.connect(client.name, decl.address, port, CONNECT_TIMEOUT))
     machine = session.machine(decl.name)
 
     def inside() -> socket.socket:
         pid = machine.pid
         if pid is None:
-            raise SandboxError(f"The machine {decl.name} is not running.")
+            raise SandboxError(_("The machine {machine} is not running.", machine=decl.name))
         sock = _in_netns(f"/proc/{pid}/ns/net", lambda: socket.socket(socket.AF_INET, socket.SOCK_STREAM))
         sock.settimeout(CONNECT_TIMEOUT)
         try:
@@ -74,7 +76,7 @@ def route_for(session, machine_name: str | None, port: int, listen: str | None) 
             raise
         sock.settimeout(None)
         return sock
-    return Route(where, f"{decl.name} port {port} (its 127.0.0.1)", inside)
+    return Route(where, _("{machine} port {port} (its 127.0.0.1)", machine=decl.name, port=port), inside)
 
 
 def serve(route: Route, *, ready: Callable[[socket.socket], None] | None = None,
@@ -87,7 +89,8 @@ def serve(route: Route, *, ready: Callable[[socket.socket], None] | None = None,
         listener.bind(route.listen)
     except OSError as exc:
         listener.close()
-        raise UsageError(f"Cannot listen on {route.listen[0]}:{route.listen[1]}: {exc.strerror or exc}.") from None
+        raise UsageError(_("Cannot listen on {address}: {error}.", address=f"{route.listen[0]}:{route.listen[1]}",
+                           error=exc.strerror or str(exc))) from None
     listener.listen(16)
     listener.settimeout(0.2)
     if ready is not None:
@@ -107,7 +110,8 @@ def _relay(client: socket.socket, route: Route, log: Callable[[str], None]) -> N
     try:
         server = route.connect()
     except (OSError, SandboxError) as exc:
-        log(f"could not reach {route.describe}: {getattr(exc, 'strerror', None) or exc}")
+        log(_("could not reach {where}: {error}", where=route.describe,
+              error=getattr(exc, "strerror", None) or say(exc)))
         client.close()
         return
     server.settimeout(None)

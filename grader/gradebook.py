@@ -15,6 +15,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Iterator
 
+from .i18n import _
 from .result import ItemResult, Status, StepResult
 
 SCHEMA_VERSION = 1
@@ -120,10 +121,10 @@ class Gradebook:
     # -- opening ------------------------------------------------------------------------------
 
     def _unreadable(self, why: str) -> GradebookError:
-        return GradebookError(
-            f"The gradebook at {self.path} is not a readable SQLite database: {why}. "
-            f"Move it aside (for example to {self.path.name}.broken) and start again; "
-            "a new, empty gradebook will be created in its place.")
+        return GradebookError(_(
+            "The gradebook at {path} is not a readable SQLite database: {why}. "
+            "Move it aside (for example to {name}.broken) and start again; "
+            "a new, empty gradebook will be created in its place.", path=str(self.path), why=why, name=self.path.name))
 
     def _refuse_foreign_file(self) -> None:
         # SQLite would happily open some foreign files and write to them; look before touching.
@@ -133,15 +134,16 @@ class Gradebook:
         except FileNotFoundError:
             return
         except IsADirectoryError:
-            raise self._unreadable("it is a directory") from None
+            raise self._unreadable(_("it is a directory")) from None
         except PermissionError:
-            raise GradebookError(
-                f"You may not open the gradebook at {self.path}: grades are kept private to its "
-                "owner. Run this as root (in a workshop, learners reach it through the grader).") from None
+            raise GradebookError(_(
+                "You may not open the gradebook at {path}: grades are kept private to its "
+                "owner. Run this as root (in a workshop, learners reach it through the grader).",
+                path=str(self.path))) from None
         except OSError as exc:
             raise self._unreadable(exc.strerror or str(exc)) from None
         if head and head != _SQLITE_MAGIC:
-            raise self._unreadable("the file does not start with the SQLite header")
+            raise self._unreadable(_("the file does not start with the SQLite header"))
 
     def _connect(self) -> sqlite3.Connection:
         try:
@@ -163,8 +165,8 @@ class Gradebook:
     def _foreign(self, tables: set[str]) -> str | None:
         """Why a store holding `tables` but no schema_version is not ours to write (None: it is)."""
         if tables:
-            return (f"The file {self.path} is an SQLite database but not a MailLab gradebook (it has other "
-                    "tables). Give the gradebook another path.")
+            return _("The file {path} is an SQLite database but not a MailLab gradebook (it has other "
+                     "tables). Give the gradebook another path.", path=str(self.path))
         return None
 
     def _initialise(self, db: Any) -> None:
@@ -189,9 +191,10 @@ class Gradebook:
         except self._errors as exc:
             raise self._unreadable(str(exc)) from None
         if version != SCHEMA_VERSION:
-            raise GradebookError(
-                f"The gradebook at {getattr(self, 'where', self.path)} has schema version {version}; this "
-                f"MailLab reads version {SCHEMA_VERSION}. Use the MailLab version that wrote it.")
+            raise GradebookError(_(
+                "The gradebook at {path} has schema version {version}; this "
+                "MailLab reads version {wanted}. Use the MailLab version that wrote it.",
+                path=str(getattr(self, "where", self.path)), version=version, wanted=SCHEMA_VERSION))
 
     def _query(self, sql: str, params: tuple[Any, ...] = ()) -> list[sqlite3.Row]:
         db = self._connect()

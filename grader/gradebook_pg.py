@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from .gradebook import SCHEMA_VERSION, Gradebook, GradebookError
+from .i18n import Msg, _
 
 _SCHEMA = """
 CREATE TABLE schema_version (version INTEGER NOT NULL);
@@ -95,9 +96,10 @@ class PostgresGradebook(Gradebook):
             db.close()
 
     def _unreadable(self, why: str) -> GradebookError:
-        return GradebookError(
-            f"The gradebook database {_redacted(self.url)} cannot be used: {why.strip()}. "
-            "Check that PostgreSQL is running there and that the address, user and password are right.")
+        return GradebookError(_(
+            "The gradebook database {url} cannot be used: {why}. "
+            "Check that PostgreSQL is running there and that the address, user and password are right.",
+            url=_redacted(self.url), why=why if isinstance(why, Msg) else why.strip()))
 
     def _connect(self) -> Any:
         try:
@@ -116,8 +118,8 @@ class PostgresGradebook(Gradebook):
     def _foreign(self, tables: set[str]) -> str | None:
         # A database may hold other applications' tables; only ones named like ours are a conflict.
         if tables & {"attempts", "items"}:
-            return (f"The database {_redacted(self.url)} has tables named like a MailLab gradebook's but is "
-                    "not one. Give the gradebook a database of its own.")
+            return _("The database {url} has tables named like a MailLab gradebook's but is "
+                     "not one. Give the gradebook a database of its own.", url=_redacted(self.url))
         return None
 
 

@@ -16,6 +16,7 @@ from sandbox.errors import SandboxError
 from sandbox.result import ExecResult
 
 from .check import Fail
+from .i18n import _
 from .mailbox import Mailbox, Maildir
 from .maillog import DEFAULT_MAILLOG, Delivery, MailLog, Verification, find_verification
 from .probes import (File, MissingCommand, Package, PostconfLint, Process, QueuedMessage, Socket,
@@ -90,8 +91,8 @@ class Host:
             return seconds
         remaining = self._until - self._clock()
         if remaining <= 0:
-            shown = " ".join(argv) or "the next command"
-            raise StepOutOfTime(f"The step ran out of time before `{shown}` could run.")
+            shown = " ".join(argv) or _("the next command")
+            raise StepOutOfTime(_("The step ran out of time before `{command}` could run.", command=shown))
         return min(seconds, remaining)
 
     def _poll(self, within: float, attempt: Callable[[], T],
@@ -165,7 +166,7 @@ class Host:
         if res.returncode == 127:
             return None
         if not res.ok:
-            raise Fail(f"`postconf -h {name}` failed: {first_line(res.err) or res.returncode}")
+            raise Fail(_("`postconf -h {name}` failed: {error}", name=name, error=first_line(res.err) or res.returncode))
         if not res.out and "unknown parameter" in res.err:
             return None
         # Long values may be folded onto indented continuation lines.
@@ -174,7 +175,7 @@ class Host:
     def postconf_lint(self) -> PostconfLint:
         res = self._tool("postconf", "-n")
         if not res.ok:
-            raise Fail(f"`postconf -n` failed: {first_line(res.err) or res.returncode}")
+            raise Fail(_("`postconf -n` failed: {error}", error=first_line(res.err) or res.returncode))
         return parse_postconf_n(res.out, res.err)
 
     def postmap_query(self, key: str, table: str) -> str | None:
@@ -189,13 +190,14 @@ class Host:
         if res.returncode == 1 and not res.err.strip():
             return None
         if not res.ok:
-            raise Fail(f"`{command} -q {key} {table}` failed: {first_line(res.err)}")
+            raise Fail(_("`{command} -q {key} {table}` failed: {error}", command=command, key=key, table=table,
+                         error=first_line(res.err)))
         return res.out.rstrip("\n")
 
     def queue(self) -> list[QueuedMessage]:
         res = self._tool("postqueue", "-j")
         if not res.ok:
-            raise Fail(f"`postqueue -j` failed: {first_line(res.err) or res.returncode}")
+            raise Fail(_("`postqueue -j` failed: {error}", error=first_line(res.err) or res.returncode))
         return parse_postqueue_json(res.out)
 
     def maillog(self) -> MailLog:
@@ -210,7 +212,7 @@ class Host:
             raise ValueError(f"not a DNS query: {name} {rtype}")
         res = self._tool("dig", "+short", "+time=2", "+tries=1", rtype, name)
         if res.returncode == 9:
-            raise Fail(f"the machine's DNS server did not answer ({first_line(res.out) or 'no reply'})")
+            raise Fail(_("the machine's DNS server did not answer ({answer})", answer=first_line(res.out) or _("no reply")))
         return [line for line in res.out.splitlines() if line and not line.startswith(";")]
 
     def getaddrinfo(self, name: str) -> list[str]:
@@ -239,7 +241,8 @@ class Host:
         mark = log.mark()
         res = self._tool(SENDMAIL, "-f", "", "-bv", address)
         if not res.ok:
-            raise Fail(f"`sendmail -bv {address}` failed: {first_line(res.err) or res.returncode}")
+            raise Fail(_("`sendmail -bv {address}` failed: {error}", address=address,
+                         error=first_line(res.err) or res.returncode))
         found, waited = self._poll(within, lambda: find_verification(log.lines(mark), address),
                                    lambda outcome: outcome is not None)
         return Verification(address, found, log.path, waited)
@@ -261,8 +264,8 @@ class Host:
         mark = log.mark()
         res = self._tool(SENDMAIL, "-i", "-f", sender, *rcpts, input=message)
         if not res.ok:
-            raise Fail(f"sendmail refused the message (exit status {res.returncode}): "
-                       f"{first_line(res.err)}")
+            raise Fail(_("sendmail refused the message (exit status {code}): {error}", code=res.returncode,
+                         error=first_line(res.err)))
         delivery, waited = self._poll(within, lambda: log.follow(message_id, rcpts, since=mark),
                                       lambda d: d.complete)
         delivery.tag = token

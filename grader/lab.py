@@ -10,6 +10,7 @@ from pathlib import Path
 from sandbox.network import NetworkSpec
 
 from .errors import MailLabError, UsageError
+from .i18n import _
 from .netdecl import Where, network_spec
 
 ID = re.compile(r"^[a-z0-9][a-z0-9-]*$")
@@ -56,7 +57,8 @@ class Lab:
             if step.id == step_id:
                 return step
         known = ", ".join(s.id for s in self.steps)
-        raise UsageError(f"Lab {self.id} has no step {step_id!r}. Its steps are: {known}.")
+        raise UsageError(_("Lab {lab} has no step {step}. Its steps are: {known}.", lab=self.id, step=repr(step_id),
+                           known=known))
 
     def step_index(self, step_id: str) -> int:
         return self.steps.index(self.step(step_id))
@@ -68,7 +70,8 @@ class Lab:
             if decl.name == name:
                 return decl
         known = ", ".join(m.name for m in self.machines)
-        raise UsageError(f"Lab {self.id} has no machine {name!r}. Its machines are: {known}.")
+        raise UsageError(_("Lab {lab} has no machine {machine}. Its machines are: {known}.", lab=self.id,
+                           machine=repr(name), known=known))
 
     @property
     def checks_file(self) -> Path:
@@ -91,9 +94,9 @@ def load(folder: Path) -> Lab:
         text = path.read_text()
         data = tomllib.loads(text)
     except FileNotFoundError:
-        raise MailLabError(f"{path} is missing: every lab folder needs a lab.toml.") from None
+        raise MailLabError(_("{path} is missing: every lab folder needs a lab.toml.", path=str(path))) from None
     except tomllib.TOMLDecodeError as exc:
-        raise MailLabError(f"{path} is not valid TOML: {exc}.") from None
+        raise MailLabError(_("{path} is not valid TOML: {error}.", path=str(path), error=str(exc))) from None
     try:
         lab_id = data["id"]
         number = int(folder.name.split("-", 1)[0])
@@ -101,18 +104,20 @@ def load(folder: Path) -> Lab:
         machine_tables = data.get("machines", [{"name": "mail", "hostname": "mail", "domain": "example.test"}])
         machines = tuple(MachineDecl(**m) for m in machine_tables)
     except (KeyError, TypeError, ValueError) as exc:
-        raise MailLabError(f"{path} is not a valid lab description ({exc}).") from None
+        raise MailLabError(_("{path} is not a valid lab description ({error}).", path=str(path),
+                             error=str(exc))) from None
     where = Where(path, text)
     names = [m.name for m in machines]
     for index, name in enumerate(names):
         if names.index(name) != index or not ID.match(name):
-            raise where.error(f"machine names use lower-case letters, digits and dashes, and each is used once "
-                              f"({name!r}).", "machines", index, "name")
+            raise where.error(_("machine names use lower-case letters, digits and dashes, and each is used once "
+                                "({name}).", name=repr(name)), "machines", index, "name")
     network = network_spec(data, machine_tables, where)
     if not ID.match(lab_id) or any(not ID.match(s.id) for s in steps):
-        raise MailLabError(f"{path}: lab and step ids use lower-case letters, digits and dashes only.")
+        raise MailLabError(_("{path}: lab and step ids use lower-case letters, digits and dashes only.",
+                             path=str(path)))
     if len({s.id for s in steps}) != len(steps):
-        raise MailLabError(f"{path}: two steps have the same id.")
+        raise MailLabError(_("{path}: two steps have the same id.", path=str(path)))
     return Lab(id=lab_id, title=data.get("title", lab_id), number=number, dir=folder, steps=steps,
                machines=machines, starts_after=data.get("starts_after", ""), summary=data.get("summary", ""),
                network=network)
@@ -121,7 +126,7 @@ def load(folder: Path) -> Lab:
 def all_labs() -> list[Lab]:
     base = labs_dir()
     if not base.is_dir():
-        raise MailLabError(f"The labs folder {base} is missing.")
+        raise MailLabError(_("The labs folder {path} is missing.", path=str(base)))
     return [load(d) for d in sorted(base.iterdir()) if (d / "lab.toml").is_file()]
 
 
@@ -131,4 +136,4 @@ def find(lab_id: str) -> Lab:
         if lab.id == lab_id:
             return lab
     known = ", ".join(lab.id for lab in labs)
-    raise UsageError(f"There is no lab called {lab_id!r}. The labs are: {known}.")
+    raise UsageError(_("There is no lab called {lab}. The labs are: {known}.", lab=repr(lab_id), known=known))

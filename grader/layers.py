@@ -16,6 +16,7 @@ from sandbox.network import Network
 from . import lab as labs
 from . import queuefiles
 from .errors import MailLabError
+from .i18n import _, say, tr
 from .lab import Lab, MachineDecl
 
 
@@ -68,8 +69,9 @@ def run_scripts(scripts: list[Path], machine: Machine, timeout: float = 300) -> 
         done = machine.exec(["/bin/bash", "-s"], input=script.read_bytes(), timeout=timeout)
         if done.returncode != 0:
             tail = (done.err or done.out).strip().splitlines()[-3:]
-            raise MailLabError(f"The script {script.parent.name}/{script.name} failed (exit {done.returncode}): "
-                               f"{' / '.join(tail)}")
+            raise MailLabError(_("The script {script} failed (exit {code}): {output}",
+                                 script=f"{script.parent.name}/{script.name}", code=done.returncode,
+                                 output=" / ".join(tail)))
 
 
 def run_solution(lab: Lab, step_id: str, machine: Machine, machine_name: str, timeout: float = 300) -> None:
@@ -104,10 +106,13 @@ def _layer(lab: Lab, decl: MachineDecl, parent: State, scripts: list[Path], afte
     layer = paths.layers_dir() / key
     if not (layer / "layer.json").is_file():
         if not quiet:
-            what = (f"setting up {lab.id} on {decl.name}" if after == "setup"
-                    else f"applying the solution of {lab.id}/{after} on {decl.name}")
-            print(f"Preparing the starting state: {what} (once; it is kept for next time)...",
-                  file=sys.stderr, flush=True)
+            if after == "setup":
+                said = tr("Preparing the starting state: setting up {lab} on {machine} "
+                          "(once; it is kept for next time)...", lab=lab.id, machine=decl.name)
+            else:
+                said = tr("Preparing the starting state: applying the solution of {step} on {machine} "
+                          "(once; it is kept for next time)...", step=f"{lab.id}/{after}", machine=decl.name)
+            print(said, file=sys.stderr, flush=True)
         _build_layer(lab, after, scripts, decl, parent, layer, key)
     meta = json.loads((layer / "layer.json").read_text())
     return State(key=key, lowers=(str(layer / "fs"), *parent.lowers), services=tuple(meta["services"]))
@@ -134,7 +139,8 @@ def _build_layer(lab: Lab, step_id: str, scripts: list[Path], decl: MachineDecl,
         services = builder.freeze(work / "fs")
         queuefiles.renumber(work / "fs", list(parent.lowers))
     except SandboxError as exc:
-        raise MailLabError(f"Could not prepare the starting state after step {step_id} of {lab.id}: {exc}") from None
+        raise MailLabError(_("Could not prepare the starting state after step {step} of {lab}: {error}",
+                             step=step_id, lab=lab.id, error=say(exc))) from None
     finally:
         builder.destroy()
         if network is not None:

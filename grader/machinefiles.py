@@ -11,6 +11,7 @@ import errno
 from typing import TYPE_CHECKING
 
 from .check import Fail
+from .i18n import Msg, _
 
 if TYPE_CHECKING:
     from .host import Backend
@@ -20,23 +21,25 @@ class UnreadableFile(Fail):
     """A path the probe must read holds something other than a readable regular file."""
 
     def __init__(self, path: str, error: OSError) -> None:
-        super().__init__(f"{path} {_what_is_there(error)}, so the grader cannot read it")
+        super().__init__(_what_is_there(path, error))
         self.path = path
         self.errno = error.errno
 
 
-def _what_is_there(error: OSError) -> str:
+def _what_is_there(path: str, error: OSError) -> Msg:
     if isinstance(error, IsADirectoryError):
-        return "is a directory, not a file"
+        return _("{path} is a directory, not a file, so the grader cannot read it", path=path)
     if error.errno == errno.ELOOP:
-        return "is a symbolic link that loops (or a chain of more than 40 links)"
+        return _("{path} is a symbolic link that loops (or a chain of more than 40 links), so the grader cannot "
+                 "read it", path=path)
     if error.errno == errno.EINVAL:
-        return "is not a regular file (a FIFO, socket or device)"
+        return _("{path} is not a regular file (a FIFO, socket or device), so the grader cannot read it", path=path)
     if isinstance(error, NotADirectoryError):
-        return "lies under something that is not a directory"
+        return _("{path} lies under something that is not a directory, so the grader cannot read it", path=path)
     if error.errno == errno.ENAMETOOLONG:
-        return "is a path too long to follow"
-    return f"cannot be opened ({error.strerror or error})"
+        return _("{path} is a path too long to follow, so the grader cannot read it", path=path)
+    return _("{path} cannot be opened ({error}), so the grader cannot read it", path=path,
+             error=error.strerror or str(error))
 
 
 def read_file(backend: "Backend", path: str, limit: int, *, offset: int = 0) -> bytes | None:

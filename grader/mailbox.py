@@ -10,6 +10,7 @@ from email.message import Message
 from functools import cached_property
 from typing import TYPE_CHECKING
 
+from .i18n import _
 from .machinefiles import UnreadableFile, read_file
 
 if TYPE_CHECKING:
@@ -96,9 +97,11 @@ class _Folder:
 
     def describe(self) -> str:
         if not self.exists:
-            return f"{self.path} does not exist"
+            return _("{path} does not exist", path=self.path)
         count = len(self)
-        return f"{self.kind} {self.path} holds {count} message{'s' if count != 1 else ''}"
+        if count == 1:
+            return _("{kind} {path} holds {count} message", kind=self.kind, path=self.path, count=count)
+        return _("{kind} {path} holds {count} messages", kind=self.kind, path=self.path, count=count)
 
     @property
     def exists(self) -> bool:
@@ -127,7 +130,7 @@ class Mailbox(_Folder):
         data = read_file(self.backend, self.path, self.limit, offset=offset)
         if data is None:
             return []
-        return [MailMessage(f"{self.path} (message {n})", raw)
+        return [MailMessage(_("{path} (message {number})", path=self.path, number=n), raw)
                 for n, raw in enumerate(split_mbox(data, partial_start=offset > 0), start=1)]
 
 

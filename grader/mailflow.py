@@ -14,6 +14,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Sequence
 
+from .i18n import N_, Msg, tr, translate
 from .maillog import LogLine, Outcome, outcome_of, parse_lines
 
 GRADER_MESSAGE_ID = re.compile(r"^maillab-[0-9a-f]+@")  # the grader's own tagged messages
@@ -24,24 +25,37 @@ _FROM = re.compile(r"\bfrom=<([^>]*)>")
 _CLOCK = re.compile(r"(\d\d:\d\d:\d\d)")
 MAX_HOPS = 10
 
-# What the picture says, in one place (a translated edition replaces these).
+# What the picture says, in one place: English message ids, shown with tr() in the learner's language.
+# Stage names and notes made of these are Msgs (they read as English; `translate` gives the learner's).
 TEXT = {
-    "sendmail": "sendmail", "sendmail_note": "run by {who}",
-    "client": "SMTP client", "internal": "Postfix itself",
-    "mailbox": "mailbox", "maildir": "Maildir", "command": "command", "remote": "remote MX",
-    "lmtp_box": "mailbox (LMTP)", "nowhere": "not delivered",
-    "title": "The journey of message <{mid}>",
-    "on": "on {host}", "queue": "queue id {qid}",
-    "delay": "{seconds} s",
-    "sent": "delivered", "bounced": "bounced", "deferred": "deferred (will retry)",
-    "expired": "expired", "pending": "no result yet",
-    "step": "{name} on {host}{qid}: {note}",
-    "no_message": "No message was found in the mail log yet. Send one (for example "
-                  "`echo Hello | sendmail root`), then run this cell again.",
-    "no_such_message": "No message with Message-Id <{mid}> is in the mail log. The last messages in it "
-                       "are: {known}.",
-    "in_words": "The journey in words",
+    "sendmail": N_("sendmail"), "sendmail_note": N_("run by {who}"),
+    "client": N_("SMTP client"), "internal": N_("Postfix itself"),
+    "mailbox": N_("mailbox"), "maildir": N_("Maildir"), "command": N_("command"), "remote": N_("remote MX"),
+    "lmtp_box": N_("mailbox (LMTP)"), "nowhere": N_("not delivered"),
+    "title": N_("The journey of message <{mid}>"),
+    "on": N_("on {host}"), "queue": N_("queue id {qid}"), "box": N_("{name} (on {host}): {note}"),
+    "delay": N_("{seconds} s"),
+    "sent": N_("delivered"), "bounced": N_("bounced"), "deferred": N_("deferred (will retry)"),
+    "expired": N_("expired"), "pending": N_("no result yet"),
+    "step": N_("{name} on {host}: {note}"), "step_queue": N_("{name} on {host} (queue id {qid}): {note}"),
+    "step_bare": N_("{name} on {host}"), "step_queue_bare": N_("{name} on {host} (queue id {qid})"),
+    "queued_as": N_("queued as {qid}"), "queued_as_delay": N_("queued as {qid}, {delay}"),
+    "no_message": N_("No message was found in the mail log yet. Send one (for example "
+                     "`echo Hello | sendmail root`), then run this cell again."),
+    "no_such_message": N_("No message with Message-Id <{mid}> is in the mail log. The last messages in it "
+                          "are: {known}."),
+    "none": N_("none"),
+    "in_words": N_("The journey in words"),
 }
+
+
+def _label(key: str, **params) -> Msg:
+    """TEXT[key] as a message: English until it is shown (translate/tr) in the learner's language."""
+    return Msg(TEXT[key], params)
+
+
+def _shown(value) -> str:
+    return str(translate(value))
 STATUS_ICON = {"sent": "\u2714", "bounced": "\u2718", "deferred": "\u23f3", "expired": "\u2718",
                "pending": "\u2026"}
 STATUS_COLOUR = {"sent": "#1a7f37", "bounced": "#b42318", "deferred": "#9a6700", "expired": "#b42318",
@@ -114,8 +128,8 @@ class Journey:
                 if delivery.next_hop is None:
                     stages.append(delivery.destination)
             for s in stages:
-                qid = f" ({TEXT['queue'].format(qid=s.queue_id)})" if s.queue_id else ""
-                lines.append(TEXT["step"].format(name=s.name, host=s.host, qid=qid, note=s.note).rstrip(": "))
+                key = ("step_queue" if s.queue_id else "step") + ("" if s.note else "_bare")
+                lines.append(tr(TEXT[key], name=s.name, host=s.host, qid=s.queue_id, note=s.note).rstrip(": "))
         return lines
 
 
@@ -126,7 +140,7 @@ def trace(logs: Sequence[tuple[str, str]], message_id: str | None = None) -> Jou
     (name, text) pairs, the first being the machine the message started on."""
     parsed = [(name, parse_lines(text)) for name, text in logs]
     if not parsed:
-        raise NoMessage(TEXT["no_message"])
+        raise NoMessage(_label("no_message"))
     origin = parsed[0][1]
     wanted = message_id.strip().strip("<>") if message_id else None
     queue_id = _find_start(origin, wanted)
@@ -151,15 +165,15 @@ def _find_start(lines: list[LogLine], wanted: str | None) -> str:
         for qid, mid in cleanups:
             if mid == wanted:
                 return qid
-        known = ", ".join(f"<{mid}>" for _, mid in cleanups[-3:]) or "none"
-        raise NoMessage(TEXT["no_such_message"].format(mid=wanted, known=known))
+        known = ", ".join(f"<{mid}>" for _qid, mid in cleanups[-3:]) or _label("none")
+        raise NoMessage(_label("no_such_message", mid=wanted, known=known))
     # Not a bounce Postfix wrote, not a later hop of another message, not the grader's own.
     generated = {m["qid"] for line in lines if (m := _NOTIFICATION.search(line.text))}
     generated |= {o.queued_as for o in map(outcome_of, lines) if o is not None and o.queued_as}
     for qid, mid in reversed(cleanups):
         if qid not in generated and not GRADER_MESSAGE_ID.match(mid):
             return qid
-    raise NoMessage(TEXT["no_message"])
+    raise NoMessage(_label("no_message"))
 
 
 def _message_id_of(lines: list[LogLine], queue_id: str) -> str | None:
@@ -191,8 +205,8 @@ def _hop(logs: list[tuple[str, list[LogLine]]], index: int, queue_id: str, *, se
         hop.deliveries.append(delivery)
     if not hop.deliveries and hop.intake:
         hop.deliveries.append(Delivery(
-            Stage("qmgr", host, TEXT["pending"], queue_id),
-            Stage(TEXT["nowhere"], host, TEXT["pending"], status="pending")))
+            Stage("qmgr", host, _label("pending"), queue_id),
+            Stage(_label("nowhere"), host, _label("pending"), status="pending")))
     return hop
 
 
@@ -213,16 +227,16 @@ def _intake(lines: list[LogLine], host: str, queue_id: str) -> list[Stage]:
         when = _clock(line.timestamp)
         if program == "pickup" and not stages:
             who = line.text.split(",")[0].replace("uid=", "uid ").split(" from=")[0]
-            stages.append(Stage(TEXT["sendmail"], host, TEXT["sendmail_note"].format(host=host, who=who),
+            stages.append(Stage(_label("sendmail"), host, _label("sendmail_note", host=host, who=who),
                                 time=when))
             sender = _FROM.search(line.text)
             stages.append(Stage("pickup", host, f"from=<{sender.group(1) if sender else ''}>", queue_id, when))
         elif program == "smtpd" and "client" in fields and not stages:
-            stages.append(Stage(TEXT["client"], host, fields["client"], time=when))
+            stages.append(Stage(_label("client"), host, fields["client"], time=when))
             stages.append(Stage("smtpd", host, f"client={fields['client']}", queue_id, when))
         elif program == "cleanup" and line.text.startswith("message-id="):
             if not stages:
-                stages.append(Stage(TEXT["internal"], host, "", time=when))
+                stages.append(Stage(_label("internal"), host, "", time=when))
             stages.append(Stage("cleanup", host, line.text, queue_id, when))
         elif program == "qmgr" and "from" in fields and not any(s.name == "qmgr" for s in stages):
             note = f"from=<{fields['from']}>, size={fields.get('size', '?')}, nrcpt={fields.get('nrcpt', '?')}"
@@ -249,22 +263,22 @@ def _delivery(outcome: Outcome, line: LogLine, host: str) -> tuple[Stage, Stage]
     reason = outcome.reason
     if outcome.queued_as:
         relay = outcome.relay or "?"
-        where = Stage(TEXT["remote"], relay.split("[")[0], f"{relay}: {reason}", outcome.queued_as, when,
+        where = Stage(_label("remote"), relay.split("[")[0], f"{relay}: {reason}", outcome.queued_as, when,
                       onwards, status)
     elif agent_name == "local" and "maildir" in reason:
-        where = Stage(TEXT["maildir"], host, f"{outcome.to}: {reason}", None, when, onwards, status)
+        where = Stage(_label("maildir"), host, f"{outcome.to}: {reason}", None, when, onwards, status)
     elif agent_name == "local" and "command" in reason:
-        where = Stage(TEXT["command"], host, reason, None, when, onwards, status)
+        where = Stage(_label("command"), host, reason, None, when, onwards, status)
     elif agent_name == "local" and status == "sent":
         user = outcome.to.split("@", 1)[0]
-        where = Stage(TEXT["mailbox"], host, f"/var/mail/{user}: {reason}", None, when, onwards, status)
+        where = Stage(_label("mailbox"), host, f"/var/mail/{user}: {reason}", None, when, onwards, status)
     elif agent_name == "lmtp":
-        where = Stage(TEXT["lmtp_box"], host, f"{outcome.relay}: {reason}", None, when, onwards, status)
+        where = Stage(_label("lmtp_box"), host, f"{outcome.relay}: {reason}", None, when, onwards, status)
     elif agent_name == "smtp" and outcome.relay and outcome.relay != "none":
-        where = Stage(TEXT["remote"], outcome.relay.split("[")[0], f"{outcome.relay}: {reason}", None, when,
+        where = Stage(_label("remote"), outcome.relay.split("[")[0], f"{outcome.relay}: {reason}", None, when,
                       onwards, status)
     else:
-        where = Stage(TEXT["nowhere"], host, reason, None, when, onwards, status)
+        where = Stage(_label("nowhere"), host, reason, None, when, onwards, status)
     return agent, where
 
 
@@ -275,7 +289,7 @@ def _clock(timestamp: str) -> str:
 
 def _seconds(value: str) -> str:
     number = float(value)
-    return TEXT["delay"].format(seconds=f"{number:.2f}".rstrip("0").rstrip(".") if number else "0")
+    return _label("delay", seconds=f"{number:.2f}".rstrip("0").rstrip(".") if number else "0")
 
 
 # -- drawing ----------------------------------------------------------------------------------
@@ -320,15 +334,16 @@ def journey_svg(journey: Journey) -> str:
                 arrows.append(_arrow(xy(agent_col, rr), xy(agent_col + 1, rr), delivery.destination.delay))
                 next_row = max(next_row, rr + 1)
             else:
-                qid = delivery.destination.queue_id
-                label = f"queued as {qid}" + (f", {delivery.destination.delay}" if delivery.destination.delay else "")
+                qid, delay = delivery.destination.queue_id, delivery.destination.delay
+                label = (tr(TEXT["queued_as_delay"], qid=qid, delay=delay) if delay
+                         else tr(TEXT["queued_as"], qid=qid))
                 next_row = draw_hop(delivery.next_hop, max(next_row, rr + 1), xy(agent_col, rr), label)
         return next_row
 
     rows = draw_hop(journey.first, row, None, None)
     width = MARGIN * 2 + COLUMNS * BOX_W + (COLUMNS - 1) * GAP_X
     height = MARGIN * 2 + rows * BOX_H + (rows - 1) * GAP_Y
-    title = html.escape(TEXT["title"].format(mid=journey.message_id))
+    title = html.escape(tr(TEXT["title"], mid=journey.message_id))
     desc = html.escape(" ".join(s + "." for s in journey.sentences()))
     return (f'<svg xmlns="http://www.w3.org/2000/svg" class="maillab-mailflow" role="img" '
             f'viewBox="0 0 {width} {height}" width="{width}" height="{height}" '
@@ -342,27 +357,29 @@ def journey_svg(journey: Journey) -> str:
 def journey_html(journey: Journey) -> str:
     """The picture, then the same journey in words (for screen readers and for copying)."""
     items = "".join(f"<li>{html.escape(s)}</li>" for s in journey.sentences())
-    title = html.escape(TEXT["title"].format(mid=journey.message_id))
+    title = html.escape(tr(TEXT["title"], mid=journey.message_id))
     # Drawn at its real size (readable text), scrolled sideways when the page is narrower.
     return (f'<div class="maillab-mailflow-view"><p><strong>{title}</strong></p>'
             f'<div style="overflow-x:auto">{journey_svg(journey)}</div>'
-            f'<details><summary>{TEXT["in_words"]}</summary><ol>{items}</ol></details></div>')
+            f'<details><summary>{html.escape(tr(TEXT["in_words"]))}</summary><ol>{items}</ol></details></div>')
 
 
 def _box(stage: Stage, x: int, y: int) -> str:
-    lines = [TEXT["on"].format(host=stage.host)]
+    on = tr(TEXT["on"], host=stage.host)
+    name, note = _shown(stage.name), _shown(stage.note)
+    lines = [on]
     if stage.queue_id:
-        lines.append(TEXT["queue"].format(qid=stage.queue_id))
+        lines.append(tr(TEXT["queue"], qid=stage.queue_id))
     if stage.status:
-        lines.append(f"{STATUS_ICON[stage.status]} {TEXT.get(stage.status, stage.status)}")
-    if stage.note:
-        lines.append(stage.note)
+        lines.append(f"{STATUS_ICON[stage.status]} {tr(TEXT[stage.status]) if stage.status in TEXT else stage.status}")
+    if note:
+        lines.append(note)
     if stage.time:
         lines.append(stage.time)
     colour = STATUS_COLOUR.get(stage.status or "", "#444")
     fill = "#f6f8fa" if not stage.status else "#ffffff"
-    full = html.escape(f"{stage.name} ({TEXT['on'].format(host=stage.host)}): {stage.note}")
-    text = [f'<text x="{x + 8}" y="{y + 18}" font-weight="bold" font-size="13">{html.escape(_fit(stage.name, 20))}</text>']
+    full = html.escape(tr(TEXT["box"], name=stage.name, host=stage.host, note=stage.note))
+    text = [f'<text x="{x + 8}" y="{y + 18}" font-weight="bold" font-size="13">{html.escape(_fit(name, 20))}</text>']
     for i, line in enumerate(lines[:4]):
         text.append(f'<text x="{x + 8}" y="{y + 34 + i * 14}">{html.escape(_fit(line, 24))}</text>')
     return (f'<g class="maillab-stage"><title>{full}</title>'
@@ -385,7 +402,7 @@ def _arrow_down(a: tuple[int, int], b: tuple[int, int], label: str | None) -> st
 
 
 def _path(d: str, label: str | None, lx: int, ly: int) -> str:
-    text = (f'<text x="{lx}" y="{ly}" text-anchor="middle" font-size="11" fill="#333">{html.escape(label)}</text>'
+    text = (f'<text x="{lx}" y="{ly}" text-anchor="middle" font-size="11" fill="#333">{html.escape(_shown(label))}</text>'
             if label else "")
     return f'<path d="{d}" fill="none" stroke="#444" stroke-width="1.5" marker-end="url(#maillab-arrow)"/>{text}'
 

@@ -10,6 +10,7 @@ import re
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Iterable, Sequence
 
+from .i18n import _, tr
 from .machinefiles import read_file
 
 if TYPE_CHECKING:
@@ -218,17 +219,17 @@ class Delivery:
 
     def summary(self) -> str:
         if not self.queue_ids:
-            return (f"message <{self.message_id}> never appeared in {self.log_path} within "
-                    f"{self.waited:.0f} s (is Postfix running? `service postfix start`)")
+            return _("message <{message_id}> never appeared in {log} within {seconds} s (is Postfix running? "
+                     "`service postfix start`)", message_id=self.message_id, log=self.log_path,
+                     seconds=f"{self.waited:.0f}")
         parts = []
         for rcpt in self.recipients:
             outcomes = self.outcomes_for(rcpt)
-            if not outcomes:
-                parts.append(f"{rcpt}: no delivery status in the log yet")
+            if not outcomes:  # the log's own words (to=<...>, status=...) stay as Postfix wrote them
+                parts.append(tr("{recipient}: no delivery status in the log yet", recipient=rcpt))
                 continue
             parts.append(f"{rcpt}: " + "; ".join(o.describe() for o in outcomes))
-        hops = " -> ".join(self.queue_ids)
-        return f"queue id {hops}: " + " | ".join(parts)
+        return _("queue id {hops}: {outcomes}", hops=" -> ".join(self.queue_ids), outcomes=" | ".join(parts))
 
 
 def follow(lines: Iterable[LogLine], message_id: str, recipients: Sequence[str],
@@ -276,8 +277,9 @@ class Verification:
 
     def summary(self) -> str:
         if self.outcome is None:
-            return (f"`sendmail -bv {self.address}` wrote no status to {self.log_path} within "
-                    f"{self.waited:.0f} s (is Postfix running? `service postfix start`)")
+            return _("`sendmail -bv {address}` wrote no status to {log} within {seconds} s (is Postfix running? "
+                     "`service postfix start`)", address=self.address, log=self.log_path,
+                     seconds=f"{self.waited:.0f}")
         return f"sendmail -bv {self.address}: {self.outcome.describe()}"
 
 

@@ -26,11 +26,24 @@ from sandbox import SandboxError
 from sandbox.network import NetworkSpec, Node, check_address
 
 from .errors import MailLabError
+from .i18n import N_, Msg, _
 
 NAME = re.compile(r"^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)*[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$")
 NODE_ID = re.compile(r"^[a-z0-9][a-z0-9-]{0,30}$")
 MODES = ("accept", "reject", "greylist", "capture")
 SERVER_KEYS = {"name", "hostname", "address", "domains", "mode", "reject", "greylist_seconds"}
+# What a name in lab.toml is, and the sentence saying it is not a valid domain name.
+HOST_NAME, DOMAIN, HOST_RECORD = "host name", "domain", "host record"
+NOT_A_NAME = {
+    HOST_NAME: N_("the host name {value} is not a valid domain name."),
+    DOMAIN: N_("the domain {value} is not a valid domain name."),
+    HOST_RECORD: N_("the host record {value} is not a valid domain name."),
+}
+USED_TWICE = {
+    "name": N_("the name {value} is used twice: every node of the lab network needs its own."),
+    "address": N_("the address {value} is used twice: every node of the lab network needs its own."),
+    "hostname": N_("the host name {value} is used twice: every node of the lab network needs its own."),
+}
 
 
 class Where:
@@ -58,8 +71,9 @@ class Where:
 
     def error(self, message: str, table: str = "", index: int = 0, key: str | None = None) -> MailLabError:
         number = self.line(table, index, key) if table else None
-        place = f"{self.path}, line {number}" if number else str(self.path)
-        return MailLabError(f"{place}: {message}")
+        if number:
+            return MailLabError(_("{path}, line {line}: {message}", path=str(self.path), line=number, message=message))
+        return MailLabError(_("{path}: {message}", path=str(self.path), message=message))
 
 
 def network_spec(data: dict, machines: list[dict], where: Where) -> NetworkSpec | None:
@@ -68,44 +82,46 @@ def network_spec(data: dict, machines: list[dict], where: Where) -> NetworkSpec 
     if net is None:
         return None
     if not isinstance(net, dict):
-        raise where.error("`network` must be a table ([network]).")
+        raise where.error(_("`network` must be a table ([network])."))
     nodes: list[tuple[Node, tuple]] = []  # each with where it was declared
     for i, m in enumerate(machines):
-        address = _address(m.get("address"), f"machine {m.get('name')}", where, ("machines", i, "address"))
+        address = _address(m.get("address"), _("machine {name}", name=m.get("name")), where, ("machines", i, "address"))
         fqdn = f"{m['hostname']}.{m['domain']}" if m.get("domain") else m["hostname"]
         nodes.append((Node(name=m["name"], kind="machine", address=address, hostname=fqdn), ("machines", i, "name")))
-    for key, what, default in (("dns", "the DNS server", "ns.example.test"), ("client", "the outside client", "client.example")):
+    for key, what, default in (("dns", N_("the DNS server"), "ns.example.test"),
+                               ("client", N_("the outside client"), "client.example")):
         if key in net:
             place = ("network", 0, key)
-            nodes.append((Node(name=key, kind=key, address=_address(net[key], what, where, place),
-                               hostname=_name(net.get(f"{key}_hostname", default), "host name", where, place)), place))
+            nodes.append((Node(name=key, kind=key, address=_address(net[key], Msg(what, {}), where, place),
+                               hostname=_name(net.get(f"{key}_hostname", default), HOST_NAME, where, place)), place))
     for i, server in enumerate(_tables(net, "servers", where)):
         nodes.append((_server(server, where, i), ("network.servers", i, "name")))
     _unique(nodes, where)
     hosts = []
     for i, h in enumerate(_tables(net, "hosts", where)):
         place = ("network.hosts", i, "name")
-        hosts.append([_name(h.get("name"), "host record", where, place),
-                      _address(h.get("address"), f"host {h.get('name')}", where, ("network.hosts", i, "address"))])
-    known = {n.hostname for n, _ in nodes if n.hostname} | {h[0] for h in hosts}
+        hosts.append([_name(h.get("name"), HOST_RECORD, where, place),
+                      _address(h.get("address"), _("host {name}", name=h.get("name")), where,
+                               ("network.hosts", i, "address"))])
+    known = {n.hostname for n, _place in nodes if n.hostname} | {h[0] for h in hosts}
     mx = [_mx(record, i, known, where) for i, record in enumerate(_tables(net, "mx", where))]
     # By default the DNS server answers for the domain of every host name and every MX domain.
     zones = net.get("zones") or sorted({name.split(".", 1)[1] for name in known if "." in name} | {m[0] for m in mx})
     if not isinstance(zones, list) or not all(isinstance(z, str) and NAME.match(z) for z in zones):
-        raise where.error("`zones` must be a list of domain names.", "network", 0, "zones")
-    return NetworkSpec(nodes=[n for n, _ in nodes], zones=zones, hosts=hosts, mx=mx)
+        raise where.error(_("`zones` must be a list of domain names."), "network", 0, "zones")
+    return NetworkSpec(nodes=[n for n, _place in nodes], zones=zones, hosts=hosts, mx=mx)
 
 
 def _tables(net: dict, key: str, where: Where) -> list[dict]:
     tables = net.get(key, [])
     if not isinstance(tables, list) or not all(isinstance(t, dict) for t in tables):
-        raise where.error(f"`network.{key}` must be a list of tables ([[network.{key}]]).", "network", 0, key)
+        raise where.error(_("`network.{key}` must be a list of tables ([[network.{key}]]).", key=key), "network", 0, key)
     return tables
 
 
 def _address(value, what: str, where: Where, place: tuple) -> str:
     if not isinstance(value, str):
-        raise where.error(f"{what} needs an address (a string like \"192.0.2.10\").", *place)
+        raise where.error(_("{what} needs an address (a string like \"192.0.2.10\").", what=what), *place)
     try:
         check_address(value, what)
     except SandboxError as exc:
@@ -115,7 +131,7 @@ def _address(value, what: str, where: Where, place: tuple) -> str:
 
 def _name(value, what: str, where: Where, place: tuple) -> str:
     if not isinstance(value, str) or not NAME.match(value.lower()):
-        raise where.error(f"the {what} {value!r} is not a valid domain name.", *place)
+        raise where.error(Msg(NOT_A_NAME[what], {"value": repr(value)}), *place)
     return value.lower()
 
 
@@ -123,39 +139,42 @@ def _server(table: dict, where: Where, i: int) -> Node:
     name = table.get("name")
     at = ("network.servers", i)
     if not isinstance(name, str) or not NODE_ID.match(name):
-        raise where.error(f"a mail server needs a `name` of lower-case letters, digits and dashes (got {name!r}).",
-                          *at, "name")
+        raise where.error(_("a mail server needs a `name` of lower-case letters, digits and dashes (got {name}).",
+                            name=repr(name)), *at, "name")
     unknown = sorted(set(table) - SERVER_KEYS)
     if unknown:
-        raise where.error(f"mail server {name} has unknown settings: {', '.join(unknown)}.", *at, unknown[0])
+        raise where.error(_("mail server {name} has unknown settings: {settings}.", name=name,
+                            settings=", ".join(unknown)), *at, unknown[0])
     mode = table.get("mode", "accept")
     if mode not in MODES:
-        raise where.error(f"mail server {name} has mode {mode!r}; use one of {', '.join(MODES)}.", *at, "mode")
+        raise where.error(_("mail server {name} has mode {mode}; use one of {modes}.", name=name, mode=repr(mode),
+                            modes=", ".join(MODES)), *at, "mode")
     domains = table.get("domains")
     if not isinstance(domains, list) or not domains:
-        raise where.error(f"mail server {name} needs `domains`: the mail domains it accepts mail for.", *at, "domains")
-    settings = {"domains": [_name(d, "domain", where, (*at, "domains")) for d in domains], "mode": mode,
+        raise where.error(_("mail server {name} needs `domains`: the mail domains it accepts mail for.", name=name),
+                          *at, "domains")
+    settings = {"domains": [_name(d, DOMAIN, where, (*at, "domains")) for d in domains], "mode": mode,
                 "reject": [str(r).lower() for r in table.get("reject", [])]}
     if "greylist_seconds" in table:
         if not isinstance(table["greylist_seconds"], (int, float)) or table["greylist_seconds"] < 0:
-            raise where.error(f"mail server {name}: `greylist_seconds` must be a number of seconds.",
+            raise where.error(_("mail server {name}: `greylist_seconds` must be a number of seconds.", name=name),
                               *at, "greylist_seconds")
         settings["greylist_seconds"] = float(table["greylist_seconds"])
-    return Node(name=name, kind="server", hostname=_name(table.get("hostname"), "host name", where, (*at, "hostname")),
-                address=_address(table.get("address"), f"mail server {name}", where, (*at, "address")), server=settings)
+    return Node(name=name, kind="server", hostname=_name(table.get("hostname"), HOST_NAME, where, (*at, "hostname")),
+                address=_address(table.get("address"), _("mail server {name}", name=name), where, (*at, "address")),
+                server=settings)
 
 
 def _unique(nodes: list[tuple[Node, tuple]], where: Where) -> None:
-    for attr, what in (("name", "name"), ("address", "address"), ("hostname", "host name")):
+    for attr in ("name", "address", "hostname"):
         seen = set()
         for node, place in nodes:
             value = getattr(node, attr)
             if value and value in seen:
-                table, index, _ = place
+                table, index, _key = place
                 key = {"name": place[2], "address": "address" if table != "network" else place[2],
                        "hostname": "hostname"}[attr]
-                raise where.error(f"the {what} {value} is used twice: every node of the lab network needs its own.",
-                                  table, index, key)
+                raise where.error(Msg(USED_TWICE[attr], {"value": value}), table, index, key)
             seen.add(value)
 
 
@@ -163,13 +182,15 @@ def _mx(record: dict, i: int, known: set[str], where: Where) -> list:
     at = ("network.mx", i)
     domain, host, preference = record.get("domain"), record.get("host"), record.get("preference")
     if not isinstance(domain, str) or not NAME.match(domain.lower()):
-        raise where.error(f"MX record {i + 1} needs a `domain` (a domain name), got {domain!r}.", *at, "domain")
+        raise where.error(_("MX record {number} needs a `domain` (a domain name), got {domain}.", number=i + 1,
+                            domain=repr(domain)), *at, "domain")
     if not isinstance(host, str) or not NAME.match(host.lower()):
-        raise where.error(f"the MX record for {domain} needs a `host` (a host name), got {host!r}.", *at, "host")
+        raise where.error(_("the MX record for {domain} needs a `host` (a host name), got {host}.", domain=domain,
+                            host=repr(host)), *at, "host")
     if not isinstance(preference, int) or isinstance(preference, bool) or not 0 <= preference <= 65535:
-        raise where.error(f"the MX record for {domain} needs a `preference` from 0 to 65535 (lower is tried first), "
-                          f"got {preference!r}.", *at, "preference")
+        raise where.error(_("the MX record for {domain} needs a `preference` from 0 to 65535 (lower is tried first), "
+                            "got {preference}.", domain=domain, preference=repr(preference)), *at, "preference")
     if host.lower() not in known:
-        raise where.error(f"the MX record for {domain} names host {host}, which no machine, mail server or host "
-                          "record of the lab declares.", *at, "host")
+        raise where.error(_("the MX record for {domain} names host {host}, which no machine, mail server or host "
+                            "record of the lab declares.", domain=domain, host=host), *at, "host")
     return [domain.lower(), host.lower(), preference]

@@ -13,6 +13,7 @@ from functools import cached_property
 from typing import TYPE_CHECKING, Sequence
 
 from .check import Fail
+from .i18n import _
 from .machinefiles import read_file
 
 if TYPE_CHECKING:
@@ -39,10 +40,11 @@ class MissingCommand(Fail):
         command = argv[0]
         package = PACKAGE_OF_COMMAND.get(command.rsplit("/", 1)[-1])
         if package:
-            detail = f"{command}: command not found (is {_PRETTY.get(package, package)} installed?)"
-            hint = f"Install it with `apt-get install {package}`, then check again."
+            detail = _("{command}: command not found (is {package} installed?)", command=command,
+                       package=_PRETTY.get(package, package))
+            hint = _("Install it with `apt-get install {package}`, then check again.", package=package)
         else:
-            detail = f"{command}: command not found"
+            detail = _("{command}: command not found", command=command)
             hint = None
         super().__init__(detail, hint)
         self.argv = list(argv)
@@ -81,7 +83,7 @@ def parse_dpkg_query(name: str, returncode: int, stdout: str, stderr: str) -> Pa
     if rows:
         status, version = rows[0][0].strip(), (rows[0][1].strip() if len(rows[0]) > 1 else "")
         return Package(name, False, status, version or None)
-    said = first_line(stderr) or f"dpkg-query exited with status {returncode} and said nothing"
+    said = first_line(stderr) or _("dpkg-query exited with status {code} and said nothing", code=returncode)
     return Package(name, False, said, None)
 
 
@@ -187,7 +189,7 @@ class PostconfLint:
 
     def describe(self) -> str:
         if self.clean:
-            return "postconf -n gives no warnings"
+            return _("postconf -n gives no warnings")
         return "; ".join(w.text for w in self.warnings)
 
 
@@ -234,7 +236,8 @@ class QueuedMessage:
     def describe(self) -> str:
         rcpts = ", ".join(r.address + (f" ({r.delay_reason})" if r.delay_reason else "")
                           for r in self.recipients)
-        return f"{self.queue_id} in {self.queue_name} from <{self.sender}> to {rcpts}"
+        return _("{queue_id} in {queue} from <{sender}> to {rcpts}", queue_id=self.queue_id, queue=self.queue_name,
+                 sender=self.sender, rcpts=rcpts)
 
 
 def parse_postqueue_json(stdout: str) -> list[QueuedMessage]:
@@ -335,6 +338,10 @@ class File:
 
     def describe(self) -> str:
         if not self.exists:
-            return f"{self.path} does not exist"
-        kind = "file" if self.is_file else "directory" if self.is_dir else "special file"
-        return f"{self.path} is a {kind} of {self.size} bytes, mode {self.mode:04o}"
+            return _("{path} does not exist", path=self.path)
+        mode = f"{self.mode:04o}"
+        if self.is_file:
+            return _("{path} is a file of {size} bytes, mode {mode}", path=self.path, size=self.size, mode=mode)
+        if self.is_dir:
+            return _("{path} is a directory of {size} bytes, mode {mode}", path=self.path, size=self.size, mode=mode)
+        return _("{path} is a special file of {size} bytes, mode {mode}", path=self.path, size=self.size, mode=mode)

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from .errors import MailLabError
+from .i18n import Msg, _
 
 
 @dataclass(frozen=True)
@@ -44,11 +45,15 @@ class Mistake:
 
     @property
     def chosen_text(self) -> str:
-        return self.question.options.get(self.chosen, self.chosen)
+        """The chosen option's text (in the lab's catalogs, extracted from the quiz file)."""
+        text = self.question.options.get(self.chosen)
+        return self.chosen if text is None else Msg(text, {})
 
     @property
     def hint(self) -> str:
-        return self.question.mixups.get(self.chosen, "")
+        """What the learner mixed up (in the lab's catalogs, extracted from the quiz file)."""
+        text = self.question.mixups.get(self.chosen, "")
+        return Msg(text, {}) if text else ""
 
 
 @dataclass(frozen=True)
@@ -72,13 +77,14 @@ def load(path: str | Path) -> Quiz:
                                    mixups=dict(q.get("mixups", {}))) for q in data["questions"])
         quiz = Quiz(title=data.get("title", path.stem), answers_file=data["answers_file"], questions=questions)
     except (OSError, tomllib.TOMLDecodeError, KeyError, TypeError) as exc:
-        raise MailLabError(f"The quiz file {path} cannot be read ({type(exc).__name__}: {exc}).") from None
+        raise MailLabError(_("The quiz file {path} cannot be read ({error}).", path=str(path),
+                             error=f"{type(exc).__name__}: {exc}")) from None
     for q in questions:
         if q.answer not in q.options or not set(q.mixups) <= set(q.options) - {q.answer}:
-            raise MailLabError(f"{path}: question {q.id!r} must have its answer among its options, "
-                               "and hints only for wrong options.")
+            raise MailLabError(_("{path}: question {question} must have its answer among its options, "
+                                 "and hints only for wrong options.", path=str(path), question=repr(q.id)))
     if len({q.id for q in questions}) != len(questions):
-        raise MailLabError(f"{path}: two questions have the same id.")
+        raise MailLabError(_("{path}: two questions have the same id.", path=str(path)))
     return quiz
 
 
@@ -87,7 +93,7 @@ def parse_answers(text: str) -> dict[str, str]:
     data = json.loads(text)
     if not isinstance(data, dict) or not all(isinstance(k, str) and isinstance(v, (str, type(None)))
                                              for k, v in data.items()):
-        raise ValueError("not a JSON object of question ids and option ids")
+        raise ValueError(_("not a JSON object of question ids and option ids"))
     return {k: v for k, v in data.items() if v}
 
 

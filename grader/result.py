@@ -5,8 +5,11 @@ import enum
 import html
 import json
 import re
+import unicodedata
 from dataclasses import dataclass, field
 from typing import Any
+
+from .i18n import N_, tr
 
 
 class Status(str, enum.Enum):
@@ -17,13 +20,16 @@ class Status(str, enum.Enum):
 
     @property
     def label(self) -> str:
-        return "NOT RUN" if self is Status.NOT_RUN else self.value
+        """The status as a learner reads it, in their language (the value stays the code)."""
+        return tr(_LABELS[self])
 
     @property
     def icon(self) -> str:
         return _ICONS[self]
 
 
+_LABELS = {Status.PASS: N_("PASS"), Status.FAIL: N_("FAIL"), Status.ERROR: N_("ERROR"),
+           Status.NOT_RUN: N_("NOT RUN")}
 _ICONS = {Status.PASS: "\u2714", Status.FAIL: "\u2718", Status.ERROR: "\u26a0", Status.NOT_RUN: "\u25cb"}
 # Colour only reinforces the icon and the word: it is never the sole carrier of the status.
 _COLOURS = {Status.PASS: "#1a7f37", Status.FAIL: "#b42318", Status.ERROR: "#9a6700", Status.NOT_RUN: "#57606a"}
@@ -103,19 +109,19 @@ class StepResult:
     # -- text -------------------------------------------------------------------------------
 
     def summary(self) -> str:
-        passed = self.counts[Status.PASS]
-        return (f"Lab {self.lab}, step {self.step}: {self.status.label} "
-                f"({passed} of {len(self.items)} checks passed, {self.duration:.2f} s)")
+        return tr("Lab {lab}, step {step}: {status} ({passed} of {total} checks passed, {seconds} s)",
+                  lab=self.lab, step=self.step, status=self.status.label, passed=self.counts[Status.PASS],
+                  total=len(self.items), seconds=f"{self.duration:.2f}")
 
     def __str__(self) -> str:
         lines = [self.summary()]
         for item in self.items:
-            line = f"{item.status.label:<5} {item.title}"
+            line = f"{pad(item.status.label, 5)} {item.title}"
             if item.detail:
                 line += f" \u2014 {item.detail}"
             lines.append(line)
             if item.hint and item.status in (Status.FAIL, Status.ERROR):
-                lines.append(f"  hint: {item.hint}")
+                lines.append("  " + tr("hint: {hint}", hint=item.hint))
         return "\n".join(lines)
 
     # -- HTML -------------------------------------------------------------------------------
@@ -167,6 +173,16 @@ class StepResult:
 _CODE = re.compile(r"`([^`]+)`")
 
 
+def width(text: str) -> int:
+    """Columns `text` takes in a terminal: East Asian wide characters take two."""
+    return sum(2 if unicodedata.east_asian_width(c) in "WF" else 1 for c in text)
+
+
+def pad(text: str, columns: int) -> str:
+    """`text` left-aligned in `columns` terminal columns (like f"{text:<columns}" for ASCII)."""
+    return text + " " * max(0, columns - width(text))
+
+
 def _esc(text: str) -> str:
     return html.escape(text, quote=True)
 
@@ -188,7 +204,8 @@ def _item_html(item: ItemResult) -> str:
     if item.detail:
         parts.append(f' \u2014 <span class="maillab-detail">{_prose_html(item.detail)}</span>')
     if item.hint and item.status in (Status.FAIL, Status.ERROR):
-        parts.append(f'<div class="maillab-hint" style="margin-left:1.6em"><em>Hint:</em> '
+        label = _esc(tr("Hint:"))
+        parts.append(f'<div class="maillab-hint" style="margin-left:1.6em"><em>{label}</em> '
                      f'{_prose_html(item.hint)}</div>')
     parts.append("</li>")
     return "".join(parts)

@@ -20,6 +20,8 @@ import time
 from dataclasses import dataclass, field
 from typing import Callable
 
+from .i18n import _
+
 Connect = Callable[[str, int, float], socket.socket]
 MAX_MESSAGES_SEARCHED = 50  # POP3 has no search: the newest messages are read one by one
 _TAG_HEADER = "X-MailLab-Tag"
@@ -46,15 +48,19 @@ class Retrieval:
     seconds: float = 0.0
 
     def describe(self) -> str:
-        where = f"{self.protocol} on {self.host} port {self.port}"
+        where = {"protocol": self.protocol, "host": self.host, "port": self.port}
         if not self.connected:
-            return f"could not connect to {where}: {self.error}"
+            return _("could not connect to {protocol} on {host} port {port}: {error}", error=self.error, **where)
         if self.error:
-            return f"{where}: {self.error}"
+            return _("{protocol} on {host} port {port}: {error}", error=self.error, **where)
         if not self.logged_in:
-            return f"{where}: the login as {self.user} was refused: {self.login_error}"
-        found = "holds the tagged message" if self.found else "does not hold the tagged message"
-        return f"{where}: {self.user} logged in; the mailbox has {self.messages} message(s) and {found}"
+            return _("{protocol} on {host} port {port}: the login as {user} was refused: {answer}", user=self.user,
+                     answer=self.login_error, **where)
+        if self.found:
+            return _("{protocol} on {host} port {port}: {user} logged in; the mailbox has {count} message(s) and "
+                     "holds the tagged message", user=self.user, count=self.messages, **where)
+        return _("{protocol} on {host} port {port}: {user} logged in; the mailbox has {count} message(s) and "
+                 "does not hold the tagged message", user=self.user, count=self.messages, **where)
 
 
 class _ViaConnect:
@@ -92,13 +98,13 @@ def _text(value: bytes | str) -> str:
 
 def _trouble(error: BaseException, timeout: float) -> str:
     if isinstance(error, (TimeoutError, socket.timeout)):
-        return f"no answer within {timeout:g} s"
+        return _("no answer within {seconds} s", seconds=f"{timeout:g}")
     if isinstance(error, ConnectionRefusedError):
-        return "connection refused"
+        return _("connection refused")
     if isinstance(error, ssl.SSLError):
-        return f"TLS failed ({error.reason or error})"
+        return _("TLS failed ({error})", error=error.reason or str(error))
     if isinstance(error, (ConnectionError, EOFError)):
-        return "the server closed the connection"
+        return _("the server closed the connection")
     if isinstance(error, OSError):
         return (error.strerror or str(error) or type(error).__name__).lower()
     return _text(str(error)) or type(error).__name__
@@ -114,7 +120,8 @@ def pop3(connect: Connect, host: str, user: str, password: str, *, tag: str | No
         try:
             client = _POP3(connect, host, port, timeout)
         except poplib.error_proto as refused:
-            seen.connected, seen.error = True, f"the server's greeting is not POP3 ({_text(refused.args[0])})"
+            seen.connected, seen.error = True, _("the server's greeting is not POP3 ({greeting})",
+                                                 greeting=_text(refused.args[0]))
             return seen
         seen.connected = True
         seen.greeting = _text(client.getwelcome())
@@ -131,7 +138,7 @@ def pop3(connect: Connect, host: str, user: str, password: str, *, tag: str | No
         try:
             seen.messages = client.stat()[0]
         except (ValueError, IndexError):  # poplib reads the count with int(): a broken server says anything
-            seen.error = "the server's answer to STAT is not a message count"
+            seen.error = _("the server's answer to STAT is not a message count")
             return seen
         if tag:
             first = max(1, seen.messages - MAX_MESSAGES_SEARCHED + 1)
@@ -141,7 +148,7 @@ def pop3(connect: Connect, host: str, user: str, password: str, *, tag: str | No
                     seen.found, seen.subject = True, headers.get("subject", "")
                     break
     except poplib.error_proto as error:
-        seen.error = f"the server answered: {_text(error.args[0])}"
+        seen.error = _("the server answered: {answer}", answer=_text(error.args[0]))
     except (OSError, EOFError) as error:
         seen.error = _trouble(error, timeout)
         if client is None:
@@ -179,7 +186,8 @@ def imap(connect: Connect, host: str, user: str, password: str, *, tag: str | No
         try:
             client = _IMAP4(connect, host, port, timeout)
         except imaplib.IMAP4.error as refused:
-            seen.connected, seen.error = True, f"the server's greeting is not IMAP ({_text(str(refused))})"
+            seen.connected, seen.error = True, _("the server's greeting is not IMAP ({greeting})",
+                                                 greeting=_text(str(refused)))
             return seen
         seen.connected = True
         seen.greeting = _text(client.welcome)
@@ -196,7 +204,7 @@ def imap(connect: Connect, host: str, user: str, password: str, *, tag: str | No
         seen.subscribed = list(_folders(client.lsub()[1]))
         status, data = client.select("INBOX", readonly=True)
         if status != "OK":
-            seen.error = f"INBOX cannot be opened: {_text(data[0] if data else b'')}"
+            seen.error = _("INBOX cannot be opened: {answer}", answer=_text(data[0] if data else b""))
             return seen
         count = _text(data[0]) if data and data[0] is not None else ""
         seen.messages = int(count) if re.fullmatch(r"[0-9]+", count) else 0  # a server may omit `* N EXISTS`
@@ -209,7 +217,7 @@ def imap(connect: Connect, host: str, user: str, password: str, *, tag: str | No
                 part = data[0][1] if status == "OK" and data and isinstance(data[0], tuple) else b""
                 seen.subject = _headers(part.splitlines()).get("subject", "")
     except imaplib.IMAP4.error as error:
-        seen.error = f"the server answered: {_text(str(error))}"
+        seen.error = _("the server answered: {answer}", answer=_text(str(error)))
     except (OSError, EOFError) as error:
         seen.error = _trouble(error, timeout)
         if client is None:

@@ -10,7 +10,7 @@ from sandbox.errors import SandboxError
 
 from .check import Check, Fail
 from .host import Host
-from .i18n import _, translate
+from .i18n import _, say, translate
 from .result import ItemResult, Status, StepResult
 
 log = logging.getLogger(__name__)
@@ -73,7 +73,7 @@ def _run_check(chk: Check, host: Host, step_end: float,
                 continue
             return item(Status.FAIL, failure.detail, failure.hint or chk.hint)
         except SandboxError as exc:
-            return item(Status.ERROR, " ".join(str(exc).split()) or type(exc).__name__,
+            return item(Status.ERROR, " ".join(say(exc).split()) or type(exc).__name__,
                         RETRY_HINT)
         except Exception as exc:  # the learner must see a sentence, the instructor the traceback
             log.exception("check %s (step %s) raised", chk.name, chk.step)

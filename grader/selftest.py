@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from typing import Callable
 
 from .errors import MailLabError
+from .i18n import _, say, translate
 from .lab import Lab
 from .result import Status
 from .session import LabSession
@@ -23,8 +24,8 @@ class StepVerdict:
     note: str
 
     def __str__(self) -> str:
-        mark = "ok  " if self.ok else "FAIL"
-        return f"{mark} {self.lab + '/' + self.step:<34} {self.seconds:6.1f} s  {self.note}"
+        mark = "ok  " if self.ok else "FAIL"  # the same in every language: bench/flaky reads it
+        return f"{mark} {self.lab + '/' + self.step:<34} {self.seconds:6.1f} s  {translate(self.note)}"
 
 
 def selftest_lab(lab: Lab, report: Callable[[StepVerdict], None] = print) -> list[StepVerdict]:
@@ -36,7 +37,7 @@ def selftest_lab(lab: Lab, report: Callable[[StepVerdict], None] = print) -> lis
             try:
                 ok, note = _prove_step(session, step)
             except MailLabError as exc:
-                ok, note = False, str(exc)
+                ok, note = False, say(exc)
             verdict = StepVerdict(lab.id, step.id, ok, time.monotonic() - started, note)
             report(verdict)
             verdicts.append(verdict)
@@ -53,20 +54,24 @@ def _prove_step(session: LabSession, step) -> tuple[bool, str]:
     session.reset(step.id)
     fresh = session.check(step.id)
     if fresh.status is not Status.FAIL:
-        return False, f"a fresh machine should FAIL this step but it is {fresh.status.value}: {_first(fresh)}"
+        return False, _("a fresh machine should FAIL this step but it is {status}: {problem}",
+                        status=fresh.status.value, problem=_first(fresh))
     first = fresh.first_problem
     if step.fresh_fails and first.name != step.fresh_fails:
-        return False, f"a fresh machine should first fail {step.fresh_fails}, but failed {first.name}: {first.detail}"
+        return False, _("a fresh machine should first fail {wanted}, but failed {check}: {detail}",
+                        wanted=step.fresh_fails, check=first.name, detail=first.detail)
     session.solve(step.id, only=True)
     solved = session.check(step.id)
     if solved.status is not Status.PASS:
-        return False, f"after the reference solution the step is {solved.status.value}: {_first(solved)}"
+        return False, _("after the reference solution the step is {status}: {problem}",
+                        status=solved.status.value, problem=_first(solved))
     again = session.check(step.id)
     if again.status is not Status.PASS:
-        return False, f"checking a second time gives {again.status.value}: {_first(again)}"
-    return True, f"fresh FAIL ({first.name}) -> solved PASS -> again PASS"
+        return False, _("checking a second time gives {status}: {problem}", status=again.status.value,
+                        problem=_first(again))
+    return True, _("fresh FAIL ({check}) -> solved PASS -> again PASS", check=first.name)
 
 
 def _first(result) -> str:
     item = result.first_problem
-    return f"{item.name}: {item.detail}" if item else "no items"
+    return f"{item.name}: {item.detail}" if item else _("no items")

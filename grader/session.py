@@ -18,6 +18,7 @@ from .check import load_checks
 from .errors import MailLabError, UsageError
 from .gradebook import Gradebook
 from .host import Host
+from .i18n import _, say
 from .lab import Lab
 from .result import StepResult
 from .runner import run_step
@@ -111,7 +112,7 @@ class LabSession:
                     state = layers.state_at(self.lab, 0, decl.name, quiet=quiet)
                     Machine.create(machine.name, layers.spec_for(decl, state, network))
         except SandboxError as exc:
-            raise MailLabError(str(exc)) from None
+            raise MailLabError(say(exc)) from None
         self._remember_current()
 
     def _remember_current(self) -> None:
@@ -148,25 +149,27 @@ class LabSession:
         Returns a sentence saying what happened."""
         network = self.network()
         if network is None:
-            raise UsageError(f"The lab {self.lab.id} has no lab network, so it has no nodes to {action}.")
+            raise UsageError(_("The lab {lab} has no lab network, so it has no nodes to {action}.",
+                               lab=self.lab.id, action=action))
         if action not in self.NODE_ACTIONS:
-            raise UsageError(f"Nodes can be {', '.join(self.NODE_ACTIONS)}; not {action!r}.")
+            raise UsageError(_("Nodes can be {actions}; not {action}.", actions=", ".join(self.NODE_ACTIONS),
+                               action=repr(action)))
         self.require_started()
         decl = next((m for m in self.lab.machines if m.name == name), None)
         try:
             if action in ("unplug", "plug"):
                 network.unplug(name) if action == "unplug" else network.plug(name)
-                return (f"{name} is unplugged: it is silent now, and connections to it time out."
-                        if action == "unplug" else f"{name} is plugged in again.")
+                return (_("{name} is unplugged: it is silent now, and connections to it time out.", name=name)
+                        if action == "unplug" else _("{name} is plugged in again.", name=name))
             if decl is not None:
                 machine = self.machine(name)
                 machine.stop() if action == "stop" else machine.start()
             else:
                 network.stop_node(name) if action == "stop" else network.start_node(name)
-            return (f"{name} is stopped: connections to it are refused." if action == "stop"
-                    else f"{name} is running again.")
+            return (_("{name} is stopped: connections to it are refused.", name=name) if action == "stop"
+                    else _("{name} is running again.", name=name))
         except SandboxError as exc:
-            raise UsageError(str(exc)) from None
+            raise UsageError(say(exc)) from None
 
     def node_states(self) -> dict[str, str]:
         network = self.network()
@@ -180,7 +183,7 @@ class LabSession:
 
     def require_started(self) -> None:
         if not self.started():
-            raise UsageError(f"The lab {self.lab.id} is not started: run `maillab lab start {self.lab.id}` first.")
+            raise UsageError(_("The lab {lab} is not started: run `maillab lab start {lab}` first.", lab=self.lab.id))
 
     # -- grading -------------------------------------------------------------------------
     @property
@@ -202,7 +205,7 @@ class LabSession:
         self.require_started()
         checks = load_checks(self.lab.checks_file).get(step_id, [])
         if not checks:
-            raise MailLabError(f"Lab {self.lab.id} has no checks for step {step_id}.")
+            raise MailLabError(_("Lab {lab} has no checks for step {step}.", lab=self.lab.id, step=step_id))
         result = run_step(checks, self.host(), lab=self.lab.id, step=step_id)
         if self.record:
             self.gradebook.record(self.learner, result, kind="check")
@@ -219,7 +222,7 @@ class LabSession:
                 try:
                     layers.run_solution(self.lab, step.id, self.machine(decl.name), decl.name)
                 except SandboxError as exc:
-                    raise MailLabError(str(exc)) from None
+                    raise MailLabError(say(exc)) from None
             done.append(step.id)
             if self.record:
                 self.gradebook.record(self.learner, _marker(self.lab.id, step.id, "solve"), kind="solve")
@@ -236,7 +239,7 @@ class LabSession:
             for decl in self.lab.machines:
                 Machine.create(self.machine_name(decl.name), layers.spec_for(decl, states[decl.name], network))
         except SandboxError as exc:
-            raise MailLabError(str(exc)) from None
+            raise MailLabError(say(exc)) from None
         self._remember_current()
         if self.record:
             self.gradebook.record(self.learner, _marker(self.lab.id, step_id or self.lab.steps[0].id, "reset"), kind="reset")

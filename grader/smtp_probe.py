@@ -20,6 +20,8 @@ import time
 from dataclasses import dataclass, field
 from typing import Callable, Iterable
 
+from .i18n import N_, Msg, _, translate
+
 Connect = Callable[[str, int, float], socket.socket]
 _LINE_END = re.compile(rb"\r\n|\r|\n")
 _LEADING_DOT = re.compile(rb"^\.", re.MULTILINE)
@@ -27,11 +29,11 @@ _MAX_LINE = 8192  # as smtplib: a longer line is no SMTP reply
 _REPLY_LINE = re.compile(rb"[2-5]\d\d(?:[ -]|\r?\n|$)")
 _QUEUED_AS = re.compile(r"queued as (?P<qid>[0-9A-Za-z]+)")
 _CONNECT_ERRORS = {
-    errno.ECONNREFUSED: "connection refused",
-    errno.ETIMEDOUT: "timed out",
-    errno.EHOSTUNREACH: "no route to host",
-    errno.ENETUNREACH: "network is unreachable",
-    errno.ECONNRESET: "connection reset",
+    errno.ECONNREFUSED: N_("connection refused"),
+    errno.ETIMEDOUT: N_("timed out"),
+    errno.EHOSTUNREACH: N_("no route to host"),
+    errno.ENETUNREACH: N_("network is unreachable"),
+    errno.ECONNRESET: N_("connection reset"),
 }
 
 
@@ -111,10 +113,12 @@ class Conversation:
         return self.data is not None and self.data.code is not None and 200 <= self.data.code < 300
 
     def describe(self) -> str:
-        where = f"{self.host} port {self.port}"
-        head = f"connected to {where}" if self.connected else f"could not connect to {where}: {self.error}"
-        tail = [f"stopped: {self.error}"] if self.connected and self.error else []
-        return "\n".join([head, *self.transcript, *tail])
+        """What happened, line by line, in the current language (the transcript as it was)."""
+        head = (_("connected to {host} port {port}", host=self.host, port=self.port) if self.connected
+                else _("could not connect to {host} port {port}: {error}", host=self.host, port=self.port,
+                       error=self.error))
+        tail = [_("stopped: {error}", error=self.error)] if self.connected and self.error else []
+        return "\n".join(str(translate(line)) for line in [head, *self.transcript, *tail])
 
 
 class _Client(smtplib.SMTP):
@@ -139,7 +143,7 @@ class _Client(smtplib.SMTP):
 
     def send(self, s) -> None:
         if self._in_data:
-            self._transcript.append(f"> (the message, {len(s)} bytes, ending with a lone .)")
+            self._transcript.append(_("> (the message, {size} bytes, ending with a lone .)", size=len(s)))
         else:
             shown = s.decode("utf-8", "replace") if isinstance(s, bytes) else s
             self._transcript.append("> " + shown.rstrip("\r\n"))
@@ -197,7 +201,7 @@ def converse(connect: Connect, host: str, port: int = 25, *, ehlo: str = "client
     talk = Conversation(host=host, port=port)
     started = time.monotonic()
     client = _Client(connect, ehlo, timeout, talk.transcript)
-    step = "the greeting"
+    step = _("the greeting")
     try:
         try:
             client.open(host, port)
@@ -207,8 +211,8 @@ def converse(connect: Connect, host: str, port: int = 25, *, ehlo: str = "client
         talk.connected = True
         talk.banner = Reply.of(*client.getreply())
         if talk.banner.code != 220:
-            talk.error = (f"the server refused the session ({talk.banner})" if talk.banner.code
-                          else f"the server's greeting is not SMTP: {talk.banner.text!r}")
+            talk.error = (_("the server refused the session ({reply})", reply=str(talk.banner)) if talk.banner.code
+                          else _("the server's greeting is not SMTP: {greeting}", greeting=repr(talk.banner.text)))
             return talk
         step = "EHLO"
         talk.ehlo = Reply.of(*client.ehlo())
@@ -218,12 +222,12 @@ def converse(connect: Connect, host: str, port: int = 25, *, ehlo: str = "client
             step = "HELO"
             talk.helo = Reply.of(*client.helo())
             if talk.helo.code != 250:
-                talk.error = f"the server refused HELO ({talk.helo})"
+                talk.error = _("the server refused HELO ({reply})", reply=str(talk.helo))
                 return talk
         if starttls:
             step = "STARTTLS"
             if not talk.starttls_offered:
-                talk.error = "the server does not offer STARTTLS"
+                talk.error = _("the server does not offer STARTTLS")
                 return talk
             if not _start_tls(client, talk):
                 return talk
@@ -265,15 +269,15 @@ def _start_tls(client: _Client, talk: Conversation) -> bool:
         talk.starttls = Reply.of(*client.starttls(context=context))
     except smtplib.SMTPResponseException as refused:
         talk.starttls = Reply.of(refused.smtp_code, refused.smtp_error)
-        talk.error = f"the server refused STARTTLS ({talk.starttls})"
+        talk.error = _("the server refused STARTTLS ({reply})", reply=str(talk.starttls))
         return False
     except ssl.SSLError as error:
-        talk.error = f"the TLS handshake failed ({error.reason or error})"
+        talk.error = _("the TLS handshake failed ({error})", error=error.reason or str(error))
         return False
     cipher = client.sock.cipher()
     talk.tls = TLS(protocol=client.sock.version() or "", cipher=cipher[0] if cipher else "",
                    certificate=client.sock.getpeercert(binary_form=True) or b"")
-    talk.transcript.append(f"  (TLS started: {talk.tls.protocol}, {talk.tls.cipher})")
+    talk.transcript.append(_("  (TLS started: {protocol}, {cipher})", protocol=talk.tls.protocol, cipher=talk.tls.cipher))
     return True
 
 
@@ -291,25 +295,25 @@ def _quit(client: _Client) -> None:
 
 def _connect_error(error: OSError, host: str) -> str:
     if isinstance(error, socket.gaierror):
-        return f"cannot find the address of {host}"
+        return _("cannot find the address of {host}", host=host)
     if isinstance(error, TimeoutError):
-        return "timed out"
+        return _("timed out")
     if error.errno in _CONNECT_ERRORS:
-        return _CONNECT_ERRORS[error.errno]
+        return Msg(_CONNECT_ERRORS[error.errno], {})
     return (error.strerror or str(error) or type(error).__name__).lower()
 
 
 def _trouble(step: str, error: Exception, timeout: float) -> str:
     cause = (error.__cause__ or error.__context__) if isinstance(error, smtplib.SMTPServerDisconnected) else error
     if isinstance(cause, TimeoutError):
-        return f"no answer to {step} within {timeout:g} s"
+        return _("no answer to {step} within {seconds} s", step=step, seconds=f"{timeout:g}")
     if isinstance(error, smtplib.SMTPServerDisconnected) or isinstance(cause, ConnectionError):
-        return f"the server closed the connection at {step}"
+        return _("the server closed the connection at {step}", step=step)
     if isinstance(error, smtplib.SMTPResponseException):
-        return f"the server's answer to {step} is not SMTP ({error.smtp_error!r})"
+        return _("the server's answer to {step} is not SMTP ({answer})", step=step, answer=repr(error.smtp_error))
     if isinstance(cause, ssl.SSLError):
-        return f"TLS failed at {step} ({cause.reason or cause})"
-    return f"{step} failed: {error}"
+        return _("TLS failed at {step} ({error})", step=step, error=cause.reason or str(cause))
+    return _("{step} failed: {error}", step=step, error=str(error))
 
 
 # -- as an MTA sends --------------------------------------------------------------------------
@@ -329,12 +333,17 @@ class Delivery:
         return next((talk.queue_id for talk in self.attempts if talk.delivered), None)
 
     def describe(self) -> str:
-        lines = [f"MX hosts of {self.domain}: {', '.join(self.hosts)}"]
+        """Each MX host tried and what it did, line by line, in the current language."""
+        lines = [_("MX hosts of {domain}: {hosts}", domain=self.domain, hosts=", ".join(self.hosts))]
         for talk in self.attempts:
-            outcome = ("took the message" + (f" (queued as {talk.queue_id})" if talk.queue_id else "")
-                       if talk.delivered else talk.error or _last_answer(talk))
-            lines.append(f"{talk.host}: {outcome}")
-        return "\n".join(lines)
+            if talk.delivered and talk.queue_id:
+                lines.append(_("{host}: took the message (queued as {queue_id})", host=talk.host,
+                               queue_id=talk.queue_id))
+            elif talk.delivered:
+                lines.append(_("{host}: took the message", host=talk.host))
+            else:
+                lines.append(_("{host}: {outcome}", host=talk.host, outcome=talk.error or _last_answer(talk)))
+        return "\n".join(str(translate(line)) for line in lines)
 
 
 def send_like_an_mta(resolve_mx: Callable[[str], Iterable[tuple[int, str]]], connect: Connect, domain: str, *,
@@ -367,5 +376,5 @@ def _refused_for_good(talk: Conversation) -> bool:
 def _last_answer(talk: Conversation) -> str:
     for reply in (talk.data, *reversed(list(talk.rcpt.values())), talk.mail):
         if reply is not None:
-            return f"answered {reply}"
-    return "said nothing more"
+            return _("answered {reply}", reply=str(reply))
+    return _("said nothing more")

@@ -19,6 +19,7 @@ from sandbox import SandboxError
 from sandbox import mailserver
 
 from .check import Fail
+from .i18n import _
 
 if TYPE_CHECKING:
     from .host import Host
@@ -26,6 +27,7 @@ if TYPE_CHECKING:
     from .session import LabSession
 
 DNS_TIMEOUT = 3.0
+STORED = _("stored")  # a Hop's status at a remote server (the others are the log's words: sent, deferred, ...)
 
 
 @dataclass
@@ -37,8 +39,10 @@ class Hop:
     relay: str = ""  # the next host, as the log names it
 
     def describe(self) -> str:
-        relay = f" via {self.relay}" if self.relay else ""
-        return f"{self.where} ({self.queue_id}): {self.status}{relay}"
+        if self.relay:
+            return _("{where} ({queue_id}): {status} via {relay}", where=self.where, queue_id=self.queue_id,
+                     status=self.status, relay=self.relay)
+        return _("{where} ({queue_id}): {status}", where=self.where, queue_id=self.queue_id, status=self.status)
 
 
 class World:
@@ -46,7 +50,7 @@ class World:
         self.session = session
         self.network = session.network()
         if self.network is None:
-            raise SandboxError(f"The lab {session.lab.id} has no lab network.")
+            raise SandboxError(_("The lab {lab} has no lab network.", lab=session.lab.id))
         self.spec = session.lab.network
 
     # -- machines and nodes --------------------------------------------------------------
@@ -82,7 +86,7 @@ class World:
         while current is not None and current.queue_id and len(hops) < 10:
             outcomes = [o for rcpt in current.recipients if (o := current.result_for(rcpt))]
             first = outcomes[0] if outcomes else None
-            hops.append(Hop(where, current.queue_id, first.status if first else "in the queue",
+            hops.append(Hop(where, current.queue_id, first.status if first else _("in the queue"),
                             first.relay or "" if first else ""))
             current, where = self._next_hop(current, hops)
         return hops
@@ -91,7 +95,7 @@ class World:
         for queue_id in delivery.next_hops:
             found = self.find_received(queue_id=queue_id)
             if found is not None:
-                hops.append(Hop(found[0], queue_id, "stored"))
+                hops.append(Hop(found[0], queue_id, STORED))
                 return None, ""
             for decl in self.session.lab.machines:
                 try:
@@ -119,12 +123,13 @@ class World:
 
         server = self.spec.dns_address()
         if server is None:
-            raise SandboxError("The lab has no DNS server.")
+            raise SandboxError(_("The lab has no DNS server."))
         sock = self.network.socket(from_node, socket.AF_INET, socket.SOCK_DGRAM)
         try:
             reply = dns.query.udp(dns.message.make_query(name, rtype), server, timeout=DNS_TIMEOUT, sock=sock)
         except dns.exception.Timeout:
-            raise Fail(f"the lab's DNS server ({server}) did not answer a {rtype} query for {name}") from None
+            raise Fail(_("the lab's DNS server ({server}) did not answer a {rtype} query for {name}", server=server,
+                         rtype=rtype, name=name)) from None
         finally:
             sock.close()
         if reply.rcode() != dns.rcode.NOERROR:

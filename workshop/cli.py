@@ -15,6 +15,7 @@ from typing import Any
 
 from grader import lab as labs
 from grader.errors import MailLabError, UsageError
+from grader.i18n import N_, _, tr
 from sandbox import paths
 
 from .settings import (DIR_ENV, SETTINGS_ENV, WorkshopSettings, free_port, new_password, port_is_free, proxy_command,
@@ -24,42 +25,36 @@ HUB_CONFIG = Path(__file__).with_name("hub_config.py")
 START_TIMEOUT = 90.0
 STOP_TIMEOUT = 60.0
 
-TEXT = {
-    "running": "A workshop is already running here (JupyterHub pid {pid}, {url}). Nothing was changed. "
-               "`maillab workshop status` shows it; `maillab workshop down` stops it.",
-    "not_running": "No workshop is running here. Start one with `maillab workshop up --seats N`.",
-    "no_proxy": "JupyterHub's proxy is not installed ({path} is missing): run `./maillab` once from the "
-                "MailLab folder (it installs configurable-http-proxy with npm).",
-    "port_taken": "Port {port} on {ip} is in use: choose another with `--port`.",
-    "failed": "JupyterHub did not start: {why} (the log is {log}).",
-    "seats": "--seats must be at least 1.",
-    "short_password": "The learners' password must have at least 8 characters.",
-}
+NOT_RUNNING = N_("No workshop is running here. Start one with `maillab workshop up --seats N`.")
 
 
 def add_parser(sub: Any, parser_class: type) -> None:
-    ws = sub.add_parser("workshop", help="a workshop: JupyterHub for a room of learners (instructors)")
+    ws = sub.add_parser("workshop", help=tr("a workshop: JupyterHub for a room of learners (instructors)"))
     actions = ws.add_subparsers(dest="action", required=True, parser_class=parser_class)
-    up = actions.add_parser("up", help="start JupyterHub, the grader service and the dashboard")
-    up.add_argument("--seats", type=int, default=30, help="learners' servers running at once (default 30)")
-    up.add_argument("--ip", default="127.0.0.1", help="address learners connect to (default 127.0.0.1)")
+    up = actions.add_parser("up", help=tr("start JupyterHub, the grader service and the dashboard"))
+    up.add_argument("--seats", type=int, default=30, help=tr("learners' servers running at once (default 30)"))
+    up.add_argument("--ip", default="127.0.0.1", help=tr("address learners connect to (default 127.0.0.1)"))
     up.add_argument("--port", type=int, default=8000)
-    up.add_argument("--password", default=None, help="the learners' shared password (default: made up and shown)")
-    up.add_argument("--instructor", action="append", default=[], help="an instructor's login name (repeatable)")
-    up.add_argument("--instructor-password", default=None, help="instructors' password, 32+ characters (default: made up)")
-    up.add_argument("--idle-timeout", type=int, default=3600, help="stop a server idle this many seconds (0: never)")
-    up.add_argument("--max-age", type=int, default=0, help="stop any server after this many seconds (0: no limit)")
-    up.add_argument("--concurrent-spawns", type=int, default=10, help="servers starting at once; more logins wait")
-    up.add_argument("--group", default="maillab-learners", help="system group of the learners")
-    up.add_argument("--lab", default="install-postfix", help="the lab learners see first")
-    up.add_argument("--lang", default="en", metavar="LANG", help="the course's language for learners: en or zh (default en)")
-    actions.add_parser("down", help="stop the workshop (learners' files, machines and grades are kept)")
-    actions.add_parser("status", help="is a workshop running, where, and who is in it")
+    up.add_argument("--password", default=None, help=tr("the learners' shared password (default: made up and shown)"))
+    up.add_argument("--instructor", action="append", default=[], help=tr("an instructor's login name (repeatable)"))
+    up.add_argument("--instructor-password", default=None,
+                    help=tr("instructors' password, 32+ characters (default: made up)"))
+    up.add_argument("--idle-timeout", type=int, default=3600,
+                    help=tr("stop a server idle this many seconds (0: never)"))
+    up.add_argument("--max-age", type=int, default=0, help=tr("stop any server after this many seconds (0: no limit)"))
+    up.add_argument("--concurrent-spawns", type=int, default=10,
+                    help=tr("servers starting at once; more logins wait"))
+    up.add_argument("--group", default="maillab-learners", help=tr("system group of the learners"))
+    up.add_argument("--lab", default="install-postfix", help=tr("the lab learners see first"))
+    up.add_argument("--lang", default="en", metavar="LANG",
+                    help=tr("the course's language for learners: en or zh (default en)"))
+    actions.add_parser("down", help=tr("stop the workshop (learners' files, machines and grades are kept)"))
+    actions.add_parser("status", help=tr("is a workshop running, where, and who is in it"))
 
 
 def run(args: Any) -> int:
     if os.geteuid() != 0:
-        raise UsageError("A workshop runs learners' machines and system users: run it as root.")
+        raise UsageError(_("A workshop runs learners' machines and system users: run it as root."))
     return {"up": up, "down": down, "status": status}[args.action](args)
 
 
@@ -127,15 +122,18 @@ def up(args: Any) -> int:
     pid = hub_pid()
     if pid is not None:
         settings = WorkshopSettings.load(settings_file())
-        raise UsageError(TEXT["running"].format(pid=pid, url=hub_url(settings)))
+        raise UsageError(_("A workshop is already running here (JupyterHub pid {pid}, {url}). Nothing was changed. "
+                           "`maillab workshop status` shows it; `maillab workshop down` stops it.",
+                           pid=pid, url=hub_url(settings)))
     if args.seats < 1:
-        raise UsageError(TEXT["seats"])
+        raise UsageError(_("--seats must be at least 1."))
     if args.password is not None and len(args.password) < 8:
-        raise UsageError(TEXT["short_password"])
+        raise UsageError(_("The learners' password must have at least 8 characters."))
     if not proxy_command().exists():
-        raise MailLabError(TEXT["no_proxy"].format(path=proxy_command()))
+        raise MailLabError(_("JupyterHub's proxy is not installed ({path} is missing): run `./maillab` once from the "
+                             "MailLab folder (it installs configurable-http-proxy with npm).", path=str(proxy_command())))
     if not port_is_free(args.ip, args.port):
-        raise UsageError(TEXT["port_taken"].format(port=args.port, ip=args.ip))
+        raise UsageError(_("Port {port} on {ip} is in use: choose another with `--port`.", port=args.port, ip=args.ip))
     labs.find(args.lab)
     from grader.cli import _language
 
@@ -170,14 +168,15 @@ def up(args: Any) -> int:
         hub = subprocess.Popen([venv_bin("jupyterhub"), "-f", str(HUB_CONFIG)], cwd=state, env=env,
                                stdin=subprocess.DEVNULL, stdout=out, stderr=out, start_new_session=True)
     _wait_until_up(settings, hub, log)
-    lines = [f"The workshop is open at {hub_url(settings)} ({settings.seats} seats).",
-             f"Learners log in with any user name and the password: {password}"]
+    lines = [tr("The workshop is open at {url} ({seats} seats).", url=hub_url(settings), seats=settings.seats),
+             tr("Learners log in with any user name and the password: {password}", password=password)]
     if settings.instructors:
-        lines.append(f"Instructors ({', '.join(settings.instructors)}) log in with the password: {instructor_password}")
-        lines.append(f"The dashboard: {hub_url(settings)}services/dashboard/")
+        lines.append(tr("Instructors ({names}) log in with the password: {password}",
+                        names=", ".join(settings.instructors), password=instructor_password))
+        lines.append(tr("The dashboard: {url}", url=f"{hub_url(settings)}services/dashboard/"))
     else:
-        lines.append("No instructor was named (`--instructor NAME`), so nobody can open the dashboard.")
-    lines.append("`maillab workshop down` closes it; grades stay in the gradebook.")
+        lines.append(tr("No instructor was named (`--instructor NAME`), so nobody can open the dashboard."))
+    lines.append(tr("`maillab workshop down` closes it; grades stay in the gradebook."))
     print("\n".join(lines))
     return 0
 
@@ -190,7 +189,8 @@ def _ensure_group(group: str) -> None:
     except KeyError:
         done = subprocess.run(["groupadd", group], capture_output=True, text=True)
         if done.returncode != 0:
-            raise MailLabError(f"Could not create the learners' group {group}: {done.stderr.strip()}") from None
+            raise MailLabError(_("Could not create the learners' group {group}: {error}", group=group,
+                                 error=done.stderr.strip())) from None
 
 
 def _wait_until_up(settings: WorkshopSettings, hub: subprocess.Popen, log: Path) -> None:
@@ -198,16 +198,18 @@ def _wait_until_up(settings: WorkshopSettings, hub: subprocess.Popen, log: Path)
     while time.monotonic() < deadline:
         if hub.poll() is not None:
             _stop_leftovers(hub)
-            raise MailLabError(TEXT["failed"].format(why=_last_line(log), log=log))
+            raise MailLabError(_("JupyterHub did not start: {why} (the log is {log}).", why=_last_line(log),
+                                 log=str(log)))
         try:
-            status, _ = api(settings, "GET", "/", timeout=2)
+            status, _body = api(settings, "GET", "/", timeout=2)
             if status == 200:
                 return
         except (OSError, ValueError):
             pass
         time.sleep(0.3)
     _stop_leftovers(hub)
-    raise MailLabError(TEXT["failed"].format(why=f"no answer within {START_TIMEOUT:.0f} s", log=log))
+    raise MailLabError(_("JupyterHub did not start: {why} (the log is {log}).",
+                         why=_("no answer within {seconds} s", seconds=f"{START_TIMEOUT:.0f}"), log=str(log)))
 
 
 def _stop_leftovers(hub: subprocess.Popen) -> None:
@@ -232,15 +234,15 @@ def _last_line(log: Path) -> str:
     try:
         lines = [l for l in log.read_text(errors="replace").splitlines() if l.strip()]
     except OSError:
-        return "it stopped"
+        return _("it stopped")
     errors = [l for l in lines if "[E " in l or "Error" in l]
-    return (errors or lines or ["it stopped"])[-1].strip()
+    return (errors or lines)[-1].strip() if errors or lines else _("it stopped")
 
 
 def down(args: Any) -> int:
     pid = hub_pid()
     if pid is None:
-        print(TEXT["not_running"])
+        print(tr(NOT_RUNNING))
         return 0
     os.kill(pid, signal.SIGTERM)  # the hub stops learners' servers, its services and its proxy
     deadline = time.monotonic() + STOP_TIMEOUT
@@ -252,21 +254,21 @@ def down(args: Any) -> int:
         run_dir().rmdir()  # the grader service removed its socket; an unexpected file stays
     except OSError:
         pass
-    print("The workshop is closed. Learners' files, machines and grades are kept.")
+    print(tr("The workshop is closed. Learners' files, machines and grades are kept."))
     return 0
 
 
 def status(args: Any) -> int:
     pid = hub_pid()
     if pid is None:
-        print(TEXT["not_running"])
+        print(tr(NOT_RUNNING))
         return 0
     settings = WorkshopSettings.load(settings_file())
-    print(f"A workshop is running at {hub_url(settings)} (JupyterHub pid {pid}, {settings.seats} seats, "
-          f"group {settings.group}).")
+    print(tr("A workshop is running at {url} (JupyterHub pid {pid}, {seats} seats, group {group}).",
+             url=hub_url(settings), pid=pid, seats=settings.seats, group=settings.group))
     code, users = api(settings, "GET", "/users")
     if code == 200 and isinstance(users, list):
         learners = [u for u in users if not u.get("admin")]
         running = [u["name"] for u in learners if (u.get("servers") or {}).get("", {}).get("ready")]
-        print(f"Learners: {len(learners)}, {len(running)} with a running server.")
+        print(tr("Learners: {count}, {running} with a running server.", count=len(learners), running=len(running)))
     return 0

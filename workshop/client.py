@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from grader.errors import MailLabError, UsageError
+from grader.i18n import Msg, _
 from grader.lab import Lab
 from grader.result import StepResult
 from sandbox.errors import SandboxError
@@ -20,15 +21,13 @@ from sandbox.errors import SandboxError
 from . import protocol
 from .settings import socket_path
 
-TEXT = {
-    "unreachable": "The workshop's grader cannot be reached ({why}). Try again in a moment; if it "
-                   "keeps happening, tell your instructor.",
-    "broken": "The workshop's grader closed the connection without an answer. Try again; if it keeps "
-              "happening, tell your instructor.",
-    # shown after "Its files are not in the file browser:"
-    "no_files": "in a workshop, open them in the Terminal (for example `nano /etc/postfix/main.cf`).",
-    "not_here": "In a workshop {what} is done by the grader service, not in your notebook.",
-}
+
+
+def unreachable(why: object) -> Msg:
+    """The sentence a learner reads when the grader service cannot be reached."""
+    return _("The workshop's grader cannot be reached ({why}). Try again in a moment; if it "
+             "keeps happening, tell your instructor.", why=why)
+
 
 
 def call(op: str, *, path: Path | None = None, fds: list[int] | None = None, **fields: Any) -> Any:
@@ -45,7 +44,7 @@ def connect(path: Path | None = None) -> socket.socket:
         sock.connect(str(where))
     except OSError as exc:
         sock.close()
-        raise MailLabError(TEXT["unreachable"].format(why=exc.strerror or exc)) from None
+        raise MailLabError(unreachable(exc.strerror or str(exc))) from None
     return sock
 
 
@@ -55,7 +54,8 @@ def answer(reader: protocol.Reader) -> Any:
     except (OSError, protocol.ProtocolError):
         reply = None
     if reply is None:
-        raise MailLabError(TEXT["broken"])
+        raise MailLabError(_("The workshop's grader closed the connection without an answer. Try again; if it "
+                             "keeps happening, tell your instructor."))
     if not reply.get("ok"):
         error = UsageError if reply.get("kind") == "usage" else MailLabError
         raise error(str(reply.get("error")))
@@ -72,7 +72,8 @@ class RemoteMachine:
 
     @property
     def root(self) -> Path:
-        raise MailLabError(TEXT["no_files"])
+        # shown after "Its files are not in the file browser:"
+        raise MailLabError(_("in a workshop, open them in the Terminal (for example `nano /etc/postfix/main.cf`)."))
 
     def enter_argv(self, argv: list[str], *, tty: bool = False, env: dict | None = None,
                    cwd: str = "/root") -> list[str]:
@@ -119,7 +120,7 @@ class RemoteSession:
 
     def require_started(self) -> None:
         if not self.started():
-            raise UsageError("Your lab machine is not started: run the first cell of the lab.")
+            raise UsageError(_("Your lab machine is not started: run the first cell of the lab."))
 
     def check(self, step_id: str) -> StepResult:
         self.lab.step(step_id)
@@ -148,11 +149,12 @@ class RemoteSession:
         return dict(self._call("node_states"))
 
     def stop(self) -> None:
-        raise MailLabError(TEXT["not_here"].format(what="stopping machines"))
+        raise MailLabError(_("In a workshop stopping machines is done by the grader service, not in your notebook."))
 
     @property
     def gradebook(self):
-        raise MailLabError(TEXT["not_here"].format(what="keeping the gradebook"))
+        raise MailLabError(_("In a workshop keeping the gradebook is done by the grader service, not in your "
+                             "notebook."))
 
 
 __all__ = ["RemoteSession", "RemoteMachine", "call", "SandboxError"]

@@ -31,6 +31,7 @@ from grader import export
 from grader import lab as labs
 from grader.errors import MailLabError
 from grader.gradebook import Gradebook, GradebookError, StepRecord
+from grader.i18n import N_, say, tr
 from grader.session import gradebook_path
 
 from . import client
@@ -41,14 +42,15 @@ log = logging.getLogger("maillab.workshop.dashboard")
 POLL_SECONDS = 2
 
 # Cell states: the word, the symbol and the colour (colour only reinforces symbol and word).
+# The words are message ids: grid() sends them in the dashboard's language.
 CELLS = {
-    "pass": ("PASS", "\u2714", "#1a7f37"),
-    "fail": ("FAIL", "\u2718", "#b42318"),
-    "error": ("ERROR", "\u26a0", "#9a6700"),
-    "was": ("passed before", "\u2713", "#4d9e63"),
-    "solved": ("solution used", "\u25d0", "#6e40c9"),
-    "reset": ("reset", "\u21ba", "#57606a"),
-    "none": ("not started", "\u25cb", "#8c959f"),
+    "pass": (N_("PASS"), "\u2714", "#1a7f37"),
+    "fail": (N_("FAIL"), "\u2718", "#b42318"),
+    "error": (N_("ERROR"), "\u26a0", "#9a6700"),
+    "was": (N_("passed before"), "\u2713", "#4d9e63"),
+    "solved": (N_("solution used"), "\u25d0", "#6e40c9"),
+    "reset": (N_("reset"), "\u21ba", "#57606a"),
+    "none": (N_("not started"), "\u25cb", "#8c959f"),
 }
 
 
@@ -105,7 +107,8 @@ def grid(settings: WorkshopSettings, book: Gradebook, now: datetime | None = Non
                      "minutes": round((now - since).total_seconds() / 60, 1) if since else None,
                      "last_hint": record.last_hint}
         rows.append({"learner": learner, "cells": cells, "stuck": stuck})
-    return {"columns": columns, "rows": rows, "cells": {k: list(v) for k, v in CELLS.items()},
+    return {"columns": columns, "rows": rows,
+            "cells": {k: [tr(word), symbol, colour] for k, (word, symbol, colour) in CELLS.items()},
             "at": now.isoformat(timespec="seconds")}
 
 
@@ -132,7 +135,8 @@ class Base(HubOAuthenticated, RequestHandler):
     def write_error(self, status_code: int, **kwargs) -> None:
         reason = kwargs.get("exc_info", (None, None))[1]
         message = reason.log_message if isinstance(reason, HTTPError) and reason.log_message else self._reason
-        self.finish(f"<!doctype html><title>MailLab dashboard</title><p>{html.escape(str(message))}</p>")
+        title = html.escape(tr("MailLab dashboard"))
+        self.finish(f"<!doctype html><title>{title}</title><p>{html.escape(str(message))}</p>")
 
 
 class Page(Base):
@@ -154,7 +158,7 @@ class GridData(Base):
         except GradebookError as exc:  # say so on the page: the instructor can fix it
             self.application.settings["book"] = None
             self.set_status(503)
-            self.finish(json.dumps({"error": str(exc)}))
+            self.finish(json.dumps({"error": say(exc)}))
 
 
 class Result(Base):
@@ -162,10 +166,11 @@ class Result(Base):
     def get(self, learner: str, lab_id: str, step: str) -> None:
         book = self.book
         if not book.has_learner(learner):
-            raise HTTPError(404, f"There is no learner called {learner} in the gradebook.")
+            raise HTTPError(404, tr("There is no learner called {learner} in the gradebook.", learner=learner))
         result = book.last_result(learner, lab_id, step, checks_only=True)
         body = (result.to_html() if result is not None
-                else f"<p>{html.escape(learner)} has not checked {html.escape(lab_id)}: {html.escape(step)} yet.</p>")
+                else "<p>" + tr("{learner} has not checked {lab}: {step} yet.", learner=html.escape(learner),
+                                lab=html.escape(lab_id), step=html.escape(step)) + "</p>")
         self.set_header("Content-Type", "text/html; charset=utf-8")
         self.finish(f"<!doctype html><meta charset=utf-8><title>{html.escape(learner)}: {html.escape(step)}</title>"
                     f"<h1>{html.escape(learner)}: {html.escape(lab_id)} / {html.escape(step)}</h1>{body}")
@@ -176,17 +181,17 @@ class Reset(Base):
     def post(self) -> None:
         # A header a foreign page cannot send without asking (CORS): no cross-site resets.
         if self.request.headers.get("X-MailLab-Dashboard") != "1":
-            raise HTTPError(400, "Reset from the dashboard page.")
+            raise HTTPError(400, tr("Reset from the dashboard page."))
         try:
             data = json.loads(self.request.body or b"{}")
             learner, lab_id, step = data["learner"], data["lab"], data.get("step")
         except (ValueError, KeyError, TypeError):
-            raise HTTPError(400, "Say which learner, lab and step to reset.") from None
+            raise HTTPError(400, tr("Say which learner, lab and step to reset.")) from None
         try:
             client.call("reset", learner=learner, lab=lab_id, step=step)
         except MailLabError as exc:
             self.set_status(400)
-            self.finish({"ok": False, "error": str(exc)})
+            self.finish({"ok": False, "error": say(exc)})
             return
         log.info("instructor %s reset %s's %s %s", self.current_user.get("name"), learner, lab_id, step or "")
         self.finish({"ok": True})
@@ -197,7 +202,7 @@ class Export(Base):
     def get(self) -> None:
         target = self.get_argument("for", "plain")
         if target not in export.IDENTITY_COLUMNS:
-            raise HTTPError(400, f"Export for one of: {', '.join(export.IDENTITY_COLUMNS)}.")
+            raise HTTPError(400, tr("Export for one of: {targets}.", targets=", ".join(export.IDENTITY_COLUMNS)))
         text = export.wide_csv(self.book, labs.all_labs(), target=target,
                                score=self.get_argument("score", "ever"))
         self.set_header("Content-Type", "text/csv; charset=utf-8")

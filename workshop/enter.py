@@ -15,6 +15,7 @@ import signal
 import sys
 
 from grader.errors import MailLabError
+from grader.i18n import say, tr, translate
 
 from . import client, protocol
 
@@ -26,21 +27,21 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--lab", default=None)
     parser.add_argument("--machine", default=None)
     parser.add_argument("--tty", action="store_true")
-    parser.add_argument("--shell", action="store_true", help="a login shell on this terminal")
+    parser.add_argument("--shell", action="store_true", help=tr("a login shell on this terminal"))
     parser.add_argument("argv", nargs=argparse.REMAINDER)
     args = parser.parse_args(argv)
     command = args.argv[1:] if args.argv[:1] == ["--"] else args.argv
     if args.shell:
         command, args.tty = ["/bin/bash", "-l"], True
     if not command:
-        print("Say which command to run in your machine.", file=sys.stderr)
+        print(tr("Say which command to run in your machine."), file=sys.stderr)
         return 2
     request = {"op": "exec", "lab": args.lab, "machine": args.machine, "argv": command,
                "tty": args.tty and os.isatty(0), "term": os.environ.get("TERM", "xterm-256color")}
     try:
         sock = client.connect()
     except MailLabError as exc:
-        print(exc, file=sys.stderr)
+        print(say(exc), file=sys.stderr)
         return 1
     with sock:
         def forward(signum, _frame):
@@ -55,10 +56,10 @@ def main(argv: list[str] | None = None) -> int:
             protocol.send(sock, request, [0, 1, 2])
             result = client.answer(protocol.Reader(sock))
         except MailLabError as exc:
-            print(exc, file=sys.stderr)
+            print(say(exc), file=sys.stderr)
             return 1
         except OSError as exc:
-            print(client.TEXT["unreachable"].format(why=exc.strerror or exc), file=sys.stderr)
+            print(translate(client.unreachable(exc.strerror or str(exc))), file=sys.stderr)
             return 1
     return int(result.get("exit", 1))
 

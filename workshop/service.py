@@ -28,7 +28,7 @@ from typing import Any
 
 from grader.errors import MailLabError, UsageError
 from grader.gradebook import GradebookError
-from grader.i18n import speaking
+from grader.i18n import N_, Msg, _, say, speaking, tr
 from grader.session import LabSession, current_lab, open_lab
 from sandbox import SandboxError, cgroups
 
@@ -38,16 +38,13 @@ from .settings import socket_path
 
 log = logging.getLogger("maillab.workshop.service")
 
-# What learners read when the service refuses or fails (kept together for translation).
-TEXT = {
-    "not_learner": "This account ({user}) is not a learner of this workshop, so the grader will not act for it.",
-    "bad_request": "The grader did not understand that request ({why}).",
-    "unknown_op": "The grader has no operation called {op!r}.",
-    "no_lab": "No lab is started yet: open a lab's notebook and run its first cell.",
-    "no_command": "Say which command to run in your machine.",
-    "not_started": "Your lab machine is not running: run the first cell of the lab's notebook.",
-    "unexpected": "The grader hit an unexpected problem ({what}). Try again; if it keeps happening, tell your instructor.",
-}
+# What learners read when the service refuses: one sentence, in the service's language (say()).
+NOT_LEARNER = N_("This account ({user}) is not a learner of this workshop, so the grader will not act for it.")
+
+
+def _not_learner(user: str) -> UsageError:
+    return UsageError(Msg(NOT_LEARNER, {"user": user}))
+
 
 OPS = ("start", "started", "check", "solve", "reset", "last_result", "progress", "exec", "node", "node_states")
 
@@ -69,18 +66,18 @@ def learner_for(uid: int, group: str) -> Learner:
     pod_learner = os.environ.get(POD_LEARNER_ENV)
     if pod_learner:
         if uid == 0 or str(uid) != os.environ.get(POD_UID_ENV, "1000"):
-            raise UsageError(TEXT["not_learner"].format(user=f"uid {uid}"))
+            raise _not_learner(f"uid {uid}")
         return Learner(pod_learner, uid)
     try:
         user = pwd.getpwuid(uid)
     except KeyError:
-        raise UsageError(TEXT["not_learner"].format(user=f"uid {uid}")) from None
+        raise _not_learner(f"uid {uid}") from None
     try:
         members = grp.getgrnam(group)
     except KeyError:
-        raise UsageError(TEXT["not_learner"].format(user=user.pw_name)) from None
+        raise _not_learner(user.pw_name) from None
     if uid == 0 or (user.pw_name not in members.gr_mem and user.pw_gid != members.gr_gid):
-        raise UsageError(TEXT["not_learner"].format(user=user.pw_name))
+        raise _not_learner(user.pw_name)
     return Learner(user.pw_name, uid)
 
 
@@ -116,7 +113,7 @@ class Handler(socketserver.BaseRequestHandler):
             learner = self.caller(uid, request)
             op = request.get("op")
             if op not in OPS:
-                raise UsageError(TEXT["unknown_op"].format(op=op))
+                raise UsageError(_("The grader has no operation called {op}.", op=repr(op)))
             if op == "exec":
                 code = self.exec(learner, request, reader)
                 protocol.send(sock, {"ok": True, "result": {"exit": code}})
@@ -126,16 +123,17 @@ class Handler(socketserver.BaseRequestHandler):
                 result = self.call(learner, op, request)
             protocol.send(sock, {"ok": True, "result": result})
         except protocol.ProtocolError as exc:
-            self.refuse(sock, TEXT["bad_request"].format(why=exc), "usage")
+            self.refuse(sock, tr("The grader did not understand that request ({why}).", why=str(exc)), "usage")
         except UsageError as exc:
-            self.refuse(sock, str(exc), "usage")
+            self.refuse(sock, say(exc), "usage")
         except (MailLabError, SandboxError, GradebookError) as exc:
-            self.refuse(sock, str(exc), "error")
+            self.refuse(sock, say(exc), "error")
         except (BrokenPipeError, ConnectionResetError):
             pass
         except Exception as exc:  # noqa: BLE001 - a bug of ours: the learner gets a sentence, the log the rest
             log.exception("request failed")
-            self.refuse(sock, TEXT["unexpected"].format(what=f"{type(exc).__name__}: {exc}"), "error")
+            self.refuse(sock, tr("The grader hit an unexpected problem ({what}). Try again; if it keeps happening, "
+                                 "tell your instructor.", what=f"{type(exc).__name__}: {exc}"), "error")
         finally:
             for fd in reader.fds:
                 os.close(fd)
@@ -147,7 +145,7 @@ class Handler(socketserver.BaseRequestHandler):
             try:
                 named = pwd.getpwnam(request["learner"])
             except KeyError:
-                raise UsageError(TEXT["not_learner"].format(user=request["learner"])) from None
+                raise _not_learner(request["learner"]) from None
             return learner_for(named.pw_uid, self.server.group)
         return learner_for(uid, self.server.group)
 
@@ -163,7 +161,7 @@ class Handler(socketserver.BaseRequestHandler):
     def session(learner: Learner, request: dict[str, Any]) -> LabSession:
         lab = request.get("lab") or current_lab(learner.name)
         if not lab:
-            raise UsageError(TEXT["no_lab"])
+            raise UsageError(_("No lab is started yet: open a lab's notebook and run its first cell."))
         if not isinstance(lab, str):
             raise protocol.ProtocolError("lab is not a string")
         return open_lab(lab, learner.name)
@@ -202,7 +200,7 @@ class Handler(socketserver.BaseRequestHandler):
         their signals; end it if they go away. Returns its exit code (128+N for signal N)."""
         argv = request.get("argv")
         if not isinstance(argv, list) or not argv or not all(isinstance(a, str) for a in argv):
-            raise UsageError(TEXT["no_command"])
+            raise UsageError(_("Say which command to run in your machine."))
         if len(reader.fds) != 3:
             raise protocol.ProtocolError("exec needs standard input, output and error")
         session = self.session(learner, request)
@@ -211,7 +209,7 @@ class Handler(socketserver.BaseRequestHandler):
             raise protocol.ProtocolError("machine is not a string")
         machine = session.machine(machine_name)
         if not machine.running():
-            raise UsageError(TEXT["not_started"])
+            raise UsageError(_("Your lab machine is not running: run the first cell of the lab's notebook."))
         tty = bool(request.get("tty")) and os.isatty(reader.fds[0])
         term = request.get("term")
         env = {"TERM": term} if tty and isinstance(term, str) and term.isprintable() and len(term) < 64 else None
@@ -228,7 +226,7 @@ class Handler(socketserver.BaseRequestHandler):
         sock: socket.socket = self.request
         try:
             while child.poll() is None:
-                ready, _, _ = select.select([sock], [], [], 0.2)
+                ready, _writable, _failed = select.select([sock], [], [], 0.2)
                 if not ready:
                     continue
                 message = reader.receive()
@@ -272,7 +270,7 @@ def serve(path: Path | None = None, group: str | None = None) -> None:
 def main() -> int:
     logging.basicConfig(level=logging.INFO, format="[maillab grader %(asctime)s] %(message)s")
     if os.geteuid() != 0:
-        print("The workshop's grader service runs as root (it starts lab machines).", file=sys.stderr)
+        print(tr("The workshop's grader service runs as root (it starts lab machines)."), file=sys.stderr)
         return 2
     serve()
     return 0

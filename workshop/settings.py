@@ -18,6 +18,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from grader.errors import MailLabError
+from grader.i18n import _
 from sandbox import paths
 
 SETTINGS_ENV = "MAILLAB_WORKSHOP_SETTINGS"
@@ -56,8 +57,9 @@ class WorkshopSettings:
         try:
             return cls(**json.loads(Path(path).read_text()))
         except (OSError, ValueError, TypeError) as exc:
-            raise MailLabError(f"The workshop settings in {path} cannot be read ({exc}): "
-                               "run `maillab workshop down`, then `maillab workshop up` again.") from None
+            raise MailLabError(_("The workshop settings in {path} cannot be read ({error}): "
+                                 "run `maillab workshop down`, then `maillab workshop up` again.", path=str(path),
+                                 error=str(exc))) from None
 
 
 def state_dir() -> Path:

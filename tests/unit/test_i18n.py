@@ -162,3 +162,125 @@ def test_the_scan_finds_untranslated_notebook_text():
             '    w.value = f\'<p class="x">{tr(TEXT["a"])}</p>\'\n')
     found = [line for line, _why in _untranslated_text(ast.parse(code))]
     assert sorted(set(found)) == [1, 2, 4, 5, 6]
+
+
+# -- the grader core, the CLI and the workshop ---------------------------------------------------
+CORE_FILES = sorted([*ROOT.glob("grader/*.py"), *ROOT.glob("workshop/*.py")])
+SENTENCE_RAISERS = {"Fail", "MailLabError", "UsageError", "ChecksError", "GradebookError"}
+
+
+@pytest.mark.parametrize("path", CORE_FILES, ids=lambda p: f"{p.parent.name}/{p.name}")
+def test_the_core_raises_its_sentences_as_messages(path):
+    """A sentence a learner or instructor reads from an error is a _() message, never a literal."""
+    tree = ast.parse(path.read_text())
+    problems = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Call) and getattr(node.func, "id", "") in SENTENCE_RAISERS and node.args:
+            if isinstance(node.args[0], (ast.Constant, ast.JoinedStr, ast.BinOp)):
+                problems.append(f"{path.name}:{node.lineno}: {node.func.id}(...) text must be a _() message")
+        if isinstance(node, ast.Call) and getattr(node.func, "id", "") == "_":  # tr(TABLE[key]) is for tables
+            if not node.args or not (isinstance(node.args[0], ast.Constant) and isinstance(node.args[0].value, str)):
+                problems.append(f"{path.name}:{node.lineno}: _() needs a literal string first, for extraction")
+    assert not problems, "\n".join(problems)
+
+
+@pytest.mark.parametrize("path", CORE_FILES, ids=lambda p: f"{p.parent.name}/{p.name}")
+def test_no_function_of_the_core_hides_the_message_function(path):
+    """`_` assigned in a function (`a, _ = ...`) would make `_()` there fail: use another name."""
+    tree = ast.parse(path.read_text())
+    for function in ast.walk(tree):
+        if not isinstance(function, (ast.FunctionDef, ast.AsyncFunctionDef)):
+            continue
+        stores = [n.lineno for n in ast.walk(function) if isinstance(n, ast.Name) and n.id == "_"
+                  and isinstance(n.ctx, ast.Store)]
+        calls = [n for n in ast.walk(function) if isinstance(n, ast.Call) and getattr(n.func, "id", "") == "_"]
+        assert not (stores and calls), f"{path.name}:{function.name} assigns _ (line {stores[0]}) and calls _()"
+
+
+def test_babel_extracts_the_messages_of_the_core():
+    found = {msg for _file, _line, msg, _comments, _context in
+             extract_from_dir(str(ROOT), method_map=[("grader/*.py", "python"), ("workshop/**.py", "python")],
+                              keywords={"_": None, "N_": None, "tr": None})}
+    assert {"Lab {lab}, step {step}: {status} ({passed} of {total} checks passed, {seconds} s)",
+            "NOT RUN", "There is no lab called {lab}. The labs are: {known}.", "start or list labs",
+            "the following arguments are required: {names}", "deferred (will retry)",
+            "No workshop is running here. Start one with `maillab workshop up --seats N`."} <= found
+
+
+@pytest.fixture
+def zh_core(tmp_path, monkeypatch):
+    """A small Chinese catalog of core messages; the process speaks Chinese."""
+    catalog = Catalog(locale="zh_CN", domain="maillab")
+    for english, chinese in {
+        "There is no lab called {lab}. The labs are: {known}.": "没有名为 {lab} 的实验。现有的实验有：{known}。",
+        "{message} (see `{prog} --help`)": "{message}（参见 `{prog} --help`）",
+        "the following arguments are required: {names}": "缺少必需的参数：{names}",
+        "start or list labs": "启动或列出实验",
+        "FAIL": "未通过", "PASS": "通过", "NOT RUN": "未运行",
+        "Lab {lab}, step {step}: {status} ({passed} of {total} checks passed, {seconds} s)":
+            "实验 {lab}，步骤 {step}：{status}（{total} 个检查中通过 {passed} 个，用时 {seconds} 秒）",
+        "hint: {hint}": "提示：{hint}",
+        "{path} does not exist": "{path} 不存在",
+        "learner": "学员", "ever": "曾通过", "yes": "是",
+    }.items():
+        catalog.add(english, chinese)
+    folder = tmp_path / "zh" / "LC_MESSAGES"
+    folder.mkdir(parents=True)
+    with open(folder / "maillab.po", "wb") as handle:
+        write_po(handle, catalog)
+    monkeypatch.setattr(i18n, "LOCALE_DIR", tmp_path)
+    monkeypatch.setenv("MAILLAB_LANG", "zh")
+    return "zh"
+
+
+def test_the_cli_says_its_errors_in_the_learners_language(zh_core, capsys, tmp_path, monkeypatch):
+    from grader.cli import EXIT_USAGE, main
+    from grader.gradebook import Gradebook
+
+    Gradebook(tmp_path / "grades.sqlite")
+    monkeypatch.setenv("MAILLAB_GRADEBOOK", str(tmp_path / "grades.sqlite"))
+    assert main(["gradebook", "show", "--lab", "no-such-lab"]) == EXIT_USAGE
+    said = capsys.readouterr().err
+    assert said.startswith("maillab: 没有名为 'no-such-lab' 的实验。现有的实验有：") and "install-postfix" in said
+    assert main(["check"]) == EXIT_USAGE  # argparse's own sentence, read back into a message
+    assert capsys.readouterr().err == "maillab: 缺少必需的参数：lab（参见 `maillab check --help`）\n"
+
+
+def test_the_cli_help_is_in_the_learners_language(zh_core, capsys):
+    from grader.cli import build_parser
+
+    assert "启动或列出实验" in build_parser().format_help()
+
+
+def test_a_step_result_reads_in_the_learners_language(zh_core):
+    from grader.result import ItemResult, Status, StepResult
+
+    result = StepResult("lab", "step", [ItemResult("a", "A", Status.PASS), ItemResult("b", "B", Status.FAIL, "x", "y")],
+                        duration=1.5)
+    assert str(result).splitlines() == ["实验 lab，步骤 step：未通过（2 个检查中通过 1 个，用时 1.50 秒）",
+                                        "通过  A", "未通过 B \u2014 x", "  提示：y"]
+    assert Status.NOT_RUN.value == "NOT_RUN" and Status.NOT_RUN.label == "未运行"
+
+
+def test_a_probe_says_what_it_saw_as_a_message(zh_core):
+    from grader.backends import FakeBackend
+    from grader.host import Host
+
+    seen = Host(FakeBackend()).file("/etc/postfix/main.cf").describe()
+    assert seen == "/etc/postfix/main.cf does not exist"  # English in the code and the logs
+    assert translate(seen) == "/etc/postfix/main.cf 不存在"  # what the runner shows the learner
+
+
+def test_the_gradebook_table_keeps_its_columns_in_chinese(zh_core, tmp_path):
+    from grader import lab as labs
+    from grader.cli import show_gradebook
+    from grader.gradebook import Gradebook
+    from grader.result import ItemResult, Status, StepResult, width
+
+    book = Gradebook(tmp_path / "g.sqlite")
+    lab = labs.find("install-postfix")
+    book.record("alice", StepResult(lab.id, "install", [ItemResult("a", "A", Status.PASS)]), kind="check")
+    header, first = show_gradebook(book, [lab]).splitlines()[1:3]
+    assert header.startswith("学员") and first.startswith("alice")
+    # "曾通过" is wider than the English column: the column widens, and the rows with it.
+    assert width(header[:header.index("曾通过")]) == width(first[:first.index("是")])
