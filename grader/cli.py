@@ -71,13 +71,13 @@ def build_parser() -> Parser:
     p = Parser(prog="maillab", description=tr("MailLab: a hands-on course on Linux mail servers."))
     sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND", parser_class=Parser)
 
-    up = sub.add_parser("up", help="open the course in JupyterLab")
+    up = sub.add_parser("up", help=tr("open the course in JupyterLab"))
     up.add_argument("--port", type=int, default=None)
-    up.add_argument("--no-browser", action="store_true", help="print the address instead of opening a browser")
-    up.add_argument("--lab", default=None, help="open this lab's notebook first (default: the course home)")
-    up.add_argument("--workspace", default=None, help="where your copies of the notebooks live (default: ~/maillab)")
+    up.add_argument("--no-browser", action="store_true", help=tr("print the address instead of opening a browser"))
+    up.add_argument("--lab", default=None, help=tr("open this lab's notebook first (default: the course home)"))
+    up.add_argument("--workspace", default=None, help=tr("where your copies of the notebooks live (default: ~/maillab)"))
     up.add_argument("--lang", default=None, metavar="LANG",
-                    help="the course's language, kept for next time: en or zh (default: the last one chosen, else the locale)")
+                    help=tr("the course's language, kept for next time: en or zh (default: the last one chosen, else the locale)"))
 
     img = sub.add_parser("image", help=tr("the lab image")).add_subparsers(dest="action", required=True, parser_class=Parser)
     build = img.add_parser("build", help=tr("build the lab image again (from sandbox/recipe/)"))

@@ -70,7 +70,7 @@ def _fill(text: str, params: dict[str, Any]) -> str:
 def translate(value: Any, lang: str | None = None) -> Any:
     """`value` in `lang` (default: the current language) when it is a Msg; other values unchanged."""
     if isinstance(value, Msg):
-        lang = lang or language()
+        lang = normalize(lang) if lang else language()
         return str(value) if lang == DEFAULT else value.in_language(lang)
     return value
 

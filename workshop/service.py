@@ -105,10 +105,12 @@ class Handler(socketserver.BaseRequestHandler):
     def handle(self) -> None:
         sock: socket.socket = self.request
         reader = protocol.Reader(sock)
+        lang = None  # the learner's language: the answer and any refusal speak it
         try:
             request = reader.receive()
             if request is None:
                 return
+            lang = request.get("lang") if isinstance(request.get("lang"), str) else None
             _pid, uid, _gid = protocol.peer_credentials(sock)
             learner = self.caller(uid, request)
             op = request.get("op")
@@ -118,22 +120,21 @@ class Handler(socketserver.BaseRequestHandler):
                 code = self.exec(learner, request, reader)
                 protocol.send(sock, {"ok": True, "result": {"exit": code}})
                 return
-            lang = request.get("lang") if isinstance(request.get("lang"), str) else None
             with self.server.lock_for(learner.name), speaking(lang):
                 result = self.call(learner, op, request)
             protocol.send(sock, {"ok": True, "result": result})
         except protocol.ProtocolError as exc:
-            self.refuse(sock, tr("The grader did not understand that request ({why}).", why=str(exc)), "usage")
+            self.refuse(sock, tr("The grader did not understand that request ({why}).", lang, why=str(exc)), "usage")
         except UsageError as exc:
-            self.refuse(sock, say(exc), "usage")
+            self.refuse(sock, say(exc, lang), "usage")
         except (MailLabError, SandboxError, GradebookError) as exc:
-            self.refuse(sock, say(exc), "error")
+            self.refuse(sock, say(exc, lang), "error")
         except (BrokenPipeError, ConnectionResetError):
             pass
         except Exception as exc:  # noqa: BLE001 - a bug of ours: the learner gets a sentence, the log the rest
             log.exception("request failed")
             self.refuse(sock, tr("The grader hit an unexpected problem ({what}). Try again; if it keeps happening, "
-                                 "tell your instructor.", what=f"{type(exc).__name__}: {exc}"), "error")
+                                 "tell your instructor.", lang, what=type(exc).__name__ + ": " + str(exc)), "error")
         finally:
             for fd in reader.fds:
                 os.close(fd)
