@@ -25,11 +25,11 @@ def lab02() -> LabSession:
         machine.destroy()
 
 
-def maillab(*args, timeout=300, input=None):
+def maillab(*args, timeout=300, input=None, env_extra=None):
     """Run the real `maillab` command the way a user does."""
     exe = Path(sys.executable).with_name("maillab")
     return subprocess.run([str(exe), *args], capture_output=True, text=True, timeout=timeout, input=input,
-                          env={**os.environ, "MAILLAB_LEARNER": LEARNER})
+                          env={**os.environ, "MAILLAB_LEARNER": LEARNER, **(env_extra or {})})
 
 
 def sh(session: LabSession, script: str, timeout=120):
