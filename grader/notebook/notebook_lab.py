@@ -336,7 +336,7 @@ def open_lab(lab_id: str, learner: str | None = None, *, workspace: Path | None 
     try:
         session = session_thread.call(open_session, lab_id, learner)
     except Exception as exc:
-        raise LabNotReady(problem_sentence(exc, f"open the lab {lab_id}")) from None
+        raise LabNotReady(problem_sentence(exc, i18n._("open the lab {lab}", lab=lab_id))) from None
     lab = NotebookLab(session, workspace=workspace)
     display(lab.header)
     lab.start()
