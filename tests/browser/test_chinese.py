@@ -88,7 +88,7 @@ def test_a_chinese_lab_checks_in_chinese_and_records_the_same_step_ids(zh_course
     shown = panel.inner_text()
     installed = next(c for c in load_checks(lab02.checks_file)["install"] if c.name == "postfix_is_installed")
     assert first_words(tr(installed.hint, "zh")) in shown, shown
-    assert tr(installed.title, "zh") in panel.locator("details").first.inner_text(), "what the grader saw, in Chinese"
+    assert tr(installed.title, "zh") in panel.locator("details").first.text_content(), "what the grader saw, in Chinese"
     assert "Hint:" not in shown and "FAIL" not in shown
     lab.shot("fail-with-chinese-hint")
 
