@@ -1,8 +1,8 @@
 """MailLab's grader: probes of a lab machine, checks declared per step, results, gradebook."""
 from .check import Check, Fail, check, load_checks
 from .host import Backend, Host
-from .i18n import _
+from .i18n import _, joined, say
 from .result import ItemResult, Status, StepResult
 
-__all__ = ["check", "Fail", "_", "Host", "StepResult", "ItemResult", "Status",
+__all__ = ["check", "Fail", "_", "joined", "say", "Host", "StepResult", "ItemResult", "Status",
            "Check", "Backend", "load_checks"]

@@ -43,6 +43,28 @@ class Msg(str):
         return (Msg, (self.msgid, self.params))
 
 
+class Joined(Msg):
+    """Messages joined with a separator (a journey of hops, a list of queued mail), each part
+    shown in the language asked for."""
+
+    def __new__(cls, sep: str, parts: Any) -> "Joined":
+        parts = list(parts)
+        self = str.__new__(cls, sep.join(map(str, parts)))
+        self.msgid, self.params = "", {"sep": sep, "parts": parts}
+        return self
+
+    def in_language(self, lang: str) -> str:
+        return self.params["sep"].join(str(translate(part, lang)) for part in self.params["parts"])
+
+    def __reduce__(self):
+        return (Joined, (self.params["sep"], self.params["parts"]))
+
+
+def joined(sep: str, parts: Any) -> Joined:
+    """`sep.join(parts)` that stays translatable: `joined(" -> ", (hop.describe() for hop in hops))`."""
+    return Joined(sep, parts)
+
+
 def _(msgid: str, /, **params: Any) -> Msg:
     """Mark `msgid` (a literal English string, `{name}` placeholders) as learner-facing text."""
     return Msg(msgid, params)

@@ -4,7 +4,7 @@ MX records."""
 import re
 from pathlib import Path
 
-from grader import Fail, _, check
+from grader import Fail, _, check, say
 from grader import quiz as quizzes
 
 QUIZ = quizzes.load(Path(__file__).with_name("quiz") / "roles-quiz.toml")
@@ -30,7 +30,7 @@ def read_answers(host):
     try:
         return quizzes.parse_answers(host.file(QUIZ.answers_file).text)
     except ValueError as exc:
-        raise Fail(_("{path} is not the quiz's answer file ({why})", path=QUIZ.answers_file, why=str(exc)),
+        raise Fail(_("{path} is not the quiz's answer file ({why})", path=QUIZ.answers_file, why=say(exc)),
                    hint=_("Press Submit in the quiz again: it writes the file in the right form.")) from None
 
 

@@ -1,7 +1,7 @@
 """Checks of lab 05, addresses. Each step is proven by mail that really arrives where it should."""
 import re
 
-from grader import Fail, _, check
+from grader import Fail, _, check, joined
 from grader.liveconf import require_live
 from grader.tables import freshness, names_path, parse_tables
 
@@ -281,7 +281,7 @@ def outgoing_mail_shows_the_new_sender(host):
     if found is None:
         hops = host.world.trace(delivery)
         raise Fail(_("the message did not reach {server}: {story}", server="mx.capture.test",
-                     story=" -> ".join(h.describe() for h in hops) or delivery.summary()),
+                     story=joined(" -> ", (h.describe() for h in hops)) or delivery.summary()),
                    hint=_("Outgoing mail must get out first: read the log lines of its queue id "
                           "(`grep QUEUEID /var/log/mail.log`)."))
     message = found[1]

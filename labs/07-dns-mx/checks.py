@@ -1,7 +1,7 @@
 """Checks of lab 07, dns-mx. Each proves a state from the live machine and the lab network."""
 import re
 
-from grader import Fail, _, check
+from grader import Fail, _, check, joined
 from grader.liveconf import require_live
 
 LAB_DNS = "192.0.2.53"
@@ -29,7 +29,7 @@ def _nameserver_lines(text):
 
 
 def _journey(hops):
-    return " -> ".join(hop.describe() for hop in hops) or _("nowhere")
+    return joined(" -> ", (hop.describe() for hop in hops)) or _("nowhere")
 
 
 def _transport_entry(host, domain):

@@ -1,6 +1,6 @@
 """Checks of lab 08, backup-mx: mail1 (192.0.2.10) is the primary MX of example.test, mail2
 (192.0.2.20) the backup. Checks get mail1 as `host`; mail2 is `host.world.machine("mail2")`."""
-from grader import Fail, _, check
+from grader import Fail, _, check, joined
 from grader.inbound import OUTSIDE_SENDER, send_from_outside
 from grader.liveconf import require_live
 from grader.maillog import outcome_of
@@ -225,7 +225,7 @@ def mail1_takes_mail_again(host):
 def nothing_waits_on_mail2(host):
     waiting = [q for q in _mail2(host).queue() if any(r.address.endswith("@" + DOMAIN) for r in q.recipients)]
     if waiting:
-        raise Fail(_("mail2's queue still holds: {queued}", queued="; ".join(q.describe() for q in waiting)))
+        raise Fail(_("mail2's queue still holds: {queued}", queued=joined("; ", (q.describe() for q in waiting))))
     return _("mail2's queue is empty")
 
 

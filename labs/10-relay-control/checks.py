@@ -2,7 +2,7 @@
 accepted and mail for anyone else refused; from the office (192.0.2.30) relaying is allowed."""
 import ipaddress
 
-from grader import Fail, _, check
+from grader import Fail, _, check, joined
 from grader.inbound import submit
 from grader.liveconf import require_live
 
@@ -153,9 +153,9 @@ def the_office_may_relay(host):
                    hint=_("Read the reason after status= in the log: `grep QUEUEID /var/log/mail.log`."))
     hops = host.world.trace(inbound.log)
     if not hops or hops[-1].where != "mx1":
-        raise Fail(_("the message went: {journey}", journey=" -> ".join(h.describe() for h in hops)),
+        raise Fail(_("the message went: {journey}", journey=joined(" -> ", (h.describe() for h in hops))),
                    hint=_("Mail for remote.test should reach its MX host, mx1.remote.test."))
-    return _("from the office ({office}): {journey}", office=OFFICE, journey=" -> ".join(h.describe() for h in hops))
+    return _("from the office ({office}): {journey}", office=OFFICE, journey=joined(" -> ", (h.describe() for h in hops)))
 
 
 @check(step="trusted-relay", title=_("The outside client still cannot relay"),

@@ -6,7 +6,7 @@ import re
 import time
 import uuid
 
-from grader import Fail, _, check
+from grader import Fail, _, check, joined
 from grader import dovecot
 from grader.host import build_message
 
@@ -116,7 +116,7 @@ def the_held_mail_reached_alice(host):
         queued = [m for m in host.queue()]
         if queued:
             raise Fail(_("alice does not have <{id}> yet; the queue holds: {queue}", id=missing[0],
-                         queue="; ".join(m.describe() for m in queued)))
+                         queue=joined("; ", (m.describe() for m in queued))))
         raise Fail(_("alice does not have <{id}>, and the queue is empty", id=missing[0]),
                    hint=_("The held messages are gone without reaching alice (deleted with `postsuper -d`?). "
                           "Reset the step to get them back, and release them with `postsuper -H` this time."))

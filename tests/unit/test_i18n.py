@@ -284,3 +284,16 @@ def test_the_gradebook_table_keeps_its_columns_in_chinese(zh_core, tmp_path):
     assert header.startswith("学员") and first.startswith("alice")
     # "曾通过" is wider than the English column: the column widens, and the rows with it.
     assert width(header[:header.index("曾通过")]) == width(first[:first.index("是")])
+
+
+def test_joined_messages_are_each_translated(zh):
+    from grader.i18n import joined
+
+    journey = joined(" -> ", [_("Postfix is running"), "mx1"])
+    assert journey == "Postfix is running -> mx1"
+    assert translate(_("{path} is newer than {db}: run `newaliases`", path=journey, db="x"), "zh") \
+        == "Postfix 正在运行 -> mx1 比 x 新：请运行 `newaliases`"
+    import pickle
+
+    assert translate(pickle.loads(pickle.dumps(journey)), "zh") == "Postfix 正在运行 -> mx1"
+    assert not joined("; ", [])
