@@ -23,15 +23,20 @@ def pytest_collection_modifyitems(config, items):
             item.add_marker(skip)
 
 
-@pytest.fixture(scope="module")
-def learner_env(tmp_path_factory):
-    """This module's own learner and gradebook, for the server and for the test's own look-ups."""
-    env = {"MAILLAB_LEARNER": LEARNER,
+def learner_environment(tmp_path_factory, learner: str):
+    """A learner and gradebook of their own, for the server and for the test's own look-ups."""
+    env = {"MAILLAB_LEARNER": learner,
            "MAILLAB_GRADEBOOK": str(tmp_path_factory.mktemp("gradebook") / "gradebook.sqlite")}
     with pytest.MonkeyPatch.context() as patch:
         for name, value in env.items():
             patch.setenv(name, value)
         yield {**os.environ, **env}
+
+
+@pytest.fixture(scope="module")
+def learner_env(tmp_path_factory):
+    """This module's own learner and gradebook."""
+    yield from learner_environment(tmp_path_factory, LEARNER)
 
 
 @pytest.fixture(scope="module")

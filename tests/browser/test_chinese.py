@@ -2,7 +2,6 @@
 Chinese lab's Check button shows a Chinese hint, and the gradebook keeps the same step ids."""
 from __future__ import annotations
 
-import os
 import re
 
 import pytest
@@ -12,7 +11,7 @@ from grader.check import load_checks
 from grader.i18n import tr
 from grader.session import open_lab
 
-from .conftest import tracebacks
+from .conftest import learner_environment, tracebacks
 from .jupyterlab import Lab, start_server
 from .test_learner_flow import CHECK_INSTALL
 
@@ -24,12 +23,7 @@ HAN = re.compile(r"[\u4e00-\u9fff]")
 
 @pytest.fixture(scope="module")
 def zh_env(tmp_path_factory):
-    env = {"MAILLAB_LEARNER": LEARNER,
-           "MAILLAB_GRADEBOOK": str(tmp_path_factory.mktemp("gradebook-zh") / "gradebook.sqlite")}
-    with pytest.MonkeyPatch.context() as patch:
-        for name, value in env.items():
-            patch.setenv(name, value)
-        yield {**os.environ, **env}
+    yield from learner_environment(tmp_path_factory, LEARNER)
 
 
 @pytest.fixture(scope="module")
