@@ -46,3 +46,17 @@ def test_grader_and_dashboard_are_hub_services(tmp_path, monkeypatch):
     assert found["dashboard"]["url"] == "http://127.0.0.1:3"
     assert found["grader"]["environment"]["MAILLAB_WORKSHOP_DIR"] == str(tmp_path)
     assert found["maillab-admin"]["api_token"] == "a" * 64
+
+
+def test_a_chinese_workshop_opens_the_chinese_notebook(tmp_path, monkeypatch):
+    assert configured(tmp_path, monkeypatch, lab="dns-mx").Spawner.default_url == "/lab/tree/07-dns-mx.ipynb"
+    c = configured(tmp_path, monkeypatch, lab="dns-mx", lang="zh")
+    assert c.Spawner.default_url == "/lab/tree/07-dns-mx.zh.ipynb"
+
+
+def test_a_learners_workspace_holds_both_editions(tmp_path):
+    from workshop.learner_home import main
+
+    assert main([str(tmp_path / "maillab")]) == 0
+    names = {p.name for p in (tmp_path / "maillab").iterdir()}
+    assert {"02-install-postfix.ipynb", "02-install-postfix.zh.ipynb"} <= names
