@@ -15,6 +15,8 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any, Iterator
 
+from sandbox.errors import Text
+
 LOCALE_DIR = Path(__file__).with_name("locale")
 DOMAIN = "maillab"
 DEFAULT = "en"
@@ -22,15 +24,13 @@ DEFAULT = "en"
 _current: contextvars.ContextVar[str | None] = contextvars.ContextVar("maillab_language", default=None)
 
 
-class Msg(str):
+class Msg(Text):
     """English text that can be shown in another language: its id and its parameters."""
 
-    __slots__ = ("msgid", "params")
-    msgid: str
-    params: dict[str, Any]
+    __slots__ = ()
 
     def __new__(cls, msgid: str, params: dict[str, Any]) -> "Msg":
-        self = super().__new__(cls, _fill(msgid, params))
+        self = str.__new__(cls, _fill(msgid, params))
         self.msgid = msgid
         self.params = params
         return self
@@ -91,7 +91,9 @@ def _fill(text: str, params: dict[str, Any]) -> str:
 
 def translate(value: Any, lang: str | None = None) -> Any:
     """`value` in `lang` (default: the current language) when it is a Msg; other values unchanged."""
-    if isinstance(value, Msg):
+    if isinstance(value, Text):  # a Msg, or a sandbox message (the same id and parameters)
+        if not isinstance(value, Msg):
+            value = Msg(value.msgid, value.params)
         lang = normalize(lang) if lang else language()
         return str(value) if lang == DEFAULT else value.in_language(lang)
     return value
@@ -100,7 +102,7 @@ def translate(value: Any, lang: str | None = None) -> Any:
 def say(exc: BaseException, lang: str | None = None) -> str:
     """An exception's sentence in `lang`: its message when that is a Msg, else str(exc)."""
     arg = exc.args[0] if len(exc.args) == 1 else None
-    return str(translate(arg, lang)) if isinstance(arg, Msg) else str(exc)
+    return str(translate(arg, lang)) if isinstance(arg, Text) else str(exc)
 
 
 def language() -> str:

@@ -12,7 +12,7 @@ import os
 import subprocess
 from pathlib import Path
 
-from .errors import SandboxError
+from .errors import SandboxError, _
 
 
 def make(image: Path, size_mb: int) -> None:
@@ -24,8 +24,8 @@ def make(image: Path, size_mb: int) -> None:
                            str(image)], capture_output=True, text=True)
     if done.returncode != 0:
         image.unlink(missing_ok=True)
-        raise SandboxError(f"Could not make a disk for the machine: {done.stderr.strip() or 'mkfs.ext4 failed'}. "
-                           "This host needs e2fsprogs (`apt-get install e2fsprogs`).")
+        raise SandboxError(_("Could not make a disk for the machine: {detail}. This host needs e2fsprogs "
+                             "(`apt-get install e2fsprogs`).", detail=done.stderr.strip() or 'mkfs.ext4 failed'))
 
 
 def mount(image: Path, target: Path) -> None:
@@ -33,8 +33,9 @@ def mount(image: Path, target: Path) -> None:
     done = subprocess.run(["mount", "-t", "ext4", "-o", "loop,nodev,discard", str(image), str(target)],
                           capture_output=True, text=True)
     if done.returncode != 0:
-        raise SandboxError(f"Could not mount the machine's disk: {done.stderr.strip()}. This host needs loop "
-                           "devices (`modprobe loop`), or set disk_mb = 0 to run machines without a disk cap.")
+        raise SandboxError(_("Could not mount the machine's disk: {error}. This host needs loop devices "
+                             "(`modprobe loop`), or set disk_mb = 0 to run machines without a disk cap.",
+                             error=done.stderr.strip()))
     for sub in ("upper", "work"):
         (target / sub).mkdir(exist_ok=True)
 

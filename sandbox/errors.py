@@ -1,4 +1,31 @@
-"""Errors the sandbox raises. Each message is a plain sentence a learner can act on."""
+"""Errors the sandbox raises. Each message is a plain sentence a learner can act on, written in
+English as a message id (`_("Machine {name} is not running", name=...)`) that the grader shows in
+the learner's language (grader/i18n.py; the sandbox itself needs nothing of the grader)."""
+from __future__ import annotations
+
+from typing import Any
+
+
+class Text(str):
+    """English text that keeps its message id and parameters, for translation when shown."""
+
+    __slots__ = ("msgid", "params")
+    msgid: str
+    params: dict[str, Any]
+
+    def __new__(cls, msgid: str, params: dict[str, Any]) -> "Text":
+        self = super().__new__(cls, msgid.format(**params) if params else msgid)
+        self.msgid = msgid
+        self.params = params
+        return self
+
+    def __reduce__(self):
+        return (type(self), (self.msgid, self.params))
+
+
+def _(msgid: str, /, **params: Any) -> Text:
+    """Mark a literal English sentence (named `{placeholders}`) as learner-facing text."""
+    return Text(msgid, params)
 
 
 class SandboxError(Exception):
@@ -19,4 +46,5 @@ class CommandTimeout(SandboxError):
         shown = " ".join(self.argv)
         if len(shown) > 80:
             shown = shown[:77] + "..."
-        super().__init__(f"The command `{shown}` did not finish within {timeout:g} s and was stopped.")
+        super().__init__(_("The command `{command}` did not finish within {timeout:g} s and was stopped.",
+                           command=shown, timeout=timeout))

@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from . import paths
-from .errors import SandboxError
+from .errors import SandboxError, _
 
 TABLE = "maillab_hermetic"
 LAB_NETS = "192.0.2.0/24, 198.51.100.0/24, 203.0.113.0/24"
@@ -52,8 +52,8 @@ def install(netns: str) -> None:
     done = subprocess.run(["nsenter", f"--net={netns}", "--", "nft", "-f", "-"], input=RULES,
                           capture_output=True, text=True)
     if done.returncode != 0:
-        raise SandboxError(f"Could not set up the lab network's packet counters: {done.stderr.strip() or 'nft failed'}. "
-                           "This host needs nftables (`apt-get install nftables`).")
+        raise SandboxError(_("Could not set up the lab network's packet counters: {detail}. This host needs "
+                             "nftables (`apt-get install nftables`).", detail=done.stderr.strip() or 'nft failed'))
 
 
 def counts(netns: str) -> tuple[int, int] | None:
@@ -114,7 +114,7 @@ def host_veths() -> list[str]:
     listed = subprocess.run(["ip", "netns", "list"], capture_output=True, text=True).stdout
     ids = set()
     for line in listed.splitlines():
-        name, _, rest = line.partition(" (id: ")
+        name, _sep, rest = line.partition(" (id: ")
         if name.startswith(paths.host_tag() + "--") and rest:
             ids.add(int(rest.rstrip(")")))
     links = json.loads(subprocess.run(["ip", "-j", "-d", "link", "show", "type", "veth"], capture_output=True,
@@ -162,6 +162,6 @@ def watch():
             total[0] += escaped - start[0]
             total[1] += lab - start[1]
         seen.by_netns = {name: (e, lab) for name, (e, lab) in totals.items()}
-        seen.escaped = sum(e for e, _ in seen.by_netns.values())
+        seen.escaped = sum(escaped for escaped, _lab in seen.by_netns.values())
         seen.lab = sum(lab for _, lab in seen.by_netns.values())
         seen.host_veths = host_veths()

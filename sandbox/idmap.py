@@ -15,7 +15,7 @@ import threading
 from pathlib import Path
 from typing import Callable, TypeVar
 
-from .errors import SandboxError
+from .errors import SandboxError, _
 
 IDS = 65536  # ids per machine: 0..65535 inside
 
@@ -44,8 +44,9 @@ class _MountAttr(ctypes.Structure):
 def _check(result: int, what: str) -> int:
     if result < 0:
         err = ctypes.get_errno()
-        raise SandboxError(f"{what} failed: {os.strerror(err)}. Machines with a user namespace need "
-                           "Linux >= 5.19 with idmapped mounts (or turn them off with MAILLAB_USERNS=0).")
+        raise SandboxError(_("{what} failed: {error}. Machines with a user namespace need Linux >= 5.19 with "
+                             "idmapped mounts (or turn them off with MAILLAB_USERNS=0).",
+                             what=what, error=os.strerror(err)))
     return result
 
 
@@ -70,8 +71,8 @@ def user_namespace(base: int, count: int = IDS) -> int:
     os.close(go_r)
     try:
         if os.read(ready_r, 1) != b"1":
-            raise SandboxError("Could not make a user namespace: this host does not allow them "
-                               "(turn them off with MAILLAB_USERNS=0).")
+            raise SandboxError(_("Could not make a user namespace: this host does not allow them (turn them off "
+                                 "with MAILLAB_USERNS=0)."))
         for kind in ("uid_map", "gid_map"):
             Path(f"/proc/{pid}/{kind}").write_text(f"0 {base} {count}\n")
         return os.open(f"/proc/{pid}/ns/user", os.O_RDONLY | os.O_CLOEXEC)
@@ -112,7 +113,7 @@ def acting_as(uid: int, gid: int, fn: Callable[[], T]) -> T:
     place in a machine with a user namespace, and creating files as them fails). The thread keeps
     root's capabilities, so it can still reach and write anything."""
     if _SYS_SETFSUID is None:
-        raise SandboxError(f"Writing into a machine is not supported on {os.uname().machine}.")
+        raise SandboxError(_("Writing into a machine is not supported on {machine}.", machine=os.uname().machine))
     box: dict = {}
 
     def run():

@@ -15,7 +15,7 @@ import time
 from pathlib import Path
 
 from . import paths
-from .errors import SandboxError
+from .errors import SandboxError, _
 from .progress import PhaseProgress
 
 RECIPE = Path(__file__).with_name("recipe")
@@ -66,9 +66,10 @@ def ensure_image(*, quiet: bool = False) -> Path:
 
 def _check_tools() -> None:
     if os.geteuid() != 0:
-        raise SandboxError("Building the lab image needs root: run this command as root.")
+        raise SandboxError(_("Building the lab image needs root: run this command as root."))
     if shutil.which("mmdebstrap") is None:
-        raise SandboxError("mmdebstrap is not installed: run `apt-get install mmdebstrap` (or the README's first command).")
+        raise SandboxError(_("mmdebstrap is not installed: run `apt-get install mmdebstrap` (or the README's "
+                             "first command)."))
 
 
 # mmdebstrap's own progress lines, mapped to how far along the build is.
@@ -91,7 +92,8 @@ def build(*, quiet: bool = False, force: bool = False) -> Path:
     if is_built(key) and not force:
         return image_root(key)
     if force and _in_use(final):
-        raise SandboxError("Lab machines are running on the current image: stop them first (`maillab down --all`).")
+        raise SandboxError(_("Lab machines are running on the current image: stop them first (`maillab down "
+                             "--all`)."))
     paths.images_dir().mkdir(parents=True, exist_ok=True)
     work = paths.images_dir() / f".build-{key}-{os.getpid()}"
     shutil.rmtree(work, ignore_errors=True)
@@ -120,7 +122,8 @@ def build(*, quiet: bool = False, force: bool = False) -> Path:
         shutil.rmtree(work, ignore_errors=True)
         tail = "".join(Path(log_path).read_text(errors="replace").splitlines(True)[-5:]).strip()
         raise SandboxError(
-            f"Building the lab image failed (mmdebstrap exit {code}). The full log is {log_path}. Last lines:\n{tail}"
+            _("Building the lab image failed (mmdebstrap exit {code}). The full log is {log}. Last "
+              "lines:\n{detail}", code=code, log=log_path, detail=tail)
         )
     meta = {"key": key, "suite": SUITE, "built": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
             "seconds": round(time.monotonic() - started, 1), "tools": _read_list("tools.txt")}

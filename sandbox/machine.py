@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Sequence
 
 from . import cgroups, disk, idmap, paths, procs, uidrange
-from .errors import MachineNotRunning, SandboxError
+from .errors import MachineNotRunning, SandboxError, _
 from .result import ExecResult
 from .runner import run_bounded
 
@@ -67,7 +67,7 @@ class MachineSpec:
 class Machine:
     def __init__(self, name: str):
         if not name or "/" in name or name.startswith("."):
-            raise SandboxError(f"{name!r} is not a valid machine name.")
+            raise SandboxError(_("{name!r} is not a valid machine name.", name=name))
         self.name = name
         self.dir = paths.machines_dir() / name
 
@@ -82,7 +82,8 @@ class Machine:
         try:
             data = json.loads((self.dir / "machine.json").read_text())
         except FileNotFoundError:
-            raise MachineNotRunning(f"There is no machine called {self.name}: start the lab first.") from None
+            raise MachineNotRunning(_("There is no machine called {name}: start the lab first.",
+                                      name=self.name)) from None
         # A machine made before disks and user namespaces keeps booting the way it was made.
         data.setdefault("disk_mb", 0)
         data.setdefault("userns", False)
@@ -170,11 +171,11 @@ class Machine:
         spec = self.spec
         for lower in spec.lowers:
             if not Path(lower).is_dir():
-                raise SandboxError(f"Machine {self.name} was made from a lab image or starting state that no longer "
-                                   "exists (the image was rebuilt): reset the lab with `maillab reset LAB` "
-                                   "(this machine's changes are lost).")
+                raise SandboxError(_("Machine {name} was made from a lab image or starting state that no longer "
+                                     "exists (the image was rebuilt): reset the lab with `maillab reset LAB` "
+                                     "(this machine's changes are lost).", name=self.name))
         if spec.netns and not os.path.exists(spec.netns):
-            raise SandboxError(f"The lab network of machine {self.name} is not up: start the lab again.")
+            raise SandboxError(_("The lab network of machine {name} is not up: start the lab again.", name=self.name))
         if spec.userns and not spec.uid_base:
             spec.uid_base = uidrange.allocate(self.dir)  # a machine made with user namespaces off
             self._save_spec(spec)
@@ -254,7 +255,8 @@ class Machine:
         while time.monotonic() < deadline:
             if proc.poll() is not None:
                 reason = (self.dir / "boot.log").read_text(errors="replace").strip().splitlines()
-                raise SandboxError(f"Machine {self.name} failed to boot: {reason[-1] if reason else 'no output'}")
+                raise SandboxError(_("Machine {name} failed to boot: {detail}",
+                                     name=self.name, detail=reason[-1] if reason else 'no output'))
             try:
                 child = int(children.read_text().split()[0])
                 if Path(f"/proc/{child}/cmdline").read_bytes().startswith(b"/usr/bin/tini\0"):
@@ -263,7 +265,7 @@ class Machine:
                 pass
             time.sleep(0.002)
         proc.kill()
-        raise SandboxError(f"Machine {self.name} did not boot within {timeout:g} s.")
+        raise SandboxError(_("Machine {name} did not boot within {timeout:g} s.", name=self.name, timeout=timeout))
 
     def stop(self, *, remember_services: bool = True) -> None:
         """Power off: end every process inside, unmount; the learner's files stay, and the services
@@ -322,7 +324,8 @@ class Machine:
                 _unmount_under(self.dir)
             if done.returncode != 0:
                 shutil.rmtree(layer, ignore_errors=True)
-                raise SandboxError(f"Could not save the state of machine {self.name}: {done.stderr.strip()}")
+                raise SandboxError(_("Could not save the state of machine {name}: {error}",
+                                     name=self.name, error=done.stderr.strip()))
         else:
             os.rename(self.dir / "upper", layer)
         self.destroy()
@@ -334,7 +337,8 @@ class Machine:
         """A host argv that runs `argv` inside this machine as root, with a clean environment."""
         pid = self.pid
         if pid is None:
-            raise MachineNotRunning(f"Machine {self.name} is not running: start it with `maillab lab start`.")
+            raise MachineNotRunning(_("Machine {name} is not running: start it with `maillab lab start`.",
+                                      name=self.name))
         variables = {"PATH": PATH, "HOME": "/root", "USER": "root", "LOGNAME": "root", "LANG": "C.UTF-8",
                      "SHELL": "/bin/bash", "TERM": os.environ.get("TERM", "xterm-256color") if tty else "dumb"}
         variables.update(env or {})
@@ -366,8 +370,8 @@ _libc = ctypes.CDLL(None, use_errno=True)
 def _mount_overlay(options: str, target: Path) -> None:
     if _libc.mount(b"overlay", os.fsencode(str(target)), b"overlay", MS_NODEV, options.encode()) != 0:
         err = os.strerror(ctypes.get_errno())
-        raise SandboxError(f"Could not mount the file system of machine {target.parent.name}: {err}. "
-                           "This host needs overlayfs (run as root on Linux >= 5.19).")
+        raise SandboxError(_("Could not mount the file system of machine {name}: {error}. This host needs "
+                             "overlayfs (run as root on Linux >= 5.19).", name=target.parent.name, error=err))
 
 
 def _unmount_under(folder: Path) -> None:

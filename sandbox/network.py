@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Callable
 
 from . import cgroups, hermetic, paths, procs
-from .errors import SandboxError
+from .errors import SandboxError, _
 
 LAB_RANGES = tuple(ipaddress.ip_network(n) for n in ("192.0.2.0/24", "198.51.100.0/24", "203.0.113.0/24"))
 KINDS = ("machine", "dns", "server", "client")
@@ -58,7 +58,8 @@ class NetworkSpec:
             if node.name == name:
                 return node
         known = ", ".join(n.name for n in self.nodes)
-        raise SandboxError(f"The lab network has no node called {name!r}. Its nodes are: {known}.")
+        raise SandboxError(_("The lab network has no node called {name!r}. Its nodes are: {known}.",
+                             name=name, known=known))
 
     def dns_address(self) -> str | None:
         return next((n.address for n in self.nodes if n.kind == "dns"), None)
@@ -73,29 +74,31 @@ def validate(spec: NetworkSpec) -> None:
     seen_names, seen_addresses = set(), set()
     for node in spec.nodes:
         if node.name == HUB or not node.name or not node.name.replace("-", "").isalnum():
-            raise SandboxError(f"{node.name!r} cannot name a node (letters, digits and dashes; not {HUB!r}).")
+            raise SandboxError(_("{node!r} cannot name a node (letters, digits and dashes; not {hub!r}).",
+                                 node=node.name, hub=HUB))
         if node.kind not in KINDS:
-            raise SandboxError(f"Node {node.name} has an unknown kind {node.kind!r}.")
+            raise SandboxError(_("Node {node} has an unknown kind {kind!r}.", node=node.name, kind=node.kind))
         if node.name in seen_names:
-            raise SandboxError(f"Two nodes are called {node.name}.")
+            raise SandboxError(_("Two nodes are called {node}.", node=node.name))
         check_address(node.address, f"node {node.name}")
         if node.address in seen_addresses:
-            raise SandboxError(f"Two nodes have the address {node.address}.")
+            raise SandboxError(_("Two nodes have the address {address}.", address=node.address))
         seen_names.add(node.name)
         seen_addresses.add(node.address)
     if sum(n.kind == "dns" for n in spec.nodes) > 1:
-        raise SandboxError("A lab network has at most one DNS server.")
+        raise SandboxError(_("A lab network has at most one DNS server."))
 
 
 def check_address(address: str, what: str) -> None:
     try:
         ip = ipaddress.ip_address(address)
     except ValueError:
-        raise SandboxError(f"The address of {what}, {address!r}, is not an IPv4 address.") from None
+        raise SandboxError(_("The address of {what}, {address!r}, is not an IPv4 address.",
+                             what=what, address=address)) from None
     if not any(ip in net for net in LAB_RANGES) or int(ip) & 0xFF in (0, 1, 255):
         ranges = ", ".join(str(n) for n in LAB_RANGES)
-        raise SandboxError(f"The address of {what}, {address}, is outside the lab ranges ({ranges}; "
-                           "host numbers 2-254, .1 is the hub).")
+        raise SandboxError(_("The address of {what}, {address}, is outside the lab ranges ({ranges}; host numbers"
+                             " 2-254, .1 is the hub).", what=what, address=address, ranges=ranges))
 
 
 def _subnet(address: str) -> ipaddress.IPv4Network:
@@ -115,7 +118,7 @@ def _mac(address: str) -> str:
 class Network:
     def __init__(self, name: str):
         if not name or "/" in name or name.startswith("."):
-            raise SandboxError(f"{name!r} is not a valid network name.")
+            raise SandboxError(_("{name!r} is not a valid network name.", name=name))
         self.name = name
         self.dir = paths.home() / "networks" / name
         self._children: dict[str, subprocess.Popen] = {}  # processes this object started, until ready
@@ -126,7 +129,8 @@ class Network:
         try:
             return NetworkSpec.from_dict(json.loads((self.dir / "network.json").read_text()))
         except FileNotFoundError:
-            raise SandboxError(f"There is no lab network called {self.name}: start the lab first.") from None
+            raise SandboxError(_("There is no lab network called {name}: start the lab first.",
+                                 name=self.name)) from None
 
     def exists(self) -> bool:
         return (self.dir / "network.json").is_file()
@@ -277,10 +281,11 @@ class Network:
                 return
             if proc is not None and proc.poll() is not None:
                 tail = (self.node_dir(node.name) / "log").read_text(errors="replace").strip().splitlines()
-                raise SandboxError(f"The {node.kind} node {node.name} stopped at once: "
-                                   f"{tail[-1] if tail else 'no output'}")
+                raise SandboxError(_("The {kind} node {node} stopped at once: {detail}",
+                                     kind=node.kind, node=node.name, detail=tail[-1] if tail else 'no output'))
             time.sleep(0.003)
-        raise SandboxError(f"The {node.kind} node {node.name} did not start within {START_TIMEOUT:g} s.")
+        raise SandboxError(_("The {kind} node {node} did not start within {seconds:g} s.",
+                             kind=node.kind, node=node.name, seconds=START_TIMEOUT))
 
     # -- faults on demand ------------------------------------------------------------------------
     def stop_node(self, name: str) -> None:
@@ -330,14 +335,14 @@ class Network:
     def _service_node(self, name: str) -> Node:
         node = self.spec.node(name)
         if node.kind not in ("dns", "server"):
-            raise SandboxError(f"{name} is a {node.kind}, not a server: it can be unplugged and plugged "
-                               "in, but not stopped here.")
+            raise SandboxError(_("{name} is a {kind}, not a server: it can be unplugged and plugged in, but not "
+                                 "stopped here.", name=name, kind=node.kind))
         self._require_up()
         return node
 
     def _require_up(self) -> None:
         if not self.is_up():
-            raise SandboxError(f"The lab network {self.name} is not up: start the lab first.")
+            raise SandboxError(_("The lab network {name} is not up: start the lab first.", name=self.name))
 
     # -- talking from inside --------------------------------------------------------------------
     def socket(self, node: str, family: int = 2, kind: int = 1):
@@ -379,7 +384,8 @@ def dnsmasq_conf(spec: NetworkSpec, node: Node, where: Path) -> str:
 def _ip(*args: str, check: bool = True) -> subprocess.CompletedProcess:
     done = subprocess.run(["ip", *args], capture_output=True, text=True)
     if check and done.returncode != 0:
-        raise SandboxError(f"Could not set up the lab network (ip {' '.join(args)}): {done.stderr.strip()}")
+        raise SandboxError(_("Could not set up the lab network (ip {command}): {error}",
+                             command=' '.join(args), error=done.stderr.strip()))
     return done
 
 
@@ -387,7 +393,7 @@ def _ip_batch(netns: str | None, commands: list[str]) -> None:
     argv = ["ip", *(["-n", netns] if netns else []), "-batch", "-"]
     done = subprocess.run(argv, input="\n".join(commands) + "\n", capture_output=True, text=True)
     if done.returncode != 0:
-        raise SandboxError(f"Could not set up the lab network: {done.stderr.strip()}")
+        raise SandboxError(_("Could not set up the lab network: {error}", error=done.stderr.strip()))
 
 
 def _links(netns: str) -> dict[str, str]:
@@ -426,7 +432,7 @@ def _in_netns(path: str, fn: Callable):
     if "error" in box:
         err = box["error"]
         if isinstance(err, FileNotFoundError):
-            raise SandboxError("That part of the lab network is not up: start the lab first.") from None
+            raise SandboxError(_("That part of the lab network is not up: start the lab first.")) from None
         raise err
     return box["value"]
 

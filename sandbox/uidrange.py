@@ -15,7 +15,7 @@ import os
 from pathlib import Path
 
 from . import paths
-from .errors import SandboxError
+from .errors import SandboxError, _
 from .idmap import IDS
 
 FIRST = 0x70000000
@@ -43,8 +43,8 @@ def allocate(owner: Path) -> int:
             with os.fdopen(fd, "w") as out:
                 out.write(str(owner.resolve()))
             return FIRST + block * IDS
-    raise SandboxError(f"All {BLOCKS} uid blocks for lab machines are in use: destroy unused machines "
-                       "(`maillab down --all`) or turn user namespaces off with MAILLAB_USERNS=0.")
+    raise SandboxError(_("All {blocks} uid blocks for lab machines are in use: destroy unused machines (`maillab "
+                         "down --all`) or turn user namespaces off with MAILLAB_USERNS=0.", blocks=BLOCKS))
 
 
 def release(base: int, owner: Path) -> None:

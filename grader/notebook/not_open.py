@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from grader.i18n import N_, Msg, say, tr
+from grader.i18n import N_, Msg, Text, say, tr
 
 # What the learner reads (English; shown in the learner's language with tr).
 NOT_OPEN = N_("The lab is not open in this notebook's kernel (the kernel was restarted, or the lab's "
@@ -26,7 +26,7 @@ def message_of(exc: BaseException) -> str:
     """An exception's sentence as a message when it was raised with one (translated when shown,
     also as a parameter of another message), else its text."""
     arg = exc.args[0] if len(exc.args) == 1 else None
-    return arg if isinstance(arg, Msg) else str(exc)
+    return arg if isinstance(arg, Text) else str(exc)
 
 
 class LabNotOpen:

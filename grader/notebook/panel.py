@@ -12,7 +12,7 @@ from typing import Any
 import ipywidgets as widgets
 
 from grader.errors import MailLabError
-from grader.i18n import N_, Msg, _, tr, translate
+from grader.i18n import N_, Msg, Text, _, tr, translate
 from grader.result import Status, StepResult
 from sandbox.errors import SandboxError
 
@@ -55,7 +55,7 @@ def _problem_paragraph(sentence: str) -> str:
 def shown(text: Any) -> str:
     """Text read from a lab's files or a result, in the learner's language: a message is
     translated; plain English text (a title, an option, a stored hint) is looked up in the catalog."""
-    if isinstance(text, Msg):
+    if isinstance(text, Text):
         return str(translate(text))
     return tr(text) if isinstance(text, str) and text else ("" if text is None else str(text))
 

@@ -165,8 +165,9 @@ def test_the_scan_finds_untranslated_notebook_text():
 
 
 # -- the grader core, the CLI and the workshop ---------------------------------------------------
-CORE_FILES = sorted([*ROOT.glob("grader/*.py"), *ROOT.glob("workshop/*.py")])
-SENTENCE_RAISERS = {"Fail", "MailLabError", "UsageError", "ChecksError", "GradebookError"}
+CORE_FILES = sorted([*ROOT.glob("grader/*.py"), *ROOT.glob("workshop/*.py"), *ROOT.glob("sandbox/*.py")])
+SENTENCE_RAISERS = {"Fail", "MailLabError", "UsageError", "ChecksError", "GradebookError", "SandboxError",
+                    "MachineNotRunning"}
 
 
 @pytest.mark.parametrize("path", CORE_FILES, ids=lambda p: f"{p.parent.name}/{p.name}")

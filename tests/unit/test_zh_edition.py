@@ -138,3 +138,16 @@ def test_up_refuses_a_language_the_course_does_not_have(capsys):
     assert main(["up", "--lang", "fr", "--no-browser"]) == 2
     err = capsys.readouterr().err
     assert "no 'fr' edition" in err and "en, zh" in err
+
+
+def test_the_sandboxs_sentences_are_shown_in_chinese():
+    import pickle
+
+    from sandbox.errors import MachineNotRunning
+    from sandbox.errors import _ as sandbox_text
+
+    exc = MachineNotRunning(sandbox_text("Machine {name} is not running: start it with `maillab lab start`.",
+                                         name="ada--install-postfix--mail"))
+    assert str(exc) == "Machine ada--install-postfix--mail is not running: start it with `maillab lab start`."
+    assert i18n.say(exc, "zh") == "实验机 ada--install-postfix--mail 没有在运行：请用 `maillab lab start` 启动它。"
+    assert i18n.say(pickle.loads(pickle.dumps(exc)), "zh") == i18n.say(exc, "zh")
