@@ -76,8 +76,8 @@ def build_parser() -> Parser:
     up.add_argument("--no-browser", action="store_true", help=tr("print the address instead of opening a browser"))
     up.add_argument("--lab", default=None, help=tr("open this lab's notebook first (default: the course home)"))
     up.add_argument("--workspace", default=None, help=tr("where your copies of the notebooks live (default: ~/maillab)"))
-    up.add_argument("--lang", default=None, metavar="LANG",
-                    help=tr("the course's language, kept for next time: en or zh (default: the last one chosen, else the locale)"))
+    up.add_argument("--lang", default=None, metavar="LANG", help=tr(
+        "the course's language, kept for next time: en or zh (default: the last one chosen, else the locale)"))
 
     img = sub.add_parser("image", help=tr("the lab image")).add_subparsers(dest="action", required=True, parser_class=Parser)
     build = img.add_parser("build", help=tr("build the lab image again (from sandbox/recipe/)"))
@@ -187,12 +187,12 @@ def cmd_up(args) -> int:
     from pathlib import Path
 
     from . import i18n
-    from .notebook.course import every_edition, home_name, notebook_name
+    from .notebook.course import every_edition, home_name, lab_notebook_name
     from .notebook.server import serve
     from .notebook.workspace import link_machine_root
     from .session import save_language
 
-    lang = _language(args.lang)
+    lang = i18n.chosen(args.lang)
     if args.lang:
         save_language(lang)  # the CLI, the kernels and the next `maillab up` speak it too
     i18n.use(lang)
@@ -203,23 +203,9 @@ def cmd_up(args) -> int:
     workspace = Path(args.workspace).expanduser() if args.workspace else Path.home() / "maillab"
     workspace.mkdir(parents=True, exist_ok=True)
     link_machine_root(workspace, first.machine())  # /etc/postfix and friends in the file browser
-    opened = notebook_name(first.lab, lang if first.lab.notebook_in(lang) != first.lab.notebook else None)
-    return serve(workspace, every_edition(), open_path=opened if args.lab else home_name(lang),
+    opened = lab_notebook_name(first.lab, lang) if args.lab else home_name(lang)
+    return serve(workspace, every_edition(), open_path=opened,
                  port=args.port, open_browser=not args.no_browser, home=True)
-
-
-def _language(chosen: str | None) -> str:
-    """`--lang` checked against the editions there are; without it, the learner's language."""
-    from . import i18n
-
-    if chosen is None:
-        return i18n.language()
-    lang = i18n.normalize(chosen)
-    if lang == i18n.DEFAULT and not chosen.lower().startswith(i18n.DEFAULT):
-        known = ", ".join(i18n.available())
-        raise UsageError(i18n._("The course has no {chosen!r} edition. Its languages are: {known}.",
-                                chosen=chosen, known=known))
-    return lang
 
 
 def cmd_image(args) -> int:

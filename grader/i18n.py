@@ -117,6 +117,20 @@ def normalize(lang: str | None) -> str:
     return code if code in available() else DEFAULT
 
 
+def chosen(value: str | None) -> str:
+    """A language asked for (`--lang`) checked against the editions there are; without one, the
+    learner's language."""
+    if value is None:
+        return language()
+    lang = normalize(value)
+    if lang == DEFAULT and not value.lower().startswith(DEFAULT):
+        from .errors import UsageError
+
+        raise UsageError(_("The course has no {chosen!r} edition. Its languages are: {known}.",
+                           chosen=value, known=", ".join(available())))
+    return lang
+
+
 def _saved() -> str | None:
     """The language the learner chose with `maillab up --lang` (kept with their state)."""
     from .session import saved_language  # late: the session imports most of the grader

@@ -15,7 +15,7 @@ from typing import Any
 
 from grader import lab as labs
 from grader.errors import MailLabError, UsageError
-from grader.i18n import N_, _, tr
+from grader.i18n import N_, _, chosen, tr
 from sandbox import paths
 
 from .settings import (DIR_ENV, SETTINGS_ENV, WorkshopSettings, free_port, new_password, port_is_free, proxy_command,
@@ -135,9 +135,7 @@ def up(args: Any) -> int:
     if not port_is_free(args.ip, args.port):
         raise UsageError(_("Port {port} on {ip} is in use: choose another with `--port`.", port=args.port, ip=args.ip))
     labs.find(args.lab)
-    from grader.cli import _language
-
-    lang = _language(args.lang)
+    lang = chosen(args.lang)
     from sandbox import image
 
     image.ensure_image(quiet=False)

@@ -40,11 +40,9 @@ def service_env(settings: WorkshopSettings) -> dict[str, str]:
 
 def notebook_name(settings: WorkshopSettings) -> str:
     from grader import lab as labs
+    from grader.notebook.course import lab_notebook_name
 
-    from grader.notebook.course import notebook_name as edition_name
-
-    lab = labs.find(settings.lab)
-    return edition_name(lab, settings.lang if lab.notebook_in(settings.lang) != lab.notebook else None)
+    return lab_notebook_name(labs.find(settings.lab), settings.lang)
 
 
 async def prepare_learner(spawner: Any) -> None:

@@ -54,6 +54,12 @@ def notebook_name(lab: Any, lang: str | None = None) -> str:
     return edition(f"{lab.number:02d}-{lab.id}.ipynb", lang)
 
 
+def lab_notebook_name(lab: Any, lang: str) -> str:
+    """The lab's notebook of this edition in the workspace, or the English one when the lab has no
+    translation."""
+    return notebook_name(lab, lang if lab.notebook_in(lang) != lab.notebook else None)
+
+
 def home_name(lang: str | None = None) -> str:
     return edition(HOME_NOTEBOOK, lang)
 
@@ -64,11 +70,7 @@ def course_notebooks(lang: str | None = None) -> list[tuple[Path, str]]:
     from grader import lab as labs
 
     lang = lang or DEFAULT
-    found = []
-    for lab in labs.all_labs():
-        source = lab.notebook_in(lang)
-        found.append((source, notebook_name(lab, lang if source != lab.notebook else None)))
-    return found
+    return [(lab.notebook_in(lang), lab_notebook_name(lab, lang)) for lab in labs.all_labs()]
 
 
 def every_edition() -> list[tuple[Path, str]]:
@@ -115,11 +117,6 @@ def course_progress(learner: str | None = None) -> list[LabProgress]:
     return found
 
 
-def _link(lab: Any, lang: str) -> str:
-    """The lab's notebook of this edition, or the English one when it has no translation."""
-    return notebook_name(lab, lang if lab.notebook_in(lang) != lab.notebook else None)
-
-
 def home_html(progress: list[LabProgress], lang: str | None = None) -> str:
     """The map: one row per lab (status as icon and words), and where to continue."""
     lang = lang or language()
@@ -130,7 +127,8 @@ def home_html(progress: list[LabProgress], lang: str | None = None) -> str:
         step = item.next_step
         rows.append(
             f'<tr class="maillab-lab maillab-{state}"><td{LEFT}>{lab.number:02d}</td>'
-            f'<td{LEFT}><a href="{html.escape(_link(lab, lang))}"><strong>{html.escape(tr(lab.title, lang))}</strong></a>'
+            f'<td{LEFT}><a href="{html.escape(lab_notebook_name(lab, lang))}">'
+            f'<strong>{html.escape(tr(lab.title, lang))}</strong></a>'
             f'<br><small>{html.escape(tr(lab.summary, lang))}</small></td>'
             f'<td{LEFT}><span aria-hidden="true">{MARKS[state]}</span> {words}</td>'
             f"<td{LEFT}>{html.escape(tr(step.title, lang)) if step else ALL_DONE}</td></tr>")
@@ -146,7 +144,8 @@ def continue_html(progress: list[LabProgress], lang: str | None = None) -> str:
     for item in progress:
         step = item.next_step
         if step is not None:
-            text = tr(TEXT["continue"], lang, number=f"{item.lab.number:02d}", href=html.escape(_link(item.lab, lang)),
+            text = tr(TEXT["continue"], lang, number=f"{item.lab.number:02d}",
+                      href=html.escape(lab_notebook_name(item.lab, lang)),
                       title=html.escape(tr(item.lab.title, lang)), step=html.escape(tr(step.title, lang)))
             return f'<p class="maillab-continue"><span aria-hidden="true">\u27a1</span> {text}</p>'
     return f'<p class="maillab-continue"><span aria-hidden="true">\u2714</span> {tr(TEXT["finished"], lang)}</p>'
