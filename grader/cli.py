@@ -10,7 +10,7 @@ import subprocess
 import sys
 import traceback
 
-from sandbox import Machine, SandboxError, all_machines, cgroups, image, paths
+from sandbox import Machine, SandboxError, all_machines, image, paths
 from sandbox.network import all_networks
 
 from . import lab as labs
@@ -248,14 +248,13 @@ def cmd_exec(args) -> int:
         raise UsageError(_("Say which command to run: `maillab exec -- postconf -n`."))
     machine = _machine(args)
     host_argv = machine.enter_argv(argv, tty=sys.stdin.isatty())
-    return subprocess.call(host_argv, preexec_fn=lambda: cgroups.join(machine.name))
+    return subprocess.call(host_argv)  # the host argv joins the machine's cgroup itself
 
 
 def cmd_shell(args) -> int:
     _require_root()
     machine = _machine(args)
     host_argv = machine.enter_argv(["/bin/bash", "-l"], tty=True)
-    cgroups.join(machine.name)
     os.execvp(host_argv[0], host_argv)  # the shell replaces us: signals and the terminal go straight to it
 
 

@@ -1,10 +1,12 @@
 #!/bin/sh
-# Runs as PID 1 of a new machine's namespaces (started by `unshare`), then becomes tini.
+# Runs as PID 1 of a new machine's namespaces (started by `unshare`), then hands over to enter.py,
+# which pivots into the machine and becomes tini. Only host binaries run here: the machine's files
+# are mounted on, never executed (its mount points were checked to be real folders before boot).
 # $1 = the machine's root (an overlay already mounted on the host), $2 = its host name,
-# $3 = the capability bounding set for everything inside; with a user namespace,
-# $4 = the host uid of root inside and $5 = an open fd of the machine's user namespace.
+# $3 = the capabilities kept inside, $4 = the host's Python, $5 = enter.py; with a user namespace,
+# $6 = the host uid of root inside and $7 = an open fd of the machine's user namespace.
 set -eu
-root="$1"; host="$2"; caps="$3"; base="${4:-}"; userns_fd="${5:-}"
+root="$1"; host="$2"; caps="$3"; python="$4"; enter="$5"; base="${6:-}"; userns_fd="${7:-}"
 # Ids on what is mounted here: with a user namespace, root inside is host uid $base.
 owner=""
 [ -n "$base" ] && owner=",uid=$base,gid=$base"
@@ -42,7 +44,8 @@ done
 mkdir -p "$root/dev/pts" "$root/dev/shm"
 ttygid=5
 [ -n "$base" ] && ttygid=$((base + 5))
-mount -t devpts -o "newinstance,ptmxmode=0666,mode=0620,gid=$ttygid,nosuid,noexec" devpts "$root/dev/pts"
+# A devpts of its own, with a cap: ptys a machine opens never starve the host or another machine.
+mount -t devpts -o "newinstance,ptmxmode=0666,mode=0620,gid=$ttygid,max=64,nosuid,noexec" devpts "$root/dev/pts"
 ln -s pts/ptmx "$root/dev/ptmx"
 ln -s /proc/self/fd "$root/dev/fd"
 ln -s /proc/self/fd/0 "$root/dev/stdin"
@@ -54,17 +57,6 @@ mkdir -p "$root/run/lock"
 [ -n "$base" ] && chown -h "$base:$base" "$root/dev/ptmx" "$root/dev/fd" "$root/dev/stdin" "$root/dev/stdout" \
     "$root/dev/stderr" "$root/dev/pts" "$root/dev/shm" "$root/run/lock"
 
-# Make the machine's root the root of this mount namespace, so nothing of the host stays reachable.
-cd "$root"
-pivot_root . mnt
-# The machine's umount is setuid root, and with a user namespace its owner is the machine's root
-# (so it would run as that uid here): no_new_privs keeps it running as the host's root.
-chroot . /usr/bin/setpriv --no-new-privs /usr/bin/umount -l /mnt
-[ -n "$base" ] && [ -d run/mount ] && chown -h "$base:$base" run/mount
-# With a user namespace, enter it last (the other namespaces stay the host's: root inside has no
-# privilege over them) and close its fd (bash: it may be above 9) so no process inside inherits it.
-if [ -n "$userns_fd" ]; then
-    exec chroot . /usr/bin/nsenter --user="/proc/self/fd/$userns_fd" -- /bin/bash -c \
-        "exec $userns_fd<&-; exec /usr/bin/setpriv --bounding-set \"\$1\" -- /usr/bin/tini -s -- /bin/sleep infinity" bash "$caps"
-fi
-exec chroot . /usr/bin/setpriv --bounding-set "$caps" -- /usr/bin/tini -s -- /bin/sleep infinity
+[ -n "$base" ] && mkdir -p "$root/run/mount" && chown -h "$base:$base" "$root/run/mount"
+# The rest (pivot_root, the user namespace, capabilities, seccomp, tini) is host code in one process.
+exec "$python" -I -S "$enter" boot "$root" "$caps" "${userns_fd:--1}" -- /usr/bin/tini -s -- /bin/sleep infinity

@@ -30,7 +30,7 @@ from grader.errors import MailLabError, UsageError
 from grader.gradebook import GradebookError
 from grader.i18n import N_, Msg, _, say, speaking, tr
 from grader.session import LabSession, current_lab, open_lab
-from sandbox import SandboxError, cgroups
+from sandbox import SandboxError
 
 from . import protocol
 from .lifetime import exit_with_parent
@@ -217,7 +217,6 @@ class Handler(socketserver.BaseRequestHandler):
         host_argv = machine.enter_argv(argv, tty=tty, env=env)
 
         def prepare() -> None:
-            cgroups.join(machine.name)
             if tty:  # the caller's terminal becomes the command's: job control and Ctrl-C work inside
                 fcntl.ioctl(0, termios.TIOCSCTTY, 1)
 

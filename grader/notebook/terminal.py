@@ -55,7 +55,6 @@ def shell_argv(machine: Any, decl: Any) -> list[str]:
 
 def main() -> int:
     from grader.session import current_lab, open_lab
-    from sandbox import cgroups
 
     try:
         lab_id = current_lab()
@@ -71,7 +70,6 @@ def main() -> int:
         return 130
     except Exception as exc:  # one sentence, never a traceback in the learner's terminal
         return _stop(tr(TEXT["broken"], why=i18n.say(exc)))
-    cgroups.join(machine.name)
     os.execvp(argv[0], argv)  # the shell replaces us: signals and the terminal go straight to it
     return 0  # not reached
 
