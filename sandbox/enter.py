@@ -10,10 +10,10 @@ and every library loaded up front, joins the machine's cgroup, enters its namesp
 included), drops the capability bounding set to CAPS, loads the seccomp filter, becomes root inside,
 and only then executes the first machine file. It never imports anything after entering.
 
-Nothing of the caller leaks in: descriptors above 2 are closed; the command runs in a new session;
-with TTY=1 it gets a new pseudo-terminal of the machine's own (the caller's terminal is relayed, never
-handed in, so TIOCSTI cannot type into it) and without one, a caller's terminal on stdout or stderr is
-replaced by a pipe that this script relays.
+Nothing of the caller leaks in: descriptors above 2 are closed, and the command's session has no
+controlling terminal of the caller's. With TTY=1 it gets a new pseudo-terminal of the machine's own
+(the caller's terminal is relayed, never handed in, so TIOCSTI cannot type into it); without one, a
+caller's terminal on stdout or stderr becomes a pipe that this script relays, and on stdin /dev/null.
 
 Standard library only, started with -I -S: it must start fast and load nothing from the machine.
 """
@@ -229,6 +229,8 @@ def enter(args):
         raise Fail("the machine is not running")
     rootfd = os.open("/proc/%d/root" % pid, os.O_PATH | os.O_DIRECTORY)
     pipes = {fd: os.pipe() for fd in (1, 2) if not tty and os.isatty(fd)}
+    if not tty and os.isatty(0):  # asked for no terminal: the caller's is not lent for reading either
+        pipes[0] = (os.open("/dev/null", os.O_RDONLY), os.open("/dev/null", os.O_RDONLY))
     flags = CLONE_NEWNS | CLONE_NEWUTS | CLONE_NEWIPC | CLONE_NEWNET | CLONE_NEWPID | CLONE_NEWCGROUP
     check(LIBC.setns(pidfd, flags | (CLONE_NEWUSER if userns else 0)), "entering the machine")
     os.close(pidfd)
@@ -262,7 +264,7 @@ def run_child(argv, env, cwd, master, pipes, own_session):
             os.close(slave)
             os.close(master)
         for fd, (reader, writer) in pipes.items():
-            os.dup2(writer, fd)
+            os.dup2(reader if fd == 0 else writer, fd)
             os.close(reader)
             os.close(writer)
         for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGQUIT, signal.SIGWINCH, signal.SIGPIPE):
@@ -337,7 +339,10 @@ def relay(child, master, pipes):
         sources[0] = master
     for fd, (reader, writer) in pipes.items():
         os.close(writer)
-        sources[reader] = fd
+        if fd == 0:
+            os.close(reader)
+        else:
+            sources[reader] = fd
     status, ended = None, None
     exited = os.pidfd_open(child)  # readable once the command has ended: no polling
     try:
