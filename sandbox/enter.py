@@ -328,7 +328,7 @@ def relay(child, master, pipes):
             raw[1] &= ~termios.OPOST
             raw[3] &= ~(termios.ECHO | termios.ECHONL | termios.ICANON | termios.ISIG | termios.IEXTEN)
             raw[6][termios.VMIN], raw[6][termios.VTIME] = 1, 0
-            termios.tcsetattr(0, termios.TCSAFLUSH, raw)
+            termios.tcsetattr(0, termios.TCSANOW, raw)  # TCSAFLUSH would drop what was typed already
 
             def resize(_number, _frame):
                 try:
@@ -370,7 +370,7 @@ def relay(child, master, pipes):
                     del sources[fd]
     finally:
         if saved is not None:
-            termios.tcsetattr(0, termios.TCSAFLUSH, saved)
+            termios.tcsetattr(0, termios.TCSANOW, saved)
     if os.WIFSIGNALED(status):
         sig = os.WTERMSIG(status)
         signal.signal(sig, signal.SIG_DFL)

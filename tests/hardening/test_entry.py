@@ -208,3 +208,26 @@ def test_proc_shows_no_host_path(machine):
     for what in ("/proc/self/mountinfo", "/proc/1/mountinfo", "/proc/self/cgroup", "/proc/self/mounts"):
         text = sh(machine, f"cat {what}").out
         assert home not in text and machine.name not in text, (what, text)
+
+
+def test_a_terminal_session_gets_what_is_typed_at_once_and_its_exit_code(machine):
+    """The relay of a terminal session: keys typed before the shell is up are not lost (a notebook or
+    workshop terminal sends its first line at once), and the exit code comes back."""
+    import pty
+    import select
+
+    pid, fd = pty.fork()
+    if pid == 0:
+        argv = machine.enter_argv(["/bin/bash", "-l"], tty=True)
+        os.execvp(argv[0], argv)
+    try:
+        os.write(fd, b"echo ROOT=$(id -u)-$(tty)\r")
+        seen, deadline = b"", time.monotonic() + 10
+        while b"ROOT=0-/dev/pts/" not in seen and time.monotonic() < deadline:
+            if select.select([fd], [], [], 0.2)[0]:
+                seen += os.read(fd, 4096)
+        assert b"ROOT=0-/dev/pts/" in seen, seen
+        os.write(fd, b"exit 3\r")
+        assert os.waitpid(pid, 0)[1] >> 8 == 3
+    finally:
+        os.close(fd)
