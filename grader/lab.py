@@ -38,6 +38,7 @@ class MachineDecl:
     address: str = ""  # on the lab network (labs with a [network])
     pids: int = 512  # processes at once
     disk_mb: int = 1024  # what the machine can write
+    cpu: float = 1.0  # cores it may use at most (a quota; 0: none)
 
 
 @dataclass(frozen=True)

@@ -34,7 +34,7 @@ class State:
 def spec_for(decl: MachineDecl, state: State, network: Network | None = None) -> MachineSpec:
     """How to boot a machine of the lab; in a networked lab it joins its node of `network`."""
     spec = MachineSpec(hostname=decl.hostname, domain=decl.domain, lowers=list(state.lowers),
-                       memory_mb=decl.memory_mb, pids=decl.pids, disk_mb=decl.disk_mb,
+                       memory_mb=decl.memory_mb, pids=decl.pids, disk_mb=decl.disk_mb, cpu=decl.cpu,
                        services=list(state.services))
     if network is not None:
         spec.netns = network.netns(decl.name)

@@ -57,6 +57,7 @@ class MachineSpec:
     memory_mb: int = 512
     pids: int = 512
     disk_mb: int = 1024  # the size of its disk (what it can write); 0 = no disk cap, on the host's disk
+    cpu: float = 1.0  # cores it may use at most (a CPU quota); 0 = no quota (its learner's share still holds)
     userns: bool = field(default_factory=userns_default)  # root inside is an unprivileged host uid
     uid_base: int = 0  # the host uid of root inside (with userns; allocated at create)
     hosts: list[str] = field(default_factory=list)  # extra /etc/hosts lines
@@ -189,7 +190,7 @@ class Machine:
         try:
             self._check_mount_points()
             self.as_root(lambda: self._write_identity(spec))
-            cgroups.create(self.name, memory_bytes=spec.memory_mb * 1024 * 1024, pids=spec.pids)
+            cgroups.create(self.name, memory_bytes=spec.memory_mb * 1024 * 1024, pids=spec.pids, cpu=spec.cpu)
             # In a lab network the machine joins the namespace the network made for it; else it gets its own.
             net = ["nsenter", f"--net={spec.netns}", "--"] if spec.netns else []
             # With a user namespace, boot.sh enters it last, through this fd (see boot.sh).
