@@ -16,7 +16,9 @@ import ctypes
 import ipaddress
 import json
 import os
+import resource
 import shutil
+import signal
 import subprocess
 import sys
 import threading
@@ -35,6 +37,8 @@ HUB_MAC = "02:00:00:00:00:01"
 NETNS_DIR = Path("/run/netns")
 CLONE_NEWNET = 0x40000000
 START_TIMEOUT = 5.0
+# The largest file a node may write: its log, dnsmasq's query log, one stored message (<= 10 MiB).
+NODE_FILE_LIMIT = 16 * 2**20
 
 
 @dataclass
@@ -264,11 +268,19 @@ class Network:
                       "spool": str(where / "spool"), "ready": str(where / "ready"), **node.server}
             (where / "server.json").write_text(json.dumps(config, indent=2))
             argv = [sys.executable, "-m", "sandbox.mailserver", str(where / "server.json")]
+        limit = NODE_FILE_LIMIT
+
+        def fenced() -> None:
+            cgroups.join(self.cgroup)
+            # No file a node writes (its log, dnsmasq's query log, one stored message) grows past the
+            # limit: a write beyond it fails (EFBIG) instead of filling the server's disk.
+            resource.setrlimit(resource.RLIMIT_FSIZE, (limit, limit))
+            signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+
         with open(where / "log", "ab") as log:
             proc = subprocess.Popen(["nsenter", f"--net={self.netns(node.name)}", "--", *argv],
                                     stdin=subprocess.DEVNULL, stdout=log, stderr=log, start_new_session=True,
-                                    cwd=str(Path(__file__).resolve().parent.parent),
-                                    preexec_fn=lambda: cgroups.join(self.cgroup))
+                                    cwd=str(Path(__file__).resolve().parent.parent), preexec_fn=fenced)
         procs.remember(where / "pid", proc.pid)
         self._children[node.name] = proc
 

@@ -21,6 +21,7 @@ USER_UNKNOWN = "550 5.1.1 <{address}>: Recipient address rejected: User unknown"
 GREYLISTED = "450 4.7.1 <{address}>: Recipient address rejected: Greylisted, try again later"
 NOT_FQDN = "504 5.5.2 <{address}>: Recipient address rejected: need fully-qualified address"
 WRITE_ERROR = "451 4.3.0 Error: queue file write error"
+SPOOL_FULL = "452 4.3.1 Insufficient system storage"
 
 
 class Accepting:
@@ -31,6 +32,9 @@ class Accepting:
         self.config = config
 
     async def handle_MAIL(self, server, session, envelope, address: str, mail_options: list[str]) -> str:
+        # A full spool says so before the message is sent (as Postfix does when its queue disk is full).
+        if not spool.has_room(self.config.spool, _declared_size(mail_options)):
+            return SPOOL_FULL
         envelope.mail_from = address
         envelope.mail_options.extend(mail_options)
         return MAIL_OK
@@ -55,6 +59,9 @@ class Accepting:
         return None
 
     async def handle_DATA(self, server, session, envelope) -> str:
+        data = envelope.original_content or b""
+        if not spool.has_room(self.config.spool, len(data)):
+            return SPOOL_FULL  # nothing is lost: the client keeps the message and tries again later
         queue_id = self._new_queue_id()
         reply = QUEUED.format(queue_id=queue_id)
         transcript = None
@@ -64,9 +71,9 @@ class Accepting:
             queue_id=queue_id, server=self.config.name, received=datetime.now(timezone.utc).isoformat(),
             client=session.peer, helo=session.host_name, mail_from=envelope.mail_from,
             mail_options=envelope.mail_options, rcpt_tos=envelope.rcpt_tos,
-            data=envelope.original_content, transcript=transcript)
+            data=data, transcript=transcript)
         try:
-            spool.store(self.config.spool, entry)
+            spool.store(self.config.spool, entry, data)
         except OSError:
             return WRITE_ERROR  # the client keeps the message and tries again later: nothing is lost
         return reply
@@ -115,6 +122,15 @@ class Capturing(Accepting):
 
 
 HANDLERS = {"accept": Accepting, "reject": Rejecting, "greylist": Greylisting, "capture": Capturing}
+
+
+def _declared_size(mail_options: list[str]) -> int:
+    """The SIZE=N a client declared in MAIL FROM, else 0."""
+    for option in mail_options:
+        name, _, value = option.partition("=")
+        if name.upper() == "SIZE" and value.isdigit():
+            return int(value)
+    return 0
 
 
 def handler_for(config: ServerConfig) -> Accepting:

@@ -11,6 +11,7 @@ import re
 from aiosmtpd.smtp import SMTP
 
 _BARE_LF = re.compile(rb"(?<!\r)\n")
+TRANSCRIPT_LINES = 2000
 
 
 class LabSMTP(SMTP):
@@ -32,7 +33,7 @@ class LabSMTP(SMTP):
         super().data_received(fixed)
 
     async def push(self, status) -> None:
-        if self.transcript is not None:
+        if self.transcript is not None and len(self.transcript) < TRANSCRIPT_LINES:
             line = status if isinstance(status, str) else status.decode("utf-8", "backslashreplace")
             self.transcript.append(("server", line + "\r\n"))
         await super().push(status)
@@ -40,5 +41,5 @@ class LabSMTP(SMTP):
     def _record_client(self, data: bytes) -> None:
         lines = (self._partial + data).split(b"\n")
         self._partial = lines.pop()
-        for line in lines:
+        for line in lines[:max(TRANSCRIPT_LINES - len(self.transcript), 0)]:  # a flood is not kept
             self.transcript.append(("client", (line + b"\n").decode("utf-8", "backslashreplace")))

@@ -19,11 +19,12 @@ from pathlib import Path
 
 from ..errors import SandboxError
 from . import config as config_module
+from . import spool
 from .config import ConfigError, ServerConfig
 from .handlers import handler_for
 from .protocol import LabSMTP
 
-SIZE_LIMIT = 10 * 1024 * 1024   # bytes, like Postfix's message_size_limit
+SIZE_LIMIT = spool.SIZE_LIMIT   # bytes: a bigger message gets 552 (SIZE is advertised in EHLO)
 IDLE_TIMEOUT = 120              # seconds a client may stay silent before it is cut off
 EXIT_BAD_SETUP = 2
 

@@ -359,3 +359,25 @@ def test_a_notebook_cell_can_unplug_and_stop_nodes(world, monkeypatch):
     with pytest.raises(LabNotReady) as caught:
         lab.node("mx9", "stop")
     assert "no node called 'mx9'" in str(caught.value)
+
+
+def test_a_flood_of_dns_queries_leaves_a_capped_query_log(monkeypatch):
+    """Does dnsmasq's query log grow without bound when a learner floods the lab's DNS?"""
+    import sandbox.network as network_module
+
+    monkeypatch.setattr(network_module, "NODE_FILE_LIMIT", 64 * 1024)
+    session = open_lab("mx-world", "pytest-dnsflood", record=False)
+    try:
+        session.start()
+        host = session.host()
+        flood = ("for i in $(seq 40); do dig +tries=1 +time=1 @$(awk '/nameserver/{print $2; exit}' /etc/resolv.conf) "
+                 "-f <(for n in $(seq 50); do echo name$i-$n.example.test A; done) >/dev/null; done")
+        host.run("bash", "-c", flood, timeout=60)
+        network = session.network()
+        dns = next(n.name for n in network.spec.nodes if n.kind == "dns")
+        log = network.node_dir(dns) / "queries.log"
+        assert 48 * 1024 < log.stat().st_size <= 64 * 1024  # the flood reached the cap, and stopped there
+        # ... and DNS still answers.
+        assert host.world.resolve_mx("remote.test") == [(10, "mx1.remote.test"), (20, "mx2.remote.test")]
+    finally:
+        _remove(session)

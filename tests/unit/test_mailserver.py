@@ -17,6 +17,7 @@ from sandbox.errors import SandboxError
 from sandbox.mailserver import Received, find, messages
 from sandbox.mailserver.config import ConfigError, from_dict
 from sandbox.mailserver.server import wait_ready
+from sandbox.mailserver import spool as spoolmod
 from sandbox.mailserver.spool import parse_headers, record, store
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -414,15 +415,23 @@ def test_wait_ready_says_when_the_server_died(tmp_path):
 
 
 # -- the reader: pure functions over files ------------------------------------------------------
+def _data(message_id: str) -> bytes:
+    return f"Message-Id: <{message_id}>\r\n\r\nhi\r\n".encode()
+
+
 def _entry(queue_id: str, received: str, message_id: str = "x@client.example") -> dict:
     return record(queue_id=queue_id, server="mx1", received=received, client=("192.0.2.10", 40000),
                   helo="mail1.example.test", mail_from="alice@example.test", mail_options=[],
-                  rcpt_tos=["bob@remote.test"], data=f"Message-Id: <{message_id}>\r\n\r\nhi\r\n".encode())
+                  rcpt_tos=["bob@remote.test"], data=_data(message_id))
+
+
+def _store(folder, queue_id: str, received: str, message_id: str = "x@client.example"):
+    return store(folder, _entry(queue_id, received, message_id), _data(message_id))
 
 
 def test_the_reader_skips_corrupt_half_written_and_foreign_files(tmp_path):
-    store(tmp_path, _entry("BBBBBB2222", "2026-11-30T06:00:02.000000+00:00", "second@x"))
-    store(tmp_path, _entry("AAAAAA1111", "2026-11-30T06:00:01.000000+00:00", "first@x"))
+    _store(tmp_path, "BBBBBB2222", "2026-11-30T06:00:02.000000+00:00", "second@x")
+    _store(tmp_path, "AAAAAA1111", "2026-11-30T06:00:01.000000+00:00", "first@x")
     (tmp_path / "CORRUPT001.json").write_text('{"queue_id": "CORRUPT001", "server": ')
     (tmp_path / ".HALF00001.tmp").write_text(json.dumps(_entry("HALF00001", "2026-11-30T06:00:00+00:00")))
     (tmp_path / "LIST000001.json").write_text("[1, 2]")
@@ -449,8 +458,9 @@ def test_the_reader_of_a_missing_spool_finds_nothing(tmp_path):
 
 
 def test_store_leaves_no_temporary_file(tmp_path):
-    path = store(tmp_path, _entry("AAAAAA1111", "2026-11-30T06:00:01+00:00"))
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["AAAAAA1111.json"] == [path.name]
+    path = _store(tmp_path, "AAAAAA1111", "2026-11-30T06:00:01+00:00")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["AAAAAA1111.eml", "AAAAAA1111.json"]
+    assert path.name == "AAAAAA1111.json"
 
 
 def test_headers_are_unfolded_in_order_with_duplicates():
@@ -460,3 +470,75 @@ def test_headers_are_unfolded_in_order_with_duplicates():
                                   ("Subject", "folded twice"), ("X-Empty", "")]
     assert parse_headers("no header here\r\n\r\n") == []
     assert parse_headers(" leading space\r\nSubject: x\r\n") == []
+
+
+# -- bounds: what a learner's machine can make the host store, and what the grader reads back ----
+def _message(size: int, tag: str = "big") -> bytes:
+    head = f"From: a@client.example\r\nTo: bob@remote.test\r\nMessage-Id: <{tag}@client.example>\r\n\r\n".encode()
+    line = b"x" * 998 + b"\r\n"
+    return head + line * (size // len(line))
+
+
+def test_a_message_over_the_size_limit_gets_552(start):
+    server = start()
+    with server.smtp() as client:
+        client.ehlo()
+        assert int(client.esmtp_features["size"]) == spoolmod.SIZE_LIMIT
+        # Declared too big in MAIL FROM, or simply sent too big.
+        code, _ = client.mail("a@client.example", ["SIZE=%d" % (spoolmod.SIZE_LIMIT + 1)])
+        assert code == 552
+        client.rset()
+        client.mail("a@client.example")
+        client.rcpt("bob@remote.test")
+        code, _ = client.data(_message(spoolmod.SIZE_LIMIT + 100_000))
+        assert code == 552
+    assert messages(server.spool) == []
+
+
+def test_a_message_is_stored_as_its_own_bytes(start):
+    server = start()
+    data = _message(9 * 1024 * 1024, "nine")
+    with server.smtp() as client:
+        client.sendmail("a@client.example", ["bob@remote.test"], data)
+    (found,) = messages(server.spool)
+    eml = found.path.with_suffix(".eml")
+    assert eml.stat().st_size == len(data)  # the bytes, not an escaped copy many times larger
+    assert found.path.stat().st_size < 4096  # the envelope and headers beside them
+    assert found.size == len(data) and found.message_id == "nine@client.example"
+    assert found.truncated and len(found.raw) == spoolmod.RAW_LIMIT  # what the grader holds of it
+
+
+def test_a_full_spool_answers_452_and_keeps_what_it_has(start):
+    server = start()
+    small = _message(10_000)
+    with server.smtp() as client:
+        for n in range(3):
+            client.sendmail("a@client.example", ["bob@remote.test"], small)
+    # Fill it up to its byte cap from the side (a server restart reads the same folder).
+    (server.spool / "FILLER.eml").write_bytes(b"x" * (spoolmod.SPOOL_BYTES - 20_000))
+    with server.smtp() as client:
+        client.ehlo()
+        code, text = client.mail("a@client.example", ["SIZE=%d" % len(small)])
+        assert (code, text) == (452, b"4.3.1 Insufficient system storage")
+        client.rset()
+        with pytest.raises(smtplib.SMTPSenderRefused) as refused:
+            client.sendmail("a@client.example", ["bob@remote.test"], small)
+        assert refused.value.smtp_code == 452
+    assert len(messages(server.spool)) == 3
+
+
+def test_reading_a_spool_of_big_messages_stays_small(tmp_path):
+    """The grader reading 30 messages of 10 MiB each keeps at most RAW_LIMIT of each."""
+    data = _message(spoolmod.SIZE_LIMIT - 10_000)
+    for n in range(30):
+        entry = spoolmod.record(queue_id=f"Q{n:04d}", server="mx1", received=f"2026-12-05T00:00:{n:02d}+00:00",
+                             client=("192.0.2.10", 1), helo="x", mail_from="a@x", mail_options=[],
+                             rcpt_tos=["b@remote.test"], data=data)
+        spoolmod.store(tmp_path, entry, data)
+    code = ("import resource, sys; from sandbox.mailserver.spool import messages; "
+            f"found = messages({str(tmp_path)!r}); assert len(found) == 30; "
+            "print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024)")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    peak_mib = int(done.stdout)
+    assert peak_mib < 150, peak_mib  # 30 x 10 MiB would be 300 MiB and more
