@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import importlib.util
+import os
 import itertools
 import sys
 from dataclasses import dataclass
@@ -74,6 +75,22 @@ def checks_of_module(module_globals: dict[str, Any]) -> dict[str, list[Check]]:
     for chk in module_globals.get(_REGISTRY_NAME, []):
         by_step.setdefault(chk.step, []).append(chk)
     return by_step
+
+
+_loaded: dict[tuple[str, int], dict[str, list[Check]]] = {}
+
+
+def checks_of(path: str | Path) -> dict[str, list[Check]]:
+    """load_checks, kept while the file is unchanged (an author's edit is seen at the next call)."""
+    try:
+        key = (str(path), os.stat(path).st_mtime_ns)
+    except OSError:
+        return load_checks(path)
+    if key not in _loaded:
+        if len(_loaded) > 64:
+            _loaded.clear()
+        _loaded[key] = load_checks(path)
+    return _loaded[key]
 
 
 def load_checks(path: str | Path) -> dict[str, list[Check]]:

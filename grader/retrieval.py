@@ -20,6 +20,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Callable
 
+from .bounded import BYTES, SECONDS, TooMuch, TooSlow, bounded, insecure_context
 from .i18n import _
 
 Connect = Callable[[str, int, float], socket.socket]
@@ -71,7 +72,7 @@ class _ViaConnect:
         super().__init__(host, port, timeout)
 
     def _create_socket(self, timeout):
-        sock = self._make_socket(self.host, self.port, timeout)
+        sock = bounded(self._make_socket(self.host, self.port, timeout))
         sock.settimeout(timeout)
         return sock
 
@@ -86,10 +87,7 @@ class _IMAP4(_ViaConnect, imaplib.IMAP4):
 
 def _context() -> ssl.SSLContext:
     # The probe is after whether a client can log in and read, not whom to trust.
-    context = ssl.create_default_context()
-    context.check_hostname = False
-    context.verify_mode = ssl.CERT_NONE
-    return context
+    return insecure_context()
 
 
 def _text(value: bytes | str) -> str:
@@ -97,6 +95,10 @@ def _text(value: bytes | str) -> str:
 
 
 def _trouble(error: BaseException, timeout: float) -> str:
+    if isinstance(error, TooMuch):
+        return _("the server sent more than {kib} KiB: no mail server does that", kib=BYTES // 1024)
+    if isinstance(error, TooSlow):
+        return _("the conversation took longer than {seconds} s: the server answers too slowly", seconds=f"{SECONDS:g}")
     if isinstance(error, (TimeoutError, socket.timeout)):
         return _("no answer within {seconds} s", seconds=f"{timeout:g}")
     if isinstance(error, ConnectionRefusedError):

@@ -16,6 +16,7 @@ from .result import ItemResult, Status, StepResult
 log = logging.getLogger(__name__)
 
 RETRY_INTERVAL = 0.2
+STEP_DEADLINE = 60.0  # seconds for all of a step's checks
 RETRY_HINT = _("Try the check again. If it keeps happening, reset the step (or restart your lab machine).")
 # What a check saw can be a learner's 8 MiB of command output; the panel and gradebook keep this much.
 DETAIL_LIMIT = 2000
@@ -24,7 +25,7 @@ GRADER_BUG_HINT = _("This is a problem in the grader, not in your work. Try the 
 
 
 def run_step(checks: Sequence[Check], host: Host, *, lab: str, step: str,
-             deadline: float = 60.0,
+             deadline: float = STEP_DEADLINE,
              clock: Callable[[], float] = time.monotonic,
              sleep: Callable[[float], None] = time.sleep) -> StepResult:
     """Run `checks` in order. The first FAIL or ERROR stops the step; later checks are NOT_RUN."""

@@ -20,12 +20,14 @@ import time
 from dataclasses import dataclass, field
 from typing import Callable, Iterable
 
+from .bounded import BYTES, SECONDS, TooMuch, TooSlow, bounded, insecure_context
 from .i18n import N_, Msg, _, translate
 
 Connect = Callable[[str, int, float], socket.socket]
 _LINE_END = re.compile(rb"\r\n|\r|\n")
 _LEADING_DOT = re.compile(rb"^\.", re.MULTILINE)
 _MAX_LINE = 8192  # as smtplib: a longer line is no SMTP reply
+_MAX_REPLY_LINES = 200  # a real EHLO reply has about ten
 _REPLY_LINE = re.compile(rb"[2-5]\d\d(?:[ -]|\r?\n|$)")
 _QUEUED_AS = re.compile(r"queued as (?P<qid>[0-9A-Za-z]+)")
 _CONNECT_ERRORS = {
@@ -134,7 +136,7 @@ class _Client(smtplib.SMTP):
     def open(self, host: str, port: int) -> None:
         """Connect (OSError when it cannot); the greeting is read apart, so its trouble is told apart."""
         self._host = host  # for STARTTLS's server_hostname
-        self.sock = self._connect(host, port, self.timeout)
+        self.sock = bounded(self._connect(host, port, self.timeout))
         self.sock.settimeout(self.timeout)
         self.file = None
 
@@ -169,6 +171,9 @@ class _Client(smtplib.SMTP):
             if not _REPLY_LINE.match(line):
                 code, texts = -1, [line.strip(b" \t\r\n")]
                 break
+            if len(texts) >= _MAX_REPLY_LINES:
+                self.close()
+                raise smtplib.SMTPResponseException(500, b"A reply of more than %d lines." % _MAX_REPLY_LINES)
             code = int(line[:3])
             texts.append(line[4:].strip(b" \t\r\n"))
             if line[3:4] != b"-":
@@ -262,9 +267,7 @@ def converse(connect: Connect, host: str, port: int = 25, *, ehlo: str = "client
 
 def _start_tls(client: _Client, talk: Conversation) -> bool:
     # The lab's certificates are self-signed: the probe is after whether TLS works, not whom to trust.
-    context = ssl.create_default_context()
-    context.check_hostname = False
-    context.verify_mode = ssl.CERT_NONE
+    context = insecure_context()
     try:
         talk.starttls = Reply.of(*client.starttls(context=context))
     except smtplib.SMTPResponseException as refused:
@@ -305,6 +308,11 @@ def _connect_error(error: OSError, host: str) -> str:
 
 def _trouble(step: str, error: Exception, timeout: float) -> str:
     cause = (error.__cause__ or error.__context__) if isinstance(error, smtplib.SMTPServerDisconnected) else error
+    if isinstance(cause, TooMuch):
+        return _("the server sent more than {kib} KiB by {step}: no mail server does that", kib=BYTES // 1024, step=step)
+    if isinstance(cause, TooSlow):
+        return _("the conversation took longer than {seconds} s by {step}: the server answers too slowly",
+                 seconds=f"{SECONDS:g}", step=step)
     if isinstance(cause, TimeoutError):
         return _("no answer to {step} within {seconds} s", step=step, seconds=f"{timeout:g}")
     if isinstance(error, smtplib.SMTPServerDisconnected) or isinstance(cause, ConnectionError):

@@ -159,6 +159,20 @@ def remove(name: str, wait: float = 2.0) -> None:
             pass  # another of their machines still runs
 
 
+def sweep(prefix: str) -> None:
+    """Remove the empty cgroups named PREFIX... directly under MailLab's (those of ended processes)."""
+    for base in _bases():
+        try:
+            found = [d for d in base.iterdir() if d.is_dir() and d.name.startswith(prefix)]
+        except OSError:
+            continue
+        for d in found:
+            try:
+                d.rmdir()
+            except OSError:
+                pass  # still in use
+
+
 def memory_usage(name: str) -> int | None:
     for d in _dirs(name):
         for filename in ("memory.current", "memory.usage_in_bytes"):
