@@ -140,6 +140,29 @@ class MachineBackend:
             raise SandboxError(DISK_FULL)
         return done
 
+    def kernel_processes(self) -> list[tuple[int, int, str, str]]:
+        """(pid inside, uid inside, comm, args) of every process of the machine, from the host's /proc."""
+        from sandbox import procview
+
+        inside = getattr(self.machine, "inside_uid", lambda uid: uid)
+        return [(p.pid, inside(p.uid), p.comm, p.args) for p in procview.processes(self.machine.name)]
+
+    def kernel_sockets(self, proto: str) -> list[tuple[str, int, tuple[str, ...]]]:
+        """(address, port, programs) of the machine's listening sockets, from the host's /proc."""
+        from sandbox import procview
+
+        pid = self.machine.pid
+        if pid is None:
+            raise SandboxError(_("The machine is not running."))
+        owners = procview.socket_owners(procview.processes(self.machine.name))
+        return [(s.address, s.port, tuple(owners.get(s.inode, ()))) for s in procview.sockets(pid, proto)]
+
+    def run_trusted(self, argv: Sequence[str], files: dict[str, bytes], *, timeout: float) -> ExecResult:
+        """A trusted program (sandbox/trusted.py) on copies of the machine's files."""
+        from sandbox import trusted
+
+        return trusted.run(self.machine, argv, files, timeout=timeout)
+
     def stat(self, path: str) -> os.stat_result | None:
         try:
             with _Walk(self.root, path) as walk:

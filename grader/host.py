@@ -143,26 +143,69 @@ class Host:
         return File(self.backend, path, limit=self.read_limit)
 
     def processes(self, comm: str | None = None) -> list[Process]:
-        res = self._tool("ps", "-eo", "pid,user:32,comm,args")
-        found = parse_ps(res.out)
+        """The machine's processes: from the kernel's own tables where the backend can read them (a
+        `ps` replaced inside cannot hide or invent one), else from `ps`."""
+        kernel = getattr(self.backend, "kernel_processes", None)
+        if kernel is not None:
+            names = self._user_names()
+            found = [Process(pid, names.get(uid, str(uid)), name, args) for pid, uid, name, args in kernel()]
+        else:
+            found = parse_ps(self._tool("ps", "-eo", "pid,user:32,comm,args").out)
         return [p for p in found if comm is None or p.comm == comm]
+
+    def _user_names(self) -> dict[int, str]:
+        try:
+            text = self.backend.read_bytes("/etc/passwd", self.read_limit).decode("utf-8", "replace")
+        except OSError:
+            return {}
+        names = {}
+        for line in text.splitlines():
+            fields = line.split(":")
+            if len(fields) > 2 and fields[2].isdigit():
+                names.setdefault(int(fields[2]), fields[0])
+        return names
 
     def listening(self, port: int | None = None, proto: str = "tcp") -> list[Socket]:
         """Sockets listening on `port` (all when None), as `ss` inside the machine sees them."""
         flag = {"tcp": "-ltnpH", "udp": "-lunpH"}.get(proto)
         if flag is None:
             raise ValueError(f"proto must be 'tcp' or 'udp', not {proto!r}")
-        res = self._tool("ss", flag)
-        sockets = parse_ss(res.out, proto)
+        kernel = getattr(self.backend, "kernel_sockets", None)
+        if kernel is not None:  # the kernel's own table of the machine's network: `ss` inside may lie
+            sockets = [Socket(proto, address, number, programs) for address, number, programs in kernel(proto)]
+        else:
+            sockets = parse_ss(self._tool("ss", flag).out, proto)
         return [s for s in sockets if port is None or s.port == port]
 
     # -- Postfix probes ---------------------------------------------------------------------
+
+    def _postconf(self, *args: str):
+        """`postconf ARGS` on the machine's main.cf and master.cf. Where the backend has trusted tools,
+        Postfix's own postconf from the image runs on copies of the two files (read without following
+        links): a `postconf` replaced inside the machine cannot tell the grader what it wants to hear."""
+        trusted = getattr(self.backend, "run_trusted", None)
+        if trusted is None:
+            return self.run("postconf", *args)  # a backend without trusted tools (unit tests' fakes)
+        if self.backend.stat("/usr/sbin/postconf") is None:  # Postfix is not installed (or was removed)
+            return ExecResult(argv=("postconf", *args), returncode=127, stdout=b"",
+                              stderr=b"postconf: command not found", duration=0.0)
+        files = {}
+        for name in ("main.cf", "master.cf"):
+            try:
+                files[name] = self.backend.read_bytes(f"/etc/postfix/{name}", self.read_limit)
+            except FileNotFoundError:
+                pass
+            except OSError as exc:
+                raise Fail(_("/etc/postfix/{name} cannot be read: {error}", name=name,
+                             error=exc.strerror or str(exc))) from None
+        argv = ["/usr/sbin/postconf", "-c", "/tmp", *args]
+        return trusted(argv, files, timeout=self._bound(self.timeout, argv))
 
     def postconf(self, name: str, expand: bool = False) -> str | None:
         """A main.cf parameter's value; None when Postfix is missing or the name is unknown."""
         if not _PARAMETER.fullmatch(name):
             raise ValueError(f"not a Postfix parameter name: {name!r}")
-        res = self.run("postconf", "-xh" if expand else "-h", name)
+        res = self._postconf("-xh" if expand else "-h", name)
         if res.returncode == 127:
             return None
         if not res.ok:
@@ -173,7 +216,9 @@ class Host:
         return re.sub(r"\n[ \t]+", " ", res.out.rstrip("\n"))
 
     def postconf_lint(self) -> PostconfLint:
-        res = self._tool("postconf", "-n")
+        res = self._postconf("-n")
+        if res.returncode == 127:
+            raise MissingCommand(("postconf", "-n"))
         if not res.ok:
             raise Fail(_("`postconf -n` failed: {error}", error=first_line(res.err) or res.returncode))
         return parse_postconf_n(res.out, res.err)

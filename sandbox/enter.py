@@ -40,6 +40,8 @@ CLONE_NEWUSER, CLONE_NEWPID, CLONE_NEWNET = 0x10000000, 0x20000000, 0x40000000
 PR_SET_PDEATHSIG, PR_SET_DUMPABLE, PR_CAPBSET_DROP, PR_CAP_AMBIENT = 1, 4, 24, 47
 PR_CAP_AMBIENT_CLEAR_ALL = 4
 MNT_DETACH = 2
+MS_RDONLY, MS_NOSUID, MS_NODEV, MS_BIND, MS_REC, MS_PRIVATE = 1, 2, 4, 4096, 16384, 1 << 18
+PR_SET_NO_NEW_PRIVS = 38
 TIOCSCTTY, TIOCGPTPEER, TIOCSPTLCK, TIOCSTI, TIOCLINUX = 0x540E, 0x5441, 0x40045431, 0x5412, 0x541C
 GRACE = 0.3  # output still passed on after the command ended (a daemon it started may hold the terminal)
 with open("/proc/sys/kernel/cap_last_cap") as _f:
@@ -68,21 +70,21 @@ class ArgCmp(ctypes.Structure):
                 ("datum_b", ctypes.c_uint64)]
 
 
-class Fail(Exception):
+class Refused(Exception):
     pass
 
 
 def check(result, what):
     if result < 0:
         err = ctypes.get_errno()
-        raise Fail("%s: %s" % (what, os.strerror(err)))
+        raise Refused("%s: %s" % (what, os.strerror(err)))
     return result
 
 
 def seccomp_filter():
     """Prepared now (libseccomp is a host library: load it before entering), loaded later."""
     if SECCOMP is None:
-        raise Fail("libseccomp.so.2 is missing on the host (install the libseccomp2 package)")
+        raise Refused("libseccomp.so.2 is missing on the host (install the libseccomp2 package)")
     SECCOMP.seccomp_init.restype = ctypes.c_void_p
     SECCOMP.seccomp_rule_add_array.argtypes = [ctypes.c_void_p, ctypes.c_uint32, ctypes.c_int, ctypes.c_uint,
                                                ctypes.POINTER(ArgCmp)]
@@ -91,7 +93,7 @@ def seccomp_filter():
     SECCOMP.seccomp_load.argtypes = [ctypes.c_void_p]
     ctx = SECCOMP.seccomp_init(SCMP_ACT_ALLOW)
     if not ctx:
-        raise Fail("seccomp_init failed")
+        raise Refused("seccomp_init failed")
     # Loaded while holding CAP_SYS_ADMIN in the machine's user namespace (or the host's), so it needs no
     # no_new_privs: Postfix's setgid postdrop must keep working for the machine's users.
     check(SECCOMP.seccomp_attr_set(ctx, SCMP_FLTATR_CTL_NNP, 0), "seccomp")
@@ -226,7 +228,7 @@ def enter(args):
             f.write("0")
     pidfd = check(LIBC.syscall(SYS_PIDFD_OPEN, pid, 0), "the machine is not running")
     if start_time(pid) != started:  # the pid is held by pidfd now: is it still the machine's init?
-        raise Fail("the machine is not running")
+        raise Refused("the machine is not running")
     rootfd = os.open("/proc/%d/root" % pid, os.O_PATH | os.O_DIRECTORY)
     pipes = {fd: os.pipe() for fd in (1, 2) if not tty and os.isatty(fd)}
     if not tty and os.isatty(0):  # asked for no terminal: the caller's is not lent for reading either
@@ -379,15 +381,48 @@ def relay(child, master, pipes):
     return os.WEXITSTATUS(status)
 
 
+# -- tool: a trusted program, in the machine's network and host name, reading copies of its files ----
+
+def tool(args):
+    """A program of the read-only trusted tree (the image and its packages, never a machine's files),
+    run as nobody in the machine's network and uts namespaces (so defaults that come from the host
+    name and the interfaces are the machine's), on copies of the machine's files in FILES."""
+    pid, started, trusted, image, files, argv = int(args[0]), int(args[1]), args[2], args[3], args[4], args[6:]
+    close_fds_above(2)
+    ctx = seccomp_filter()
+    pidfd = check(LIBC.syscall(SYS_PIDFD_OPEN, pid, 0), "the machine is not running")
+    if start_time(pid) != started:
+        raise Refused("the machine is not running")
+    check(LIBC.unshare(CLONE_NEWNS), "a mount namespace")
+    check(LIBC.mount(b"none", b"/", None, MS_REC | MS_PRIVATE, None), "private mounts")
+    root = files + "/root"
+    options = "lowerdir=%s:%s" % (trusted, image)
+    check(LIBC.mount(b"overlay", root.encode(), b"overlay", MS_RDONLY | MS_NODEV | MS_NOSUID, options.encode()),
+          "mounting the trusted tools")
+    check(LIBC.mount((files + "/files").encode(), (root + "/tmp").encode(), None, MS_BIND, None), "the files")
+    check(LIBC.setns(pidfd, CLONE_NEWNET | CLONE_NEWUTS), "the machine's network")
+    os.close(pidfd)
+    os.chroot(root)
+    os.chdir("/tmp")
+    check(LIBC.setgroups(0, None), "setgroups")
+    os.setresgid(65534, 65534, 65534)
+    os.setresuid(65534, 65534, 65534)  # nobody: it reads and prints, nothing more
+    check(LIBC.prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0), "no_new_privs")
+    check(SECCOMP.seccomp_load(ctx), "loading the seccomp filter")
+    os.execve(argv[0], argv, {"PATH": "/usr/sbin:/usr/bin:/sbin:/bin", "LANG": "C.UTF-8", "LC_ALL": "C.UTF-8"})
+
+
 def main(argv):
     try:
         if argv[:1] == ["boot"]:
             boot(argv[1:])
         elif argv[:1] == ["exec"]:
             return enter(argv[1:])
-        os.write(2, b"usage: enter.py boot|exec ...\n")
+        elif argv[:1] == ["tool"]:
+            tool(argv[1:])
+        os.write(2, b"usage: enter.py boot|exec|tool ...\n")
         return 2
-    except (Fail, OSError) as exc:
+    except (Refused, OSError) as exc:
         os.write(2, ("maillab: %s\n" % exc).encode(errors="replace"))
         return 125
     except BaseException as exc:  # never a traceback: it would read source files after entering

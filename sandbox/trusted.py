@@ -1,0 +1,101 @@
+"""Trusted tools: Postfix's and Dovecot's own programs, from the image's packages, never a machine's.
+
+Root inside a machine may replace `postconf` or `doveconf` with a script that prints what the grader
+wants to see. So the grader runs the genuine programs instead: unpacked once from the `.deb` files
+of the image's offline repository (the same packages the learner installs) into a folder beside the
+image, and run by enter.py's `tool` mode as nobody, in a read-only root of the image and these
+packages, on copies of the machine's files (read by the grader's no-follow walk), inside the
+machine's network and uts namespaces so that defaults taken from the host name and the interfaces
+are the machine's own.
+"""
+from __future__ import annotations
+
+import fcntl
+import os
+import shutil
+import subprocess
+import tempfile
+import time
+from pathlib import Path
+from typing import Mapping, Sequence
+
+from . import image, paths, procs
+from .errors import MachineNotRunning, SandboxError, _
+from .machine import ENTER, HOST_PYTHON, Machine
+from .result import ExecResult
+from .runner import run_bounded
+
+# The packages unpacked (libraries first, the programs last, so theirs win where names meet).
+PACKAGES = ("lib", "postfix", "dovecot-core")
+
+
+def tree() -> Path:
+    """The unpacked packages (made on first use, once per image)."""
+    root = image.ensure_image(quiet=True)
+    target = root.parent / "trusted"
+    if (target / ".complete").exists():
+        return target
+    with open(root.parent / ".trusted.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if (target / ".complete").exists():
+            return target
+        repo = root / "srv" / "offline-apt"
+        debs = sorted(repo.glob("*.deb"))
+        chosen = [d for prefix in PACKAGES for d in debs if d.name.startswith(prefix + "_" if prefix != "lib" else "lib")]
+        if not any(d.name.startswith("postfix_") for d in chosen):
+            raise SandboxError(_("The lab image has no Postfix package to check with: rebuild it with "
+                                 "`maillab image build`."))
+        work = Path(tempfile.mkdtemp(prefix=".trusted-", dir=root.parent))
+        try:
+            for deb in chosen:
+                done = subprocess.run(["dpkg-deb", "-x", str(deb), str(work)], capture_output=True, text=True)
+                if done.returncode != 0:
+                    raise SandboxError(_("Could not unpack {package}: {error}", package=deb.name,
+                                         error=done.stderr.strip()))
+            _merge_usr(work)
+            (work / ".complete").write_text("")
+            shutil.rmtree(target, ignore_errors=True)
+            os.rename(work, target)
+        finally:
+            shutil.rmtree(work, ignore_errors=True)
+    return target
+
+
+def _merge_usr(work: Path) -> None:
+    """Debian's image has /lib, /bin and /sbin as links into /usr; a package's own /lib folder would hide
+    the link (and the dynamic loader behind it) in the layered root: its files move under /usr."""
+    for name in ("bin", "sbin", "lib", "lib64"):
+        top = work / name
+        if top.is_dir() and not top.is_symlink():
+            shutil.copytree(top, work / "usr" / name, symlinks=True, dirs_exist_ok=True)
+            shutil.rmtree(top)
+
+
+def run(machine: Machine, argv: Sequence[str], files: Mapping[str, bytes], *, timeout: float = 10.0) -> ExecResult:
+    """Run a trusted program (argv[0]: its absolute path in the trusted tree) with `files` (name ->
+    bytes) in its working folder /tmp; in the machine's network and host name."""
+    pid = machine.pid
+    if pid is None:
+        raise MachineNotRunning(_("Machine {name} is not running: start it with `maillab lab start`.",
+                                  name=machine.name))
+    trusted = tree()
+    scratch = paths.home() / "tmp"
+    scratch.mkdir(parents=True, exist_ok=True)
+    work = Path(tempfile.mkdtemp(prefix="tool-", dir=scratch))
+    try:
+        os.chmod(work, 0o755)
+        (work / "root").mkdir()
+        (work / "files").mkdir(mode=0o755)
+        for name, data in files.items():
+            if "/" in name or name.startswith("."):
+                raise ValueError(f"not a plain file name: {name!r}")
+            (work / "files" / name).write_bytes(data)
+            os.chmod(work / "files" / name, 0o644)
+            # Postfix waits while a table or main.cf looks freshly written (it may be mid-edit): a copy is not.
+            old = time.time() - 60
+            os.utime(work / "files" / name, (old, old))
+        host_argv = [HOST_PYTHON, "-I", "-S", str(ENTER), "tool", str(pid), str(procs.start_time(pid)),
+                     str(trusted), str(image.ensure_image(quiet=True)), str(work), "--", *argv]
+        return run_bounded(host_argv, timeout=timeout, shown_argv=list(argv))
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
