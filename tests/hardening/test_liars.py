@@ -1,0 +1,83 @@
+"""Root inside replaces the programs the grader used to ask (postconf, ps, ss, postfix) with liars
+that print what a solved machine prints: a step in a wrong state must still FAIL, and a solved
+machine must still PASS. The genuine answers come from Postfix's own postconf from the image and
+from the kernel's tables, read from the host."""
+import pytest
+
+from grader.result import Status
+from grader.session import open_lab
+
+pytestmark = pytest.mark.machine
+LEARNER = "pytest-liar"
+
+
+def _liar(session, path, output, code=0):
+    """Replace `path` in the machine with a script that prints `output` and exits with `code`."""
+    script = f"#!/bin/sh\ncat <<'EOF'\n{output}\nEOF\nexit {code}\n"
+    done = session.machine().exec(["/bin/sh", "-c", f"[ -e {path}.real ] || cp -a {path} {path}.real; "
+                                                     f"cat > {path} && chmod 755 {path}"], input=script.encode())
+    assert done.returncode == 0, done
+
+
+@pytest.fixture
+def session_of():
+    opened = []
+
+    def open_one(lab_id):
+        session = open_lab(lab_id, LEARNER, record=False)
+        opened.append(session)
+        return session
+    yield open_one
+    for session in opened:
+        for machine in session.machines():
+            machine.destroy()
+        network = session.network()
+        if network is not None:
+            network.destroy()
+
+
+def _solved_output(session, step, argv):
+    """What the genuine program prints in the solved state of `step` (the liar's script)."""
+    session.reset(step)
+    session.solve(step, only=True)
+    return session.machine().exec(argv).out.rstrip("\n")
+
+
+def test_a_lying_postconf_does_not_pass_the_destinations_step(session_of):
+    session = session_of("basic-config")
+    said = _solved_output(session, "destinations", ["postconf", "-n"])
+    session.reset("destinations")
+    for path in ("/usr/sbin/postconf",):
+        _liar(session, path, said)
+    assert "example.test" in session.machine().exec(["postconf", "-n"]).out  # the liar is in place
+    result = session.check("destinations")
+    assert result.status is Status.FAIL, result
+    # ... and the genuine solution passes, whatever a liar says.
+    session.machine().exec(["sh", "-c", "mv /usr/sbin/postconf.real /usr/sbin/postconf"])
+    session.solve("destinations", only=True)
+    _liar(session, "/usr/sbin/postconf", "mydestination = nothing.test")
+    assert session.check("destinations").status is Status.PASS
+
+
+def test_lying_ps_ss_and_postfix_do_not_pass_the_start_step(session_of):
+    session = session_of("install-postfix")
+    ps = _solved_output(session, "start", ["ps", "-eo", "pid,user:32,comm,args"])
+    ss = _solved_output(session, "start", ["ss", "-ltnpH"])
+    session.reset("start")  # Postfix installed, not running
+    _liar(session, "/usr/bin/ps", ps)
+    _liar(session, "/usr/bin/ss", ss)
+    _liar(session, "/usr/sbin/postfix", "postfix/postfix-script: the Postfix mail system is running: PID: 77")
+    result = session.check("start")
+    assert result.status is Status.FAIL, result
+    assert result.first_problem.name == "smtp_port_25_is_listening", result.first_problem
+
+
+def test_a_lying_postconf_does_not_hide_a_missing_maillog_file(session_of):
+    """maillog_file decides where the grader reads the log: a liar must not steer it."""
+    session = session_of("install-postfix")
+    session.reset("start")
+    session.solve("start", only=True)
+    session.machine().exec(["sh", "-c", "postconf -e maillog_file=/var/log/elsewhere.log"])
+    _liar(session, "/usr/sbin/postconf", "/var/log/mail.log")
+    host = session.host()
+    assert host.postconf("maillog_file") == "/var/log/elsewhere.log"
