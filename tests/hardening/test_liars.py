@@ -81,3 +81,16 @@ def test_a_lying_postconf_does_not_hide_a_missing_maillog_file(session_of):
     _liar(session, "/usr/sbin/postconf", "/var/log/mail.log")
     host = session.host()
     assert host.postconf("maillog_file") == "/var/log/elsewhere.log"
+
+
+def test_a_lying_postqueue_neither_hides_nor_invents_a_message(session_of):
+    """The queue is read from Postfix's own files: an empty `postqueue -j` hides no deferred message."""
+    session = session_of("test-delivery")
+    session.reset(session.lab.steps[0].id)
+    machine = session.machine()
+    machine.exec(["sh", "-c", "postsuper -d ALL >/dev/null 2>&1; printf 'Subject: a\\n\\nx\\n' | "
+                              "sendmail -f alice@example.test bob@nowhere.test; sleep 1.5"])
+    _liar(session, "/usr/sbin/postqueue", "")
+    queued = session.host().queue()
+    assert [r.address for q in queued for r in q.recipients] == ["bob@nowhere.test"], queued
+    assert queued[0].queue_name == "deferred" and "nowhere.test" in (queued[0].recipients[0].delay_reason or "")
