@@ -157,11 +157,12 @@ class MachineBackend:
         owners = procview.socket_owners(procview.processes(self.machine.name))
         return [(s.address, s.port, tuple(owners.get(s.inode, ()))) for s in procview.sockets(pid, proto)]
 
-    def run_trusted(self, argv: Sequence[str], files: dict[str, bytes], *, timeout: float) -> ExecResult:
-        """A trusted program (sandbox/trusted.py) on copies of the machine's files."""
+    def run_trusted(self, argv: Sequence[str], files: dict[str, bytes], *, opaque: Sequence[str] = (),
+                    timeout: float) -> ExecResult:
+        """A trusted program (sandbox/trusted.py) with copies of the machine's files."""
         from sandbox import trusted
 
-        return trusted.run(self.machine, argv, files, timeout=timeout)
+        return trusted.run(self.machine, argv, files, opaque=opaque, timeout=timeout)
 
     def stat(self, path: str) -> os.stat_result | None:
         try:

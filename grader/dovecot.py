@@ -7,12 +7,13 @@ Dovecot's own tools cannot answer.
 from __future__ import annotations
 
 import re
+import stat
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from .check import Fail
 from .i18n import _
-from .probes import first_line
+from .probes import MissingCommand, first_line
 
 if TYPE_CHECKING:
     from .host import Host
@@ -27,9 +28,57 @@ class ConfigState:
     error: str  # doveconf's complaint when the configuration cannot be read
 
 
+# What doveconf reads of a machine: its configuration, and the protocols its packages installed.
+CONFIG_TREES = ("/etc/dovecot", "/usr/share/dovecot/protocols.d")
+MAX_FILES = 300
+
+
+def _doveconf(host: "Host", *args: str):
+    """`doveconf ARGS`: Dovecot's own doveconf from the image's packages, reading copies of the
+    machine's configuration (a `doveconf` replaced inside cannot say what the grader wants to hear);
+    the machine's own where the backend has no trusted tools."""
+    trusted = getattr(host.backend, "run_trusted", None)
+    if trusted is None:
+        return host._tool("doveconf", *args)
+    if host.backend.stat("/usr/bin/doveconf") is None:
+        raise MissingCommand(("doveconf", *args))  # Dovecot is not installed (or was removed)
+    files: dict[str, bytes] = {}
+    for tree in CONFIG_TREES:
+        _copy_tree(host, tree, files, depth=3)
+    for path in ("/etc/passwd", "/etc/group"):  # the users it names (dovecot, dovenull) are the machine's
+        try:
+            files[path] = host.backend.read_bytes(path, host.read_limit)
+        except OSError:
+            pass
+    argv = ["/usr/bin/doveconf", *args]
+    return trusted(argv, files, opaque=CONFIG_TREES, timeout=host._bound(host.timeout, argv))
+
+
+def _copy_tree(host: "Host", folder: str, files: dict[str, bytes], depth: int) -> None:
+    try:
+        names = host.backend.listdir(folder)
+    except OSError:
+        return
+    for name in sorted(names):
+        if len(files) >= MAX_FILES:
+            return
+        path = f"{folder}/{name}"
+        info = host.backend.stat(path)
+        if info is None:
+            continue
+        if stat.S_ISDIR(info.st_mode):
+            if depth > 0:
+                _copy_tree(host, path, files, depth - 1)
+            continue
+        try:  # a regular file, or a link (followed inside the machine only: the snakeoil certificate)
+            files[path] = host.backend.read_bytes(path, host.read_limit)
+        except OSError:
+            continue
+
+
 def config_state(host: "Host") -> ConfigState:
     """Can Dovecot read its configuration? (`doveconf -n` fails the way Dovecot's start would.)"""
-    done = host._tool("doveconf", "-n")
+    done = _doveconf(host, "-n")
     if done.ok:
         return ConfigState(True, "")
     lines = [line for line in (done.err or done.out).strip().splitlines() if line.strip()]
@@ -40,7 +89,7 @@ def setting(host: "Host", name: str) -> str:
     """A Dovecot setting's effective value (`doveconf -h NAME`)."""
     if not _SETTING.fullmatch(name):
         raise ValueError(f"not a Dovecot setting: {name!r}")
-    done = host._tool("doveconf", "-h", name)
+    done = _doveconf(host, "-h", name)
     if not done.ok:
         raise Fail(_("`doveconf -h {name}` failed: {error}", name=name, error=first_line(done.err) or done.returncode))
     return done.out.strip()
@@ -54,7 +103,7 @@ def running(host: "Host") -> list[int]:
 def lmtp_listeners(host: "Host") -> list[str]:
     """The paths of the unix sockets Dovecot's LMTP service listens on (relative ones are under
     Dovecot's base_dir, /run/dovecot)."""
-    done = host._tool("doveconf", "service", "lmtp")
+    done = _doveconf(host, "service", "lmtp")
     if not done.ok:
         return []
     base = setting(host, "base_dir").rstrip("/") or "/run/dovecot"

@@ -193,13 +193,13 @@ class Host:
         files = {}
         for name in ("main.cf", "master.cf"):
             try:
-                files[name] = self.backend.read_bytes(f"/etc/postfix/{name}", self.read_limit)
+                files[f"/etc/postfix/{name}"] = self.backend.read_bytes(f"/etc/postfix/{name}", self.read_limit)
             except FileNotFoundError:
                 pass
             except OSError as exc:
                 raise Fail(_("/etc/postfix/{name} cannot be read: {error}", name=name,
                              error=exc.strerror or str(exc))) from None
-        argv = ["/usr/sbin/postconf", "-c", "/tmp", *args]
+        argv = ["/usr/sbin/postconf", *args]
         return trusted(argv, files, timeout=self._bound(self.timeout, argv))
 
     def postconf(self, name: str, expand: bool = False) -> str | None:

@@ -386,8 +386,9 @@ def relay(child, master, pipes):
 def tool(args):
     """A program of the read-only trusted tree (the image and its packages, never a machine's files),
     run as nobody in the machine's network and uts namespaces (so defaults that come from the host
-    name and the interfaces are the machine's), on copies of the machine's files in FILES."""
-    pid, started, trusted, image, files, argv = int(args[0]), int(args[1]), args[2], args[3], args[4], args[6:]
+    name and the interfaces are the machine's), with copies of some of the machine's files (WORK/files,
+    at their own paths) layered on top."""
+    pid, started, trusted, image, work, argv = int(args[0]), int(args[1]), args[2], args[3], args[4], args[6:]
     close_fds_above(2)
     ctx = seccomp_filter()
     pidfd = check(LIBC.syscall(SYS_PIDFD_OPEN, pid, 0), "the machine is not running")
@@ -395,15 +396,18 @@ def tool(args):
         raise Refused("the machine is not running")
     check(LIBC.unshare(CLONE_NEWNS), "a mount namespace")
     check(LIBC.mount(b"none", b"/", None, MS_REC | MS_PRIVATE, None), "private mounts")
-    root = files + "/root"
-    options = "lowerdir=%s:%s" % (trusted, image)
+    root = work + "/root"
+    options = "lowerdir=%s/files:%s:%s" % (work, trusted, image)
     check(LIBC.mount(b"overlay", root.encode(), b"overlay", MS_RDONLY | MS_NODEV | MS_NOSUID, options.encode()),
           "mounting the trusted tools")
-    check(LIBC.mount((files + "/files").encode(), (root + "/tmp").encode(), None, MS_BIND, None), "the files")
+    for device in ("null", "zero", "urandom"):  # the root is nodev: these few are lent from the host
+        if os.path.exists(root + "/dev/" + device):
+            check(LIBC.mount(("/dev/" + device).encode(), (root + "/dev/" + device).encode(), None, MS_BIND, None),
+                  "/dev/" + device)
     check(LIBC.setns(pidfd, CLONE_NEWNET | CLONE_NEWUTS), "the machine's network")
     os.close(pidfd)
     os.chroot(root)
-    os.chdir("/tmp")
+    os.chdir("/")
     check(LIBC.setgroups(0, None), "setgroups")
     os.setresgid(65534, 65534, 65534)
     os.setresuid(65534, 65534, 65534)  # nobody: it reads and prints, nothing more

@@ -71,9 +71,11 @@ def _merge_usr(work: Path) -> None:
             shutil.rmtree(top)
 
 
-def run(machine: Machine, argv: Sequence[str], files: Mapping[str, bytes], *, timeout: float = 10.0) -> ExecResult:
-    """Run a trusted program (argv[0]: its absolute path in the trusted tree) with `files` (name ->
-    bytes) in its working folder /tmp; in the machine's network and host name."""
+def run(machine: Machine, argv: Sequence[str], files: Mapping[str, bytes], *, opaque: Sequence[str] = (),
+        timeout: float = 10.0) -> ExecResult:
+    """Run a trusted program (argv[0]: its absolute path in the trusted tree) in the machine's network
+    and host name, with `files` (absolute path -> bytes, copies of the machine's) laid over the trusted
+    tree; a folder in `opaque` shows only the files given in it (none of the tree's own)."""
     pid = machine.pid
     if pid is None:
         raise MachineNotRunning(_("Machine {name} is not running: start it with `maillab lab start`.",
@@ -81,21 +83,32 @@ def run(machine: Machine, argv: Sequence[str], files: Mapping[str, bytes], *, ti
     trusted = tree()
     scratch = paths.home() / "tmp"
     scratch.mkdir(parents=True, exist_ok=True)
-    work = Path(tempfile.mkdtemp(prefix="tool-", dir=scratch))
+    work = Path(tempfile.mkdtemp(prefix="tool-", dir=scratch))  # 0700: the copies are the learner's only
     try:
-        os.chmod(work, 0o755)
         (work / "root").mkdir()
-        (work / "files").mkdir(mode=0o755)
-        for name, data in files.items():
-            if "/" in name or name.startswith("."):
-                raise ValueError(f"not a plain file name: {name!r}")
-            (work / "files" / name).write_bytes(data)
-            os.chmod(work / "files" / name, 0o644)
+        top = work / "files"
+        top.mkdir(mode=0o755)
+        old = time.time() - 60
+        for folder in opaque:
+            target = _inside(top, folder)
+            target.mkdir(mode=0o755, parents=True, exist_ok=True)
+            os.setxattr(target, "trusted.overlay.opaque", b"y")  # the tree's own files do not show through
+        for path, data in files.items():
+            target = _inside(top, path)
+            target.parent.mkdir(mode=0o755, parents=True, exist_ok=True)
+            target.write_bytes(data)
+            os.chmod(target, 0o644)
             # Postfix waits while a table or main.cf looks freshly written (it may be mid-edit): a copy is not.
-            old = time.time() - 60
-            os.utime(work / "files" / name, (old, old))
+            os.utime(target, (old, old))
         host_argv = [HOST_PYTHON, "-I", "-S", str(ENTER), "tool", str(pid), str(procs.start_time(pid)),
                      str(trusted), str(image.ensure_image(quiet=True)), str(work), "--", *argv]
         return run_bounded(host_argv, timeout=timeout, shown_argv=list(argv))
     finally:
         shutil.rmtree(work, ignore_errors=True)
+
+
+def _inside(top: Path, path: str) -> Path:
+    parts = [p for p in path.split("/") if p]
+    if not parts or any(p in (".", "..") for p in parts):
+        raise ValueError(f"not a plain absolute path: {path!r}")
+    return top.joinpath(*parts)

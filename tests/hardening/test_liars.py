@@ -94,3 +94,20 @@ def test_a_lying_postqueue_neither_hides_nor_invents_a_message(session_of):
     queued = session.host().queue()
     assert [r.address for q in queued for r in q.recipients] == ["bob@nowhere.test"], queued
     assert queued[0].queue_name == "deferred" and "nowhere.test" in (queued[0].recipients[0].delay_reason or "")
+
+
+def test_a_lying_doveconf_does_not_steer_the_grader(session_of):
+    """Dovecot's settings come from Dovecot's own doveconf, on copies of the machine's configuration."""
+    from grader import dovecot
+
+    session = session_of("dovecot")
+    last = session.lab.steps[-1].id
+    session.reset(last)
+    session.solve(last, only=True)
+    _liar(session, "/usr/bin/doveconf", "maildir:/var/forged")
+    host = session.host()
+    assert dovecot.setting(host, "mail_location") == "maildir:~/Maildir"
+    assert dovecot.config_state(host).ok
+    # A configuration Dovecot cannot read is seen as such, whatever the liar says.
+    session.machine().exec(["sh", "-c", "echo 'this is not a setting' >> /etc/dovecot/conf.d/99-log.conf"])
+    assert not dovecot.config_state(host).ok
