@@ -111,3 +111,15 @@ def test_a_lying_doveconf_does_not_steer_the_grader(session_of):
     # A configuration Dovecot cannot read is seen as such, whatever the liar says.
     session.machine().exec(["sh", "-c", "echo 'this is not a setting' >> /etc/dovecot/conf.d/99-log.conf"])
     assert not dovecot.config_state(host).ok
+
+
+def test_a_lying_postalias_and_postmap_are_not_asked(session_of):
+    """Aliases and maps are looked up by Postfix's own postalias and postmap, on copies of the tables."""
+    session = session_of("addresses")
+    session.reset(session.lab.steps[0].id)
+    _liar(session, "/usr/sbin/postalias", "alice, bob")
+    _liar(session, "/usr/sbin/postmap", "alice@example.test")
+    host = session.host()
+    assert host.postalias_query("sales") is None  # the starting state has no such alias
+    assert host.postalias_query("postmaster") == "root"
+    assert host.postmap_query("nobody@example.test", "hash:/etc/aliases") is None
