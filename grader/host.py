@@ -137,11 +137,34 @@ class Host:
     # -- system probes ----------------------------------------------------------------------
 
     def package(self, name: str) -> Package:
+        """A package's state: from dpkg's own status file where the backend reads a real machine (a
+        `dpkg-query` replaced inside cannot claim a package), else from `dpkg-query`."""
+        if getattr(self.backend, "run_trusted", None) is not None:
+            return self._package_from_status(name)
         # dpkg-query expands \t and \n itself; literal ones keep the argv printable in errors.
         res = self._tool("dpkg-query", "-W", "-f", r"${Status}\t${Version}\n", "--", name)
         return parse_dpkg_query(name, res.returncode, res.out, res.err)
 
+    def _package_from_status(self, name: str) -> Package:
+        try:
+            text = self.backend.read_bytes("/var/lib/dpkg/status", 64 * 2**20).decode("utf-8", "replace")
+        except OSError as exc:
+            return Package(name, False, _("dpkg's status file cannot be read: {error}",
+                                          error=exc.strerror or str(exc)), None)
+        for stanza in text.split("\n\n"):
+            fields = dict(line.split(": ", 1) for line in stanza.splitlines() if ": " in line and line[:1] != " ")
+            if fields.get("Package") == name:
+                status = fields.get("Status", "")
+                return Package(name, status.split()[-1:] == ["installed"], status, fields.get("Version"))
+        return Package(name, False, _("dpkg-query: no packages found matching {name}", name=name), None)
+
     def user(self, name: str) -> User:
+        if getattr(self.backend, "run_trusted", None) is not None:  # /etc/passwd itself, not a `getent` inside
+            try:
+                text = self.backend.read_bytes("/etc/passwd", self.read_limit).decode("utf-8", "replace")
+            except OSError:
+                text = ""
+            return parse_getent_passwd(name, text)
         res = self._tool("getent", "passwd", "--", name)
         return parse_getent_passwd(name, res.out if res.ok else "")
 

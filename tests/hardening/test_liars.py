@@ -123,3 +123,16 @@ def test_a_lying_postalias_and_postmap_are_not_asked(session_of):
     assert host.postalias_query("sales") is None  # the starting state has no such alias
     assert host.postalias_query("postmaster") == "root"
     assert host.postmap_query("nobody@example.test", "hash:/etc/aliases") is None
+
+
+def test_a_lying_dpkg_query_and_getent_claim_nothing(session_of):
+    """Packages come from dpkg's status file and users from /etc/passwd, read by the host."""
+    session = session_of("install-postfix")
+    session.reset("install")  # Postfix not installed
+    _liar(session, "/usr/bin/dpkg-query", "install ok installed\t3.7.11-0+deb12u1")
+    _liar(session, "/usr/bin/getent", "alice:x:1000:1000::/home/alice:/bin/bash")
+    host = session.host()
+    assert not host.package("postfix").installed
+    assert host.package("tini").installed  # a package the image has
+    assert not host.user("alice").exists and host.user("root").uid == 0
+    assert session.check("install").status is Status.FAIL
