@@ -26,6 +26,7 @@ from .session import LabSession
 
 
 def main(fd: int) -> int:
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # the caller's to handle; its socket closing ends us
     sock = socket.socket(fileno=fd)
     for known in labs.all_labs():  # every lab's checks imported once, here
         try:
@@ -47,6 +48,7 @@ def main(fd: int) -> int:
         pid = os.fork()
         if pid == 0:
             sock.close()
+            signal.signal(signal.SIGINT, signal.SIG_DFL)
             _child(json.loads(message), fds[0])
         os.close(fds[0])
         sock.sendall(json.dumps({"pid": pid}).encode() + b"\n")

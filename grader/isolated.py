@@ -74,6 +74,9 @@ class _Server:
         root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
         self.proc = subprocess.Popen([sys.executable, "-m", "grader.checkserver", str(theirs.fileno())],
                                      pass_fds=(theirs.fileno(),), cwd=root, stdin=subprocess.DEVNULL,
+                                     # Not in the caller's process group: a Ctrl-C or a kernel's shutdown
+                                     # is the caller's; the server ends when the caller's socket closes.
+                                     start_new_session=True,
                                      env={**os.environ, "PYTHONPATH": root})
         theirs.close()
         ours.settimeout(30)
