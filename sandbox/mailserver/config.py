@@ -6,9 +6,17 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
+from . import spool as spool_module
+
 MODES = ("accept", "reject", "greylist", "capture")
 _REQUIRED = ("name", "hostname", "listen", "domains", "spool")
-_FIELDS = ("name", "hostname", "listen", "domains", "mode", "reject", "greylist_seconds", "spool", "ready")
+_FIELDS = ("name", "hostname", "listen", "domains", "mode", "reject", "greylist_seconds", "spool", "ready",
+           "size_limit", "spool_bytes", "spool_messages")
+# What the caps may be set to. A message stays well under the lab node's file size limit (16 MiB,
+# sandbox/network.py), which would otherwise turn a big message into an endless 451.
+SIZE_LIMIT_RANGE = (1024, 15 * 2**20)
+SPOOL_BYTES_RANGE = (1024, 1024 * 2**20)
+SPOOL_MESSAGES_RANGE = (1, 10_000)
 EXAMPLE = ('{"name": "mx1", "hostname": "mx1.remote.test", "listen": ["198.51.100.10", 25], '
            '"domains": ["remote.test"], "mode": "accept", "spool": "/abs/dir", "ready": "/abs/file"}')
 
@@ -29,6 +37,9 @@ class ServerConfig:
     greylist_seconds: float
     spool: Path
     ready: Path | None
+    size_limit: int = spool_module.SIZE_LIMIT          # bytes of one message: 552 above (SIZE in EHLO)
+    spool_bytes: int = spool_module.SPOOL_BYTES        # bytes of all stored messages: 452 beyond
+    spool_messages: int = spool_module.SPOOL_MESSAGES  # stored messages: 452 beyond
 
 
 def load(path: str | Path) -> ServerConfig:
@@ -74,10 +85,25 @@ def from_dict(data: object) -> ServerConfig:
                           f"(it is {json.dumps(seconds)}).")
     spool = _absolute(data, "spool", required=True)
     ready = _absolute(data, "ready", required=False)
+    size_limit = _count(data, "size_limit", spool_module.SIZE_LIMIT, SIZE_LIMIT_RANGE)
+    spool_bytes = _count(data, "spool_bytes", spool_module.SPOOL_BYTES, SPOOL_BYTES_RANGE)
+    spool_messages = _count(data, "spool_messages", spool_module.SPOOL_MESSAGES, SPOOL_MESSAGES_RANGE)
+    if spool_bytes < size_limit:
+        raise ConfigError(f'"spool_bytes" ({spool_bytes}) must be at least "size_limit" ({size_limit}): '
+                          "a message that is allowed must fit an empty spool.")
     return ServerConfig(name=name, hostname=hostname, host=host, port=port,
                         domains=tuple(d.lower().rstrip(".") for d in domains), mode=mode,
                         reject=frozenset(a.lower() for a in reject), greylist_seconds=float(seconds),
-                        spool=spool, ready=ready)
+                        spool=spool, ready=ready, size_limit=size_limit, spool_bytes=spool_bytes,
+                        spool_messages=spool_messages)
+
+
+def _count(data: dict, key: str, default: int, bounds: tuple[int, int]) -> int:
+    value = data.get(key, default)
+    low, high = bounds
+    if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+        raise ConfigError(f'"{key}" must be a whole number from {low} to {high} (it is {json.dumps(value)}).')
+    return value
 
 
 def _text(data: dict, key: str) -> str:

@@ -33,7 +33,7 @@ class Accepting:
 
     async def handle_MAIL(self, server, session, envelope, address: str, mail_options: list[str]) -> str:
         # A full spool says so before the message is sent (as Postfix does when its queue disk is full).
-        if not spool.has_room(self.config.spool, _declared_size(mail_options)):
+        if not self._has_room(_declared_size(mail_options)):
             return SPOOL_FULL
         envelope.mail_from = address
         envelope.mail_options.extend(mail_options)
@@ -60,7 +60,7 @@ class Accepting:
 
     async def handle_DATA(self, server, session, envelope) -> str:
         data = envelope.original_content or b""
-        if not spool.has_room(self.config.spool, len(data)):
+        if not self._has_room(len(data)):
             return SPOOL_FULL  # nothing is lost: the client keeps the message and tries again later
         queue_id = self._new_queue_id()
         reply = QUEUED.format(queue_id=queue_id)
@@ -77,6 +77,10 @@ class Accepting:
         except OSError:
             return WRITE_ERROR  # the client keeps the message and tries again later: nothing is lost
         return reply
+
+    def _has_room(self, size: int) -> bool:
+        return spool.has_room(self.config.spool, size, max_bytes=self.config.spool_bytes,
+                              max_messages=self.config.spool_messages)
 
     def _new_queue_id(self) -> str:
         # Looks like a Postfix short queue id (hex), so log parsers take it for one.

@@ -19,12 +19,10 @@ from pathlib import Path
 
 from ..errors import SandboxError
 from . import config as config_module
-from . import spool
 from .config import ConfigError, ServerConfig
 from .handlers import handler_for
 from .protocol import LabSMTP
 
-SIZE_LIMIT = spool.SIZE_LIMIT   # bytes: a bigger message gets 552 (SIZE is advertised in EHLO)
 IDLE_TIMEOUT = 120              # seconds a client may stay silent before it is cut off
 EXIT_BAD_SETUP = 2
 
@@ -36,7 +34,7 @@ async def serve(config: ServerConfig) -> None:
 
     def session() -> LabSMTP:
         return LabSMTP(handler, record=handler.records_transcript, hostname=config.hostname, ident="ESMTP",
-                       data_size_limit=SIZE_LIMIT, enable_SMTPUTF8=True, timeout=IDLE_TIMEOUT, loop=loop)
+                       data_size_limit=config.size_limit, enable_SMTPUTF8=True, timeout=IDLE_TIMEOUT, loop=loop)
 
     stop = asyncio.Event()
     for signum in (signal.SIGTERM, signal.SIGINT):

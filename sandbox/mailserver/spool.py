@@ -4,9 +4,12 @@ and what the server knows of it (`QUEUEID.json`: envelope, headers, client, tran
 The server writes each file whole (a temporary file, then a rename), the bytes before the JSON, so a
 reader that finds the JSON finds the message; it still skips any file it cannot read, never failing
 on one. What a learner's machine can make the host store is bounded: a message at most
-SIZE_LIMIT bytes (the server answers 552 above it), the spool at most SPOOL_BYTES and
-SPOOL_MESSAGES (then 452, try again later). What the grader reads back is bounded too: the newest
-READ_MESSAGES messages, each JSON at most META_LIMIT bytes and each message's first RAW_LIMIT bytes.
+SIZE_LIMIT bytes (the server answers 552 above it), its JSON at most META_LIMIT bytes, the spool
+at most SPOOL_BYTES and SPOOL_MESSAGES (then 452, try again later); the server's settings may lower
+or raise these within bounds (config.py). What the grader reads back is bounded on its own, whatever
+the folder holds: the newest READ_MESSAGES messages, each JSON at most META_LIMIT bytes, each
+message's first RAW_LIMIT bytes, and for one look at the whole spool META_BUDGET bytes of JSON and
+READ_BUDGET bytes of text in all (what Python makes of them stays a small multiple of that).
 """
 from __future__ import annotations
 
@@ -24,8 +27,11 @@ SIZE_LIMIT = 10 * 1024 * 1024     # bytes of one message, like Postfix's message
 SPOOL_BYTES = 64 * 1024 * 1024    # all stored messages of one server
 SPOOL_MESSAGES = 500
 READ_MESSAGES = 200               # the grader looks at the newest ones only
-META_LIMIT = 512 * 1024           # one message's JSON, as read back
+META_LIMIT = 512 * 1024           # one message's JSON, as written and as read back
 RAW_LIMIT = 1024 * 1024           # the part of a message read back (headers and a body to match)
+META_BUDGET = 4 * 1024 * 1024     # JSON bytes read by one messages() call, newest first
+READ_BUDGET = 16 * 1024 * 1024    # message bytes read by one messages() call, newest first
+HEADER_BYTES = 100 * 1024         # the header block parsed into the JSON (Postfix's header_size_limit)
 TRANSCRIPT_LINES = 2000           # capture mode: lines kept per session
 
 
@@ -74,7 +80,7 @@ def record(*, queue_id: str, server: str, received: str, client: tuple, helo: st
            mail_options: Iterable[str], rcpt_tos: Iterable[str], data: bytes,
            transcript: list[tuple[str, str]] | None = None) -> dict:
     """What is stored for one accepted message beside its bytes (the JSON object of its file)."""
-    headers = parse_headers(data[:RAW_LIMIT].decode("utf-8", "replace"))
+    headers = parse_headers(data[:HEADER_BYTES].decode("utf-8", "replace"))
     message_id = next((v for k, v in headers if k.lower() == "message-id"), None)
     return {
         "queue_id": queue_id, "server": server, "received": received,
@@ -89,9 +95,26 @@ def record(*, queue_id: str, server: str, received: str, client: tuple, helo: st
 def store(spool: Path, entry: dict, data: bytes) -> Path:
     """Write one message's bytes, then its JSON, each atomically; returns the JSON's path."""
     queue_id = entry["queue_id"]
+    meta = _fitting(entry)
     _write_atomically(spool / f"{queue_id}.eml", spool / f".{queue_id}.eml.tmp", data)
-    return _write_atomically(spool / f"{queue_id}.json", spool / f".{queue_id}.tmp",
-                             json.dumps(entry, ensure_ascii=False).encode("utf-8"))
+    return _write_atomically(spool / f"{queue_id}.json", spool / f".{queue_id}.tmp", meta)
+
+
+def _fitting(entry: dict) -> bytes:
+    """The JSON of an entry, never over META_LIMIT (the reader skips bigger ones): a huge transcript
+    or header block (escaped control characters take six bytes each) loses its oldest lines, then its
+    last headers, until it fits."""
+    entry = dict(entry)
+    while True:
+        meta = json.dumps(entry, ensure_ascii=False).encode("utf-8")
+        if len(meta) <= META_LIMIT:
+            return meta
+        if entry.get("transcript"):
+            entry["transcript"] = entry["transcript"][len(entry["transcript"]) // 2 + 1:]
+        elif entry.get("headers"):
+            entry["headers"] = entry["headers"][:len(entry["headers"]) // 2]
+        else:
+            raise OSError("the message's record does not fit its bound")  # cannot happen: the rest is small
 
 
 def _write_atomically(final: Path, temporary: Path, data: bytes) -> Path:
@@ -108,8 +131,11 @@ def _write_atomically(final: Path, temporary: Path, data: bytes) -> Path:
     return final
 
 
-def has_room(spool: Path, size: int) -> bool:
-    """Whether `size` more bytes (one more message) fit the spool's caps."""
+def has_room(spool: Path, size: int, *, max_bytes: int = SPOOL_BYTES, max_messages: int = SPOOL_MESSAGES) -> bool:
+    """Whether `size` more bytes (one more message) fit the spool's caps. The server asks before
+    MAIL (with the SIZE the client declared) and again before it stores the data; both run in its one
+    event loop with no await between the question and the write, so two sessions cannot both take
+    the last room."""
     used, count = 0, 0
     try:
         with os.scandir(spool) as entries:
@@ -121,7 +147,7 @@ def has_room(spool: Path, size: int) -> bool:
                 count += entry.name.endswith(".json")
     except OSError:
         return True  # nothing to measure: the write itself will say (451)
-    return count < SPOOL_MESSAGES and used + size <= SPOOL_BYTES
+    return count < max_messages and used + size <= max_bytes
 
 
 def parse_headers(raw: str) -> list[tuple[str, str]]:
@@ -150,8 +176,54 @@ def normalise_message_id(value: str) -> str:
 # -- reading (the grader's side) --------------------------------------------------------------
 def messages(spool: str | Path) -> list[Received]:
     """The newest READ_MESSAGES messages in the spool, oldest first. Files that are unreadable,
-    half-written or over their bound are skipped."""
+    half-written or over their bound are skipped. The reading is newest first within two budgets:
+    once READ_BUDGET is spent, older messages keep their envelope and headers but carry less of their
+    text (`truncated`); once META_BUDGET is spent, older messages are left out."""
     folder = Path(spool)
+    meta_budget, budget = META_BUDGET, READ_BUDGET
+    found = []
+    for name in _newest(folder):
+        if meta_budget <= 0:
+            break
+        path = folder / name
+        entry, used = _meta(path, min(META_LIMIT, meta_budget))
+        meta_budget -= used
+        if entry is None:
+            continue
+        message, used = _message(path, entry, min(RAW_LIMIT, budget))
+        budget -= used
+        if message is not None:
+            found.append(message)
+    found.sort(key=lambda m: (m.received, m.queue_id))
+    return found
+
+
+def find(spool: str | Path, *, queue_id: str | None = None, message_id: str | None = None) -> Received | None:
+    """The message with that queue id and/or Message-Id (with or without <>), or None. By Message-Id
+    it looks at the newest READ_MESSAGES messages' JSON one at a time and reads only the match's text."""
+    if queue_id is None and message_id is None:
+        raise TypeError("find() needs queue_id= or message_id= (or both).")
+    wanted = normalise_message_id(message_id) if message_id is not None else None
+    if queue_id is not None:
+        if not _QUEUE_ID.fullmatch(queue_id):
+            return None
+        names = [f"{queue_id}.json"]
+    else:
+        names = _newest(Path(spool))
+    for name in names:
+        path = Path(spool) / name
+        entry, _ = _meta(path, META_LIMIT)
+        if entry is None or (wanted is not None and entry.get("message_id") != wanted):
+            continue
+        message, _ = _message(path, entry, RAW_LIMIT)
+        if message is not None:
+            return message
+    return None
+
+
+def _newest(folder: Path) -> list[str]:
+    """The names of the newest READ_MESSAGES JSON files, newest first (a folder of any size is listed
+    once; only name and time are kept per entry)."""
     try:
         with os.scandir(folder) as entries:
             names = []
@@ -163,27 +235,8 @@ def messages(spool: str | Path) -> list[Received]:
                         continue
     except OSError:
         return []
-    newest = sorted(names)[-READ_MESSAGES:]
-    found = [m for m in (_read(folder / name) for _, name in newest) if m is not None]
-    found.sort(key=lambda m: (m.received, m.queue_id))
-    return found
-
-
-def find(spool: str | Path, *, queue_id: str | None = None, message_id: str | None = None) -> Received | None:
-    """The message with that queue id and/or Message-Id (with or without <>), or None."""
-    if queue_id is None and message_id is None:
-        raise TypeError("find() needs queue_id= or message_id= (or both).")
-    if queue_id is not None:
-        if not _QUEUE_ID.fullmatch(queue_id):
-            return None
-        candidates = [m for m in [_read(Path(spool) / f"{queue_id}.json")] if m is not None]
-    else:
-        candidates = messages(spool)
-    wanted = normalise_message_id(message_id) if message_id is not None else None
-    for message in candidates:
-        if wanted is None or message.message_id == wanted:
-            return message
-    return None
+    names.sort(reverse=True)
+    return [name for _, name in names[:READ_MESSAGES]]
 
 
 def _read_bounded(path: Path, limit: int) -> tuple[bytes, bool]:
@@ -205,22 +258,37 @@ def _read_bounded(path: Path, limit: int) -> tuple[bytes, bool]:
     return data[:limit], len(data) > limit
 
 
-def _read(path: Path) -> Received | None:
+def _meta(path: Path, limit: int) -> tuple[dict | None, int]:
+    """A message's JSON as a dict (None if unreadable, foreign or over `limit`), and the bytes read."""
     try:
-        meta, too_big = _read_bounded(path, META_LIMIT)
-        if too_big:
-            return None
+        meta, too_big = _read_bounded(path, limit)
+    except OSError:
+        return None, 0
+    if too_big:
+        return None, len(meta)
+    try:
         entry = json.loads(meta.decode("utf-8"))
+    except ValueError:
+        return None, len(meta)
+    return (entry if isinstance(entry, dict) else None), len(meta)
+
+
+def _message(path: Path, entry: dict, raw_limit: int) -> tuple[Received | None, int]:
+    """The message of a JSON entry with at most `raw_limit` bytes of its text, and the bytes read."""
+    used = 0
+    try:
         if "raw" in entry:  # a spool written before the bytes had a file of their own
             data, truncated = _str(entry["raw"]).encode("utf-8"), False
             if entry.get("raw_base64") is not None:
                 data = base64.b64decode(_str(entry["raw_base64"]))
         else:
-            data, truncated = _read_bounded(path.with_suffix(".eml"), RAW_LIMIT)
+            data, truncated = _read_bounded(path.with_suffix(".eml"), raw_limit)
+            used = len(data)
         try:
             raw, raw_base64 = data.decode("utf-8"), None
         except UnicodeDecodeError:
             raw, raw_base64 = data.decode("utf-8", "replace"), base64.b64encode(data).decode("ascii")
+        del data
         transcript = entry.get("transcript")
         message = Received(
             queue_id=_str(entry["queue_id"]), server=_str(entry["server"]), received=_str(entry["received"]),
@@ -233,8 +301,8 @@ def _read(path: Path) -> Received | None:
             raw_base64=raw_base64, path=path, truncated=truncated,
         )
     except (OSError, ValueError, KeyError, TypeError, AttributeError):
-        return None  # a corrupt or foreign file is not a message
-    return message
+        return None, used  # a corrupt or foreign file is not a message
+    return message, used
 
 
 def _str(value: object) -> str:

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import os
 import signal
 import smtplib
 import socket
@@ -537,8 +538,129 @@ def test_reading_a_spool_of_big_messages_stays_small(tmp_path):
         spoolmod.store(tmp_path, entry, data)
     code = ("import resource, sys; from sandbox.mailserver.spool import messages; "
             f"found = messages({str(tmp_path)!r}); assert len(found) == 30; "
-            "print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024)")
+            # VmHWM is this program's own peak (ru_maxrss would start at the forking test runner's size).
+            "print(int(next(l for l in open('/proc/self/status') if l.startswith('VmHWM')).split()[1]) // 1024)")
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert done.returncode == 0, done.stderr
     peak_mib = int(done.stdout)
     assert peak_mib < 150, peak_mib  # 30 x 10 MiB would be 300 MiB and more
+
+
+# -- the caps as settings, and what one session can make the server hold ---------------------------
+def test_the_caps_are_settings_with_course_defaults():
+    config = from_dict(GOOD)
+    assert (config.size_limit, config.spool_bytes, config.spool_messages) == (10 * 2**20, 64 * 2**20, 500)
+    config = from_dict(dict(GOOD, size_limit=50_000, spool_bytes=200_000, spool_messages=3))
+    assert (config.size_limit, config.spool_bytes, config.spool_messages) == (50_000, 200_000, 3)
+
+
+@pytest.mark.parametrize("change, said", [
+    ({"size_limit": 0}, '"size_limit" must be a whole number from 1024 to 15728640 (it is 0).'),
+    ({"size_limit": 64 * 2**20}, '"size_limit" must be a whole number'),
+    ({"size_limit": "10M"}, '"size_limit" must be a whole number'),
+    ({"spool_bytes": True}, '"spool_bytes" must be a whole number'),
+    ({"spool_messages": 0}, '"spool_messages" must be a whole number from 1 to 10000'),
+    ({"size_limit": 5000, "spool_bytes": 4000}, '"spool_bytes" (4000) must be at least "size_limit" (5000)'),
+])
+def test_a_wrong_cap_gets_its_own_sentence(change, said):
+    with pytest.raises(ConfigError) as raised:
+        from_dict(dict(GOOD, **change))
+    assert said in str(raised.value)
+
+
+def test_a_server_takes_its_caps_from_its_settings(start):
+    server = start(size_limit=20_000, spool_bytes=50_000, spool_messages=2)
+    with server.smtp() as client:
+        client.ehlo()
+        assert int(client.esmtp_features["size"]) == 20_000
+        assert client.mail("a@client.example", ["SIZE=20001"])[0] == 552
+        client.rset()
+        with pytest.raises(smtplib.SMTPSenderRefused) as refused:  # smtplib declares SIZE itself
+            client.sendmail("a@client.example", ["bob@remote.test"], _message(25_000))
+        assert refused.value.smtp_code == 552
+        for n in range(2):
+            client.sendmail("a@client.example", ["bob@remote.test"], _message(5_000, f"m{n}"))
+        # Two messages are the cap: the third is told to come back later.
+        with pytest.raises(smtplib.SMTPSenderRefused) as full:
+            client.sendmail("a@client.example", ["bob@remote.test"], _message(5_000, "m2"))
+        assert full.value.smtp_code == 452
+    assert [m.message_id for m in messages(server.spool)] == ["m0@client.example", "m1@client.example"]
+
+
+def test_a_line_without_end_is_cut_off_and_the_server_goes_on(start):
+    """aiosmtpd gathers a line's pieces until it ends: megabytes without a line end must not pile up."""
+    server = start(mode="capture")
+    raw = server.raw()
+    raw.reply()
+    raw.say(b"EHLO learner.example\r\n")
+    raw.say(b"MAIL FROM:<a@client.example>\r\n")
+    raw.say(b"RCPT TO:<bob@remote.test>\r\n")
+    raw.say(b"DATA\r\n")
+    try:
+        for _ in range(64):  # 4 MiB without a line end; the server hangs up long before
+            raw.sock.sendall(b"x" * 65536)
+    except OSError:
+        pass  # the server hung up while we were still sending
+    raw.sock.settimeout(5)
+    said = raw.file.read()
+    assert b"421 4.7.0 Error: line too long" in said
+    raw.close()
+    with server.smtp() as client:  # the server still serves others
+        client.sendmail("a@client.example", ["bob@remote.test"], MESSAGE)
+    assert len(messages(server.spool)) == 1
+
+
+def test_a_long_line_is_cut_in_the_transcript(start):
+    server = start(mode="capture")
+    with server.smtp() as client:
+        long_line = b"X-Long: " + b"y" * 5000 + b"\r\n"
+        # SMTP allows 1000 characters a line: that message is refused, the session goes on.
+        with pytest.raises(smtplib.SMTPDataError) as refused:
+            client.sendmail("a@client.example", ["bob@remote.test"], long_line + MESSAGE.encode())
+        assert refused.value.smtp_code == 500
+        client.sendmail("a@client.example", ["bob@remote.test"], MESSAGE)
+    (stored,) = messages(server.spool)
+    cut = [line for side, line in stored.transcript if line.startswith("X-Long:")]
+    assert cut and all(len(line) < 1100 and "more characters]" in line for line in cut)
+
+
+def test_a_record_too_big_for_its_bound_loses_old_transcript_lines_first(tmp_path):
+    transcript = [("client", f"line {n} " + "z" * 900 + "\n") for n in range(2000)]
+    entry = _entry("AAAAAA1111", "2026-11-30T06:00:01+00:00", "kept@x")
+    entry["transcript"] = transcript
+    path = store(tmp_path, entry, _data("kept@x"))
+    assert path.stat().st_size <= spoolmod.META_LIMIT
+    (found,) = messages(tmp_path)
+    assert found.message_id == "kept@x" and found.transcript[-1] == transcript[-1]
+    assert 0 < len(found.transcript) < len(transcript)
+
+
+def test_the_reader_reads_newest_first_within_its_budget(tmp_path, monkeypatch):
+    monkeypatch.setattr(spoolmod, "READ_BUDGET", 2500)
+    monkeypatch.setattr(spoolmod, "RAW_LIMIT", 1000)
+    data = _message(1500, "same")
+    for n in range(4):
+        entry = spoolmod.record(queue_id=f"Q{n}", server="mx1", received=f"2026-12-05T00:00:0{n}+00:00",
+                                client=("192.0.2.10", 1), helo="x", mail_from="a@x", mail_options=[],
+                                rcpt_tos=["b@remote.test"], data=data)
+        path = spoolmod.store(tmp_path, entry, data)
+        os.utime(path, (1_700_000_000 + n, 1_700_000_000 + n))
+    found = messages(tmp_path)
+    assert [m.queue_id for m in found] == ["Q0", "Q1", "Q2", "Q3"]
+    assert [len(m.raw) for m in found] == [0, 500, 1000, 1000]  # the newest got their share first
+    assert all(m.truncated and m.message_id == "same@client.example" for m in found)
+
+
+def test_the_reader_leaves_out_older_messages_once_its_json_budget_is_spent(tmp_path, monkeypatch):
+    for n in range(6):
+        path = _store(tmp_path, f"Q{n}", f"2026-12-05T00:00:0{n}+00:00", f"m{n}@x")
+        os.utime(path, (1_700_000_000 + n, 1_700_000_000 + n))
+    one = (tmp_path / "Q0.json").stat().st_size
+    monkeypatch.setattr(spoolmod, "META_BUDGET", one * 3)
+    assert [m.queue_id for m in messages(tmp_path)] == ["Q3", "Q4", "Q5"]
+    monkeypatch.setattr(spoolmod, "READ_MESSAGES", 2)
+    assert [m.queue_id for m in messages(tmp_path)] == ["Q4", "Q5"]
+    # Finding by Message-Id reads one JSON at a time, so the budget of a whole look does not apply.
+    assert find(tmp_path, message_id="m4@x").queue_id == "Q4"
+    assert find(tmp_path, message_id="m0@x") is None  # older than the newest READ_MESSAGES
+    assert find(tmp_path, queue_id="Q0").message_id == "m0@x"  # by queue id: one file, any age
