@@ -1,5 +1,7 @@
 """Checks of lab 02, install-postfix. Each proves a state from the live machine, in step order."""
 from grader import Fail, _, check
+from grader.liveconf import postfix_master, require_running
+from grader.reach import can_reach, describe_greeting, smtp_greeting, speaks_smtp
 
 DOMAIN = "example.test"
 CHROOT = "/var/spool/postfix"
@@ -77,14 +79,13 @@ def lab_domain_is_a_local_destination(host):
 @check(step="start", title=_("Postfix is running"),
        hint=_("Start Postfix with `service postfix start` (there is no systemd here)."))
 def postfix_is_running(host):
-    done = host.run("postfix", "status")
-    if done.returncode == 127:
+    # As `postfix status` decides it, but read by the grader: a `postfix` replaced inside has no say.
+    if not host.file("/usr/sbin/postfix").exists:
         raise Fail(_("the postfix command is missing"), hint=_("Install Postfix first (step 1)."))
-    if not done.ok:
-        said = (done.err or done.out).strip().splitlines()
-        raise Fail(_("`postfix status` says: {said}", said=said[-1] if said else "not running"))
-    masters = host.processes("master")
-    return _("the Postfix master process runs (pid {pids})", pids=", ".join(str(p.pid) for p in masters) or "?")
+    master = postfix_master(host)
+    if master.pid is None:
+        raise Fail(_("Postfix is not running: {said}", said=master.said))
+    return master.said
 
 
 @check(step="start", hint=_("Postfix runs, but nothing listens on port 25: check `inet_interfaces` and "
@@ -94,7 +95,18 @@ def smtp_port_25_is_listening(host):
     sockets = host.listening(25)
     if not sockets:
         raise Fail(_("`ss -ltn` shows no socket on port 25"))
-    return _("listening on {sockets}", sockets=", ".join(s.describe() for s in sockets))
+    shown = ", ".join(s.describe() for s in sockets)
+    if not can_reach(host):
+        return _("listening on {sockets}", sockets=shown)
+    # The grader's own SMTP conversation: what really answers there, whatever programs inside say.
+    talk = smtp_greeting(host)
+    if not speaks_smtp(talk):
+        raise Fail(_("port 25 is open, but the grader's own SMTP connection got: {answer}",
+                     answer=describe_greeting(talk)),
+                   hint=_("Something other than Postfix's SMTP server holds port 25, or it does not answer: "
+                          "`service postfix restart`, then read /var/log/mail.log."))
+    return _("listening on {sockets}; the grader's own connection was greeted: {greeting}", sockets=shown,
+             greeting=describe_greeting(talk))
 
 
 @check(step="start", title=_("Postfix writes its log file"),
@@ -142,9 +154,7 @@ def chroot_has_the_name_service_files(host):
 @check(step="local-delivery", hint=_("Postfix must be running to deliver: `service postfix start`."),
        title=_("Postfix is running"))
 def postfix_is_running_for_delivery(host):
-    if not host.run("postfix", "status").ok:
-        raise Fail(_("`postfix status` says Postfix is not running"))
-    return _("Postfix is running")
+    return require_running(host)
 
 
 @check(step="local-delivery", title=_("You sent a message to a local mailbox"),

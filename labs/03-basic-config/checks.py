@@ -4,19 +4,14 @@ and mail for example.test delivered to a local mailbox."""
 import re
 
 from grader import Fail, _, check
-from grader.liveconf import require_live
+from grader.liveconf import require_live, require_running
+from grader.reach import describe_greeting, smtp_greeting
 
 DOMAIN = "example.test"
 FQDN = "mail.example.test"
 MAIN_CF = "/etc/postfix/main.cf"
 IDENTITY = ("myhostname", "mydomain", "myorigin")
 OTHER_CLASSES = ("relay_domains", "virtual_alias_domains", "virtual_mailbox_domains")
-# The first line a new SMTP session gets from the running server: "220 NAME ESMTP ...".
-GREETING = ("import smtplib\n"
-            "s = smtplib.SMTP(timeout=5)\n"
-            "code, text = s.connect('127.0.0.1', 25)\n"
-            "print(code, text.decode('utf-8', 'replace'))\n"
-            "s.quit()\n")
 
 
 def names_in(value):
@@ -181,9 +176,7 @@ def the_domain_is_in_one_class_only(host):
 
 @check(step="reload", title=_("Postfix is running"), hint=_("Start Postfix: `service postfix start`."))
 def postfix_is_running(host):
-    if not host.run("postfix", "status").ok:
-        raise Fail(_("`postfix status` says Postfix is not running"))
-    return _("Postfix is running")
+    return require_running(host)
 
 
 @check(step="reload", title=_("The running Postfix has read main.cf since it last changed"),
@@ -196,12 +189,14 @@ def postfix_has_read_main_cf_since_its_last_change(host):
        hint=_("The running server does not use the name in main.cf: run `postfix reload` (and check "
               "smtpd_banner, which should start with $myhostname)."))
 def the_server_greets_with_its_full_name(host):
-    done = host.run("python3", "-c", GREETING)
-    if not done.ok:
-        raise Fail(_("nothing answers on 127.0.0.1 port 25: {said}", said=(done.err.strip().splitlines() or ["?"])[-1]),
+    # The grader's own connection to the machine's port 25: the first line of a new SMTP session,
+    # "220 NAME ESMTP ...", as the running server sends it (no program inside is asked).
+    talk = smtp_greeting(host)
+    if not talk.connected or talk.banner is None:
+        raise Fail(_("nothing answers on 127.0.0.1 port 25: {said}", said=describe_greeting(talk)),
                    hint=_("Postfix's SMTP server does not answer: `service postfix restart`, then look at "
                           "/var/log/mail.log."))
-    greeting = done.out.strip()
+    greeting = describe_greeting(talk)
     words = greeting.split()
     if len(words) < 2 or words[1].lower() != FQDN:
         raise Fail(_("the server greets: {greeting}", greeting=greeting))
