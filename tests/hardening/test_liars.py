@@ -1,7 +1,8 @@
-"""Root inside replaces the programs the grader used to ask (postconf, ps, ss, postfix) with liars
-that print what a solved machine prints: a step in a wrong state must still FAIL, and a solved
-machine must still PASS. The genuine answers come from Postfix's own postconf from the image and
-from the kernel's tables, read from the host."""
+"""Root inside replaces the programs the grader used to ask (postconf, ps, ss, postfix, postqueue,
+doveconf, doveadm, postalias, postmap, dig, python3, pgrep, stat, date) with liars that print what a
+solved machine prints: a step in a wrong state must still FAIL, and a solved machine must still
+PASS. The genuine answers come from Postfix's and Dovecot's own programs from the image, from the
+kernel's tables and the machine's files read by the host, and from the grader's own connections."""
 import pytest
 
 from grader.result import Status
@@ -67,9 +68,19 @@ def test_lying_ps_ss_and_postfix_do_not_pass_the_start_step(session_of):
     _liar(session, "/usr/bin/ps", ps)
     _liar(session, "/usr/bin/ss", ss)
     _liar(session, "/usr/sbin/postfix", "postfix/postfix-script: the Postfix mail system is running: PID: 77")
+    _liar(session, "/usr/bin/pgrep", "77")
     result = session.check("start")
     assert result.status is Status.FAIL, result
-    assert result.first_problem.name == "smtp_port_25_is_listening", result.first_problem
+    assert result.first_problem.name == "postfix_is_running", result.first_problem
+    # ... and the genuine start passes, whatever the liars say.
+    session.machine().exec(["sh", "-c", "mv /usr/sbin/postfix.real /usr/sbin/postfix"])
+    session.solve("start", only=True)
+    _liar(session, "/usr/sbin/postfix", "postfix/postfix-script: fatal: the Postfix mail system is not running", 1)
+    _liar(session, "/usr/bin/ps", "")
+    _liar(session, "/usr/bin/ss", "")
+    result = session.check("start")
+    assert result.status is Status.PASS, result
+    assert "greeted: 220 " in str(result.items[1].detail), result.items[1]
 
 
 def test_a_lying_postconf_does_not_hide_a_missing_maillog_file(session_of):
@@ -136,3 +147,87 @@ def test_a_lying_dpkg_query_and_getent_claim_nothing(session_of):
     assert host.package("tini").installed  # a package the image has
     assert not host.user("alice").exists and host.user("root").uid == 0
     assert session.check("install").status is Status.FAIL
+
+
+def test_liars_do_not_pass_a_configuration_that_was_never_reloaded(session_of):
+    """The reload step: ages from the host's /proc and the no-follow walk, the greeting from the grader's
+    own connection, Postfix's state from master.pid and the kernel."""
+    from grader.reach import describe_greeting, smtp_greeting
+
+    session = session_of("basic-config")
+    session.reset("identity")  # Postfix runs with the starting main.cf
+    session.machine().exec(["sh", "-c", "sleep 1.1; postconf -e myhostname=mail.example.test mydomain=example.test "
+                                        "'myorigin = $mydomain' 'mydestination = $myhostname, localhost.$mydomain, "
+                                        "localhost, $mydomain'"])
+    _liar(session, "/usr/bin/pgrep", "1")
+    _liar(session, "/usr/bin/stat", "1.0 /etc/postfix/main.cf")  # "written at the epoch": long before the start
+    _liar(session, "/usr/bin/date", "9999999999.0")
+    _liar(session, "/usr/sbin/postfix", "postfix/postfix-script: the Postfix mail system is running: PID: 77")
+    _liar(session, "/usr/bin/python3", "220 mail.example.test ESMTP Postfix (Debian/GNU)")
+    result = session.check("reload")
+    assert result.status is Status.FAIL, result
+    assert result.first_problem.name == "postfix_has_read_main_cf_since_its_last_change", result.first_problem
+    # The greeting is what the running server sends the grader's own connection, not what python3 prints.
+    _liar(session, "/usr/bin/python3", "220 liar.invalid ESMTP")
+    greeting = describe_greeting(smtp_greeting(session.host()))
+    assert greeting.startswith("220 ") and "liar" not in greeting and "Postfix" in greeting, greeting
+
+
+def test_a_lying_python3_does_not_pass_a_wrong_password(session_of):
+    """Passwords are checked against /etc/shadow (read by the host) with the grader's own crypt(3)."""
+    session = session_of("local-users")
+    session.reset("add-users")
+    session.solve("add-users", only=True)
+    session.machine().exec(["sh", "-c", "echo bob:wrong | chpasswd"])
+    _liar(session, "/usr/bin/python3", "yes")
+    result = session.check("add-users")
+    assert result.status is Status.FAIL, result
+    assert result.first_problem.name == "they_have_the_course_passwords", result.first_problem
+    assert "bob's password is not bob123" in str(result.first_problem.detail)
+    session.machine().exec(["sh", "-c", "echo bob:bob123 | chpasswd"])
+    _liar(session, "/usr/bin/python3", "no")
+    assert session.check("add-users").status is Status.PASS
+
+
+def test_a_lying_dig_does_not_pass_a_wrong_nameserver(session_of):
+    """The machine's resolver is asked by the grader itself: /etc/resolv.conf read by the host, its name
+    servers queried from the machine's own network."""
+    session = session_of("dns-mx")
+    said = _solved_output(session, "resolver", ["dig", "+time=2", "+tries=1", "MX", "remote.test"])
+    assert "SERVER: 192.0.2.53#" in said
+    session.reset("send-remote")  # the resolver step solved
+    machine = session.machine()
+    good = machine.exec(["cat", "/etc/resolv.conf"]).out
+    machine.exec(["sh", "-c", "printf 'nameserver 10.0.0.53\\n' > /etc/resolv.conf"])
+    _liar(session, "/usr/bin/dig", said)
+    result = session.check("resolver")
+    assert result.status is Status.FAIL, result
+    assert result.first_problem.name == "the_machine_resolves_mx_records_through_the_lab_dns", result.first_problem
+    assert "10.0.0.53" in str(result.first_problem.detail)
+    machine.exec(["sh", "-c", "cat > /etc/resolv.conf"], input=good.encode())
+    _liar(session, "/usr/bin/dig", ";; connection timed out; no servers could be reached", 9)
+    assert session.check("resolver").status is Status.PASS
+
+
+def test_lying_postalias_and_doveadm_do_not_pass_the_repair(session_of):
+    """Troubleshooting: the alias is looked up by Postfix's own postalias, alice's mail read from her Maildir."""
+    session = session_of("troubleshooting")
+    session.reset("repair")
+    session.solve("repair", only=True)
+    machine = session.machine()
+    machine.exec(["sh", "-c", "sed -i '/^support:/d' /etc/aliases && newaliases"])
+    _liar(session, "/usr/sbin/postalias", "alice")
+    result = session.check("repair")
+    assert result.status is Status.FAIL, result
+    assert result.first_problem.name == "every_fault_is_repaired", result.first_problem
+    assert "aliases" in str(result.first_problem.detail), result.first_problem
+    machine.exec(["sh", "-c", "mv /usr/sbin/postalias.real /usr/sbin/postalias && echo 'support: alice' >> /etc/aliases"
+                              " && newaliases"])
+    result = session.check("repair")
+    assert result.status is Status.PASS, result
+    # The held messages gone from alice's Maildir: a doveadm that "finds" them does not bring them back.
+    machine.exec(["sh", "-c", "grep -rlE 'held-[12].maillab@example.test' /home/alice/Maildir | xargs -r rm -f"])
+    _liar(session, "/usr/bin/doveadm", "0123456789abcdef0123456789abcdef 1")
+    result = session.check("repair")
+    assert result.status is Status.FAIL, result
+    assert result.first_problem.name == "the_held_mail_reached_alice", result.first_problem
