@@ -7,30 +7,59 @@ keeps the same bounds), so a hostile server costs the grader at most BYTES and S
 """
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import socket
 import ssl
 import time
+from typing import Iterator
 
 BYTES = 4 * 2**20  # what one conversation may send us
 SECONDS = 30.0     # how long one conversation may last, whatever each wait's timeout
+
+# The end (time.monotonic) of the step being checked, set by the runner: a conversation never
+# outlasts its step, so a slow server fails its own check with a sentence before the step is cut off.
+_step_end: contextvars.ContextVar[float | None] = contextvars.ContextVar("step_end", default=None)
+
+
+@contextlib.contextmanager
+def until(end: float | None) -> Iterator[None]:
+    """Conversations begun inside end by `end` (a time.monotonic value) at the latest."""
+    token = _step_end.set(end)
+    try:
+        yield
+    finally:
+        _step_end.reset(token)
 
 
 class TooMuch(OSError):
     """The server sent more than a conversation may."""
 
+    def __init__(self, budget: int) -> None:
+        super().__init__("the server sent more than %d KiB" % (budget // 1024))
+        self.budget = budget
+
 
 class TooSlow(TimeoutError):
     """The conversation went on longer than it may, however each wait went."""
 
+    def __init__(self, seconds: float, received: int) -> None:
+        super().__init__("the conversation took more than %g s" % seconds)
+        self.seconds, self.received = seconds, received
+
 
 class _Limits:
-    def __init__(self, budget: int, deadline: float) -> None:
-        self.budget, self.deadline, self.received = budget, deadline, 0
+    def __init__(self, budget: int, seconds: float) -> None:
+        started = time.monotonic()
+        end = _step_end.get()
+        self.deadline = started + seconds if end is None else min(started + seconds, end)
+        self.seconds = max(0.0, self.deadline - started)  # what the learner is told
+        self.budget, self.received = budget, 0
 
     def before(self, sock) -> None:
         remaining = self.deadline - time.monotonic()
         if remaining <= 0:
-            raise TooSlow("the conversation took too long")
+            raise TooSlow(self.seconds, self.received)
         timeout = sock.gettimeout()
         if timeout is None or timeout > remaining:
             sock.settimeout(remaining)
@@ -38,12 +67,12 @@ class _Limits:
     def timed_out(self) -> None:
         """A wait ran out: at the conversation's own deadline, that is the reason to give."""
         if time.monotonic() >= self.deadline - 0.01:
-            raise TooSlow("the conversation took too long") from None
+            raise TooSlow(self.seconds, self.received) from None
 
     def after(self, count: int) -> int:
         self.received += count
         if self.received > self.budget:
-            raise TooMuch("the server sent more than %d KiB" % (self.budget // 1024))
+            raise TooMuch(self.budget)
         return count
 
 
@@ -94,8 +123,7 @@ def bounded(sock: socket.socket, *, budget: int | None = None, seconds: float | 
     timeout = sock.gettimeout()
     wrapped = BoundedSocket(sock.family, sock.type, sock.proto, fileno=sock.detach())
     wrapped.settimeout(timeout)
-    wrapped.limits = _Limits(BYTES if budget is None else budget,
-                             time.monotonic() + (SECONDS if seconds is None else seconds))
+    wrapped.limits = _Limits(BYTES if budget is None else budget, SECONDS if seconds is None else seconds)
     return wrapped
 
 
@@ -105,7 +133,7 @@ class BoundedContext(ssl.SSLContext):
 
     def wrap_socket(self, sock, *args, **kwargs):
         wrapped = super().wrap_socket(sock, *args, **kwargs)
-        wrapped.limits = getattr(sock, "limits", None) or _Limits(BYTES, time.monotonic() + SECONDS)
+        wrapped.limits = getattr(sock, "limits", None) or _Limits(BYTES, SECONDS)
         return wrapped
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import os
 from pathlib import Path
+import resource
 import signal
 import socket
 import sys
@@ -58,9 +59,15 @@ def _child(request: dict, out: int) -> None:
     code = 1
     try:
         signal.signal(signal.SIGCHLD, signal.SIG_DFL)  # the check waits for its own commands
+        # Its own end, should the caller (who kills it at the step's limit) be gone.
+        signal.alarm(int(float(request["deadline"]) + float(request.get("grace", 5))) + 1)
+        _cap_data(int(request["memory"]))
         name = f"{CGROUP_PREFIX}{os.getpid()}"
-        cgroups.create(name, memory_bytes=int(request["memory"]), pids=512, cpu=0)
-        cgroups.join(name)
+        try:
+            cgroups.create(name, memory_bytes=int(request["memory"]), pids=512, cpu=0)
+            cgroups.join(name)
+        except OSError:
+            pass  # a host without a memory cgroup: RLIMIT_DATA is the bound
         os.environ.clear()
         os.environ.update(request["env"])
         use(request["lang"])
@@ -69,12 +76,32 @@ def _child(request: dict, out: int) -> None:
         checks = checks_of(lab.checks_file).get(request["step"], [])
         result = run_step(checks, session.host(), lab=lab.id, step=request["step"],
                           deadline=float(request["deadline"]))
-        data = result.to_json().encode("utf-8")
+        data = json.dumps({"result": result.to_dict(), "peak_kib": _status_kib("VmHWM")},
+                          ensure_ascii=False).encode("utf-8")
         while data:
             data = data[os.write(out, data):]
         code = 0
     finally:
         os._exit(code)
+
+
+def _status_kib(field: str) -> int | None:
+    with open("/proc/self/status") as status:
+        for line in status:
+            if line.startswith(field + ":"):
+                return int(line.split()[1])
+    return None
+
+
+def _cap_data(extra: int) -> None:
+    """RLIMIT_DATA: what the child holds now (inherited from this server) and `extra` more. The
+    commands a check runs inherit it too; none of them needs anything near it."""
+    now = (_status_kib("VmData") or 0) * 1024
+    limit = now + extra
+    _soft, hard = resource.getrlimit(resource.RLIMIT_DATA)
+    if hard != resource.RLIM_INFINITY:
+        limit = min(limit, hard)
+    resource.setrlimit(resource.RLIMIT_DATA, (limit, hard))
 
 
 if __name__ == "__main__":

@@ -2,8 +2,10 @@
 
 What a check reads comes from a machine whose root may be hostile: each probe is bounded by itself
 (bytes, lines, time), and the child is the bound around all of them. It runs in a cgroup of its own
-whose memory is capped (MEMORY_CAP), and it is killed when the step's time limit (plus GRACE) has
-passed. A child that dies, is killed or answers nonsense becomes one ERROR item with a sentence;
+whose memory is capped (MEMORY_CAP), with RLIMIT_DATA at what it already had plus MEMORY_CAP (the
+bound that holds where there is no memory cgroup, and one that fails an allocation with a
+MemoryError, told as a sentence by the runner, before the kernel's OOM killer acts); it is killed
+when the step's time limit (plus GRACE) has passed. A child that dies, is killed or answers nonsense becomes one ERROR item with a sentence;
 the caller (the notebook kernel, the CLI, the workshop's grader service) is never touched.
 
 Children come from a check server (`python -m grader.checkserver`): a single-threaded process of the
@@ -28,8 +30,7 @@ from sandbox import cgroups
 
 from .i18n import _, language, translate
 from .result import ItemResult, Status, StepResult
-
-MEMORY_CAP = 256 * 2**20  # what one step's checks may allocate (the child's own new memory)
+from .runner import MEMORY_CAP, TOO_MUCH_HINT  # what one step's checks may allocate (the child's own new memory)
 RESULT_LIMIT = 4 * 2**20  # bytes of a result sent back
 GRACE = 5.0  # seconds past the step's own time limit before the child is killed
 CGROUP_PREFIX = "grader-check-"  # each child's cgroup: this and its pid
@@ -92,6 +93,9 @@ class _Server:
 
 
 _server = _Server()
+# The last child's peak resident memory (VmHWM, KiB; it counts the pages it shares with the check
+# server too), for the bench and for an instructor's look at a heavy step.
+last_child_peak_kib: int | None = None
 
 
 def run_isolated(lab: Any, learner: str, step_id: str, *, deadline: float) -> StepResult:
@@ -99,8 +103,9 @@ def run_isolated(lab: Any, learner: str, step_id: str, *, deadline: float) -> St
     started_at = datetime.now(timezone.utc).isoformat()
     reader, writer = os.pipe()
     request = {"lab_dir": str(lab.dir), "learner": learner, "step": step_id, "env": dict(os.environ),
-               "lang": language(), "deadline": deadline, "memory": MEMORY_CAP}
+               "lang": language(), "deadline": deadline, "grace": GRACE, "memory": MEMORY_CAP}
     pid = None
+    oom = False
     try:
         try:
             pid = _server.fork_child(request, writer)
@@ -109,20 +114,25 @@ def run_isolated(lab: Any, learner: str, step_id: str, *, deadline: float) -> St
         payload, finished = _read_result(reader, deadline + GRACE)
         if not finished:
             _kill(pid)
+        elif payload is None and pid:
+            oom = cgroups.counters(f"{CGROUP_PREFIX}{pid}")["oom_kills"] > 0
     finally:
         os.close(reader)
         if pid:  # its cgroup goes once the child has left it, off the learner's wait
             threading.Thread(target=cgroups.remove, args=(f"{CGROUP_PREFIX}{pid}",), daemon=True).start()
     if payload is not None:
         try:
-            return StepResult.from_json(payload.decode("utf-8"))
-        except (ValueError, KeyError, TypeError, UnicodeDecodeError):
+            envelope = json.loads(payload.decode("utf-8"))
+            global last_child_peak_kib
+            last_child_peak_kib = envelope.get("peak_kib")
+            return StepResult.from_dict(envelope["result"])
+        except (ValueError, KeyError, TypeError, AttributeError, UnicodeDecodeError):
             pass
-    return _broken(lab.id, step_id, started_at, deadline, killed=not finished)
+    return _broken(lab.id, step_id, started_at, deadline, killed=not finished, oom=oom or payload is not None)
 
 
 def _read_result(fd: int, timeout: float) -> tuple[bytes | None, bool]:
-    """The child's whole answer (None if it sent none or too much), and whether it finished in time."""
+    """The child's whole answer (None if it sent none, b"" if too much), and whether it finished in time."""
     chunks, size = [], 0
     deadline = time.monotonic() + timeout
     while True:
@@ -134,7 +144,7 @@ def _read_result(fd: int, timeout: float) -> tuple[bytes | None, bool]:
             return (b"".join(chunks) or None), True
         size += len(chunk)
         if size > RESULT_LIMIT:
-            return None, True
+            return b"", True  # not a result: told as too much
         chunks.append(chunk)
 
 
@@ -146,15 +156,17 @@ def _kill(pid: int | None) -> None:
             pass
 
 
-def _broken(lab_id: str, step_id: str, started_at: str, deadline: float, *, killed: bool) -> StepResult:
+def _broken(lab_id: str, step_id: str, started_at: str, deadline: float, *, killed: bool,
+            oom: bool = True) -> StepResult:
     if killed:
         detail = _("The check did not finish within {seconds} s: what your machine sent the grader came too "
                    "slowly or never ended.", seconds=f"{deadline + GRACE:g}")
-    else:
+    elif oom:  # the kernel stopped it at its cap, or what it sent back was too big to be a result
         detail = _("The check stopped before it could answer: it used more than {mib} MiB, so what your machine "
                    "sent the grader was too much.", mib=MEMORY_CAP // 2**20)
-    hint = _("Look at what your machine's mail servers send (a greeting or a reply that never ends?), then try "
-             "the check again. If it keeps happening, reset the step.")
+    else:
+        detail = _("The check stopped before it could answer (its process ended without a result).")
+    hint = TOO_MUCH_HINT
     item = ItemResult("check_finished", str(translate(_("The check finished"))), Status.ERROR,
                       str(translate(detail)), str(translate(hint)))
     return StepResult(lab=lab_id, step=step_id, items=(item,), started_at=started_at, duration=0.0)

@@ -20,7 +20,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Callable
 
-from .bounded import BYTES, SECONDS, TooMuch, TooSlow, bounded, insecure_context
+from .bounded import TooMuch, TooSlow, bounded, insecure_context
 from .i18n import _
 
 Connect = Callable[[str, int, float], socket.socket]
@@ -96,9 +96,11 @@ def _text(value: bytes | str) -> str:
 
 def _trouble(error: BaseException, timeout: float) -> str:
     if isinstance(error, TooMuch):
-        return _("the server sent more than {kib} KiB: no mail server does that", kib=BYTES // 1024)
+        return _("the server sent more than {kib} KiB in one conversation: no mail server does that",
+                 kib=error.budget // 1024)
     if isinstance(error, TooSlow):
-        return _("the conversation took longer than {seconds} s: the server answers too slowly", seconds=f"{SECONDS:g}")
+        return _("the conversation took longer than {seconds} s ({count} bytes came): the server answers too slowly",
+                 seconds=f"{error.seconds:.0f}", count=error.received)
     if isinstance(error, (TimeoutError, socket.timeout)):
         return _("no answer within {seconds} s", seconds=f"{timeout:g}")
     if isinstance(error, ConnectionRefusedError):

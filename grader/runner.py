@@ -8,6 +8,7 @@ from typing import Callable, Sequence
 
 from sandbox.errors import SandboxError
 
+from . import bounded
 from .check import Check, Fail
 from .host import Host
 from .i18n import _, say, translate
@@ -20,6 +21,10 @@ STEP_DEADLINE = 60.0  # seconds for all of a step's checks
 RETRY_HINT = _("Try the check again. If it keeps happening, reset the step (or restart your lab machine).")
 # What a check saw can be a learner's 8 MiB of command output; the panel and gradebook keep this much.
 DETAIL_LIMIT = 2000
+# A check's child process (isolated.py) has this much memory of its own; past it, allocations fail.
+MEMORY_CAP = 256 * 2**20
+TOO_MUCH_HINT = _("Look at what your machine's mail servers send (a greeting or a reply that never ends?), then try "
+                  "the check again. If it keeps happening, reset the step.")
 GRADER_BUG_HINT = _("This is a problem in the grader, not in your work. Try the check again; "
                     "if it keeps happening, tell your instructor.")
 
@@ -34,7 +39,8 @@ def run_step(checks: Sequence[Check], host: Host, *, lab: str, step: str,
     step_end = start + deadline
     items: list[ItemResult] = []
     stopped = False
-    with host.bounded_until(step_end, clock=clock):
+    # Network conversations end with the step too (only on the real clock: a test's clock is not theirs).
+    with host.bounded_until(step_end, clock=clock), bounded.until(step_end if clock is time.monotonic else None):
         for chk in checks:
             if stopped:
                 items.append(ItemResult(chk.name, str(translate(chk.title)), Status.NOT_RUN,
@@ -76,6 +82,10 @@ def _run_check(chk: Check, host: Host, step_end: float,
         except SandboxError as exc:
             return item(Status.ERROR, " ".join(say(exc).split()) or type(exc).__name__,
                         RETRY_HINT)
+        except MemoryError:
+            # Past the child's memory cap (isolated.py): what the check read from the machine was too much.
+            return item(Status.ERROR, _("The check used more than {mib} MiB: your machine sent the grader too much.",
+                                        mib=MEMORY_CAP // 2**20), TOO_MUCH_HINT)
         except Exception as exc:  # the learner must see a sentence, the instructor the traceback
             log.exception("check %s (step %s) raised", chk.name, chk.step)
             return item(Status.ERROR,

@@ -20,7 +20,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Callable, Iterable
 
-from .bounded import BYTES, SECONDS, TooMuch, TooSlow, bounded, insecure_context
+from .bounded import TooMuch, TooSlow, bounded, insecure_context
 from .i18n import N_, Msg, _, translate
 
 Connect = Callable[[str, int, float], socket.socket]
@@ -28,6 +28,7 @@ _LINE_END = re.compile(rb"\r\n|\r|\n")
 _LEADING_DOT = re.compile(rb"^\.", re.MULTILINE)
 _MAX_LINE = 8192  # as smtplib: a longer line is no SMTP reply
 _MAX_REPLY_LINES = 200  # a real EHLO reply has about ten
+_MAX_REPLY_BYTES = 64 * 1024  # one reply (a greeting, an EHLO answer); a real one is under 1 KiB
 _REPLY_LINE = re.compile(rb"[2-5]\d\d(?:[ -]|\r?\n|$)")
 _QUEUED_AS = re.compile(r"queued as (?P<qid>[0-9A-Za-z]+)")
 _CONNECT_ERRORS = {
@@ -123,6 +124,15 @@ class Conversation:
         return "\n".join(str(translate(line)) for line in [head, *self.transcript, *tail])
 
 
+class _Unbounded(smtplib.SMTPException):
+    """A reply past what any SMTP server sends (too long a line, too many lines or bytes): `why`
+    says which, in words, once the caller knows the port and the step."""
+
+    def __init__(self, why: str, limit: int) -> None:
+        super().__init__(why)
+        self.why, self.limit = why, limit
+
+
 class _Client(smtplib.SMTP):
     """smtplib over the caller's socket, noting every command and reply."""
 
@@ -156,24 +166,30 @@ class _Client(smtplib.SMTP):
         if self.file is None:
             self.file = self.sock.makefile("rb")
         texts = []
+        size = 0
         while True:
             try:
-                line = self.file.readline(_MAX_LINE + 1)
+                line = self.file.readline(min(_MAX_LINE + 1, _MAX_REPLY_BYTES + 1 - size))
             except OSError as error:
                 self.close()
                 raise smtplib.SMTPServerDisconnected(f"Connection unexpectedly closed: {error}") from error
             if not line:
                 self.close()
                 raise smtplib.SMTPServerDisconnected("Connection unexpectedly closed")
+            size += len(line)
+            # Each cut-off below is reached before the next line is read: what is held stays small.
+            if size > _MAX_REPLY_BYTES:
+                self.close()
+                raise _Unbounded("bytes", _MAX_REPLY_BYTES)
             if len(line) > _MAX_LINE:
                 self.close()
-                raise smtplib.SMTPResponseException(500, "Line too long.")
+                raise _Unbounded("line", _MAX_LINE)
             if not _REPLY_LINE.match(line):
                 code, texts = -1, [line.strip(b" \t\r\n")]
                 break
             if len(texts) >= _MAX_REPLY_LINES:
                 self.close()
-                raise smtplib.SMTPResponseException(500, b"A reply of more than %d lines." % _MAX_REPLY_LINES)
+                raise _Unbounded("lines", _MAX_REPLY_LINES)
             code = int(line[:3])
             texts.append(line[4:].strip(b" \t\r\n"))
             if line[3:4] != b"-":
@@ -258,7 +274,7 @@ def converse(connect: Connect, host: str, port: int = 25, *, ehlo: str = "client
         match = _QUEUED_AS.search(talk.data.text) if talk.delivered else None
         talk.queue_id = match["qid"] if match else None
     except (smtplib.SMTPException, OSError) as error:
-        talk.error = _trouble(step, error, timeout)
+        talk.error = _trouble(step, error, timeout, port)
     finally:
         _quit(client)
         talk.seconds = time.monotonic() - started
@@ -306,13 +322,26 @@ def _connect_error(error: OSError, host: str) -> str:
     return (error.strerror or str(error) or type(error).__name__).lower()
 
 
-def _trouble(step: str, error: Exception, timeout: float) -> str:
+def _trouble(step: str, error: Exception, timeout: float, port: int) -> str:
     cause = (error.__cause__ or error.__context__) if isinstance(error, smtplib.SMTPServerDisconnected) else error
+    # Named as the learner would see it: the greeting, or the answer to the command just sent.
+    reply = _("its greeting") if step == _("the greeting") else _("its answer to {step}", step=step)
+    if isinstance(error, _Unbounded):
+        if error.why == "bytes":
+            return _("the server on port {port} sent more than {kib} KiB before {reply} ended: no mail server "
+                     "does that", port=port, kib=error.limit // 1024, reply=reply)
+        if error.why == "lines":
+            return _("the server on port {port} sent more than {lines} lines before {reply} ended: no mail server "
+                     "does that", port=port, lines=error.limit, reply=reply)
+        return _("the server on port {port} sent a line of more than {kib} KiB in {reply}: no mail server "
+                 "does that", port=port, kib=error.limit // 1024, reply=reply)
     if isinstance(cause, TooMuch):
-        return _("the server sent more than {kib} KiB by {step}: no mail server does that", kib=BYTES // 1024, step=step)
+        return _("the server on port {port} sent more than {kib} KiB in one conversation, by {step}: no mail "
+                 "server does that", port=port, kib=cause.budget // 1024, step=step)
     if isinstance(cause, TooSlow):
-        return _("the conversation took longer than {seconds} s by {step}: the server answers too slowly",
-                 seconds=f"{SECONDS:g}", step=step)
+        return _("the server on port {port} took longer than {seconds} s and was still sending {reply} ({count} "
+                 "bytes in all): it answers too slowly", port=port, reply=reply, seconds=f"{cause.seconds:.0f}",
+                 count=cause.received)
     if isinstance(cause, TimeoutError):
         return _("no answer to {step} within {seconds} s", step=step, seconds=f"{timeout:g}")
     if isinstance(error, smtplib.SMTPServerDisconnected) or isinstance(cause, ConnectionError):
