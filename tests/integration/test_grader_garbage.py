@@ -58,6 +58,13 @@ SABOTAGES = {
                               " && chmod +x /usr/local/sbin/postconf",
     "ps prints garbage": "printf '#!/bin/sh\\nhead -c 20000 /dev/urandom\\n' > /usr/local/bin/ps && chmod +x /usr/local/bin/ps",
     "ss hangs": "printf '#!/bin/sh\\nsleep 300\\n' > /usr/local/bin/ss && chmod +x /usr/local/bin/ss",
+    # The grader no longer asks postconf, ps, ss or dpkg-query inside the machine (trusted tools and the
+    # kernel's tables answer); these are among the commands it still runs there.
+    "postfix hangs": "printf '#!/bin/sh\\nsleep 300\\n' > /usr/local/sbin/postfix && chmod +x /usr/local/sbin/postfix",
+    "postfix floods": "printf '#!/bin/sh\\nyes\\n' > /usr/local/sbin/postfix && chmod +x /usr/local/sbin/postfix",
+    "postfix prints 1 GB": "printf '#!/bin/sh\\nhead -c 1000000000 /dev/zero | tr \"\\\\0\" x\\n' > /usr/local/sbin/postfix"
+                           " && chmod +x /usr/local/sbin/postfix",
+    "sendmail hangs": "printf '#!/bin/sh\\nsleep 300\\n' > /usr/local/sbin/sendmail && chmod +x /usr/local/sbin/sendmail",
     "dpkg-query floods": "printf '#!/bin/sh\\nyes install ok installed\\n' > /usr/local/bin/dpkg-query"
                          " && chmod +x /usr/local/bin/dpkg-query",
 }
@@ -176,7 +183,7 @@ def test_a_symlink_out_of_the_machine_is_never_followed_to_the_host(lab, secret,
     assert SECRET not in shown
 
 
-@pytest.mark.parametrize("name", ["postconf hangs", "postconf floods", "ss hangs"])
+@pytest.mark.parametrize("name", ["postfix hangs", "postfix floods"])
 def test_a_hanging_or_flooding_command_is_an_error_in_time(lab, name):
     lab.reset("local-delivery")
     sh(lab, SABOTAGES[name])
@@ -187,8 +194,7 @@ def test_a_hanging_or_flooding_command_is_an_error_in_time(lab, name):
     finally:
         tracemalloc.stop()
     assert peak < 128 * 2**20, f"the grader held {peak / 2**20:.0f} MiB"
-    step = "start" if name == "ss hangs" else "install"
-    problem = results[step].first_problem
+    problem = results["start"].first_problem
     assert problem.status is Status.ERROR
     assert "did not finish within" in problem.detail
 
@@ -209,16 +215,17 @@ def test_a_mail_log_of_millions_of_lines(lab):
 
 def test_a_gigabyte_of_output_is_read_within_a_memory_bound(lab):
     lab.reset("local-delivery")
-    sh(lab, SABOTAGES["postconf prints 1 GB"])
+    sh(lab, SABOTAGES["postfix prints 1 GB"])
     tracemalloc.start()
     try:
         started = time.monotonic()
-        result = lab.check("install")
+        result = lab.check("start")
         _, peak = tracemalloc.get_traced_memory()
     finally:
         tracemalloc.stop()
     assert_told_in_words(result, time.monotonic() - started)
-    assert result.first_problem.name == "configured_as_an_internet_site"
+    # `postfix status` said a gigabyte and exit 0; the kernel's socket table still decides the step.
+    assert result.status is Status.PASS, result
     assert peak < 128 * 2**20, f"the grader held {peak / 2**20:.0f} MiB"
 
 
