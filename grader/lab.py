@@ -27,6 +27,9 @@ class Step:
     title: str
     points: int = 1
     fresh_fails: str = ""  # the check a fresh machine must fail first (proved by selftest)
+    # The whole outcome a PASS promises, in a few words for a reviewer: every user, recipient and kind
+    # of client the step concerns (`maillab lab lint` refuses a step without one).
+    promise: str = field(default="", compare=False)
 
 
 @dataclass(frozen=True)
