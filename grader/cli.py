@@ -86,6 +86,8 @@ def build_parser() -> Parser:
     lab = sub.add_parser("lab", help=tr("start or list labs")).add_subparsers(dest="action", required=True, parser_class=Parser)
     lab.add_parser("start", help=tr("start a lab's machines")).add_argument("lab")
     lab.add_parser("list", help=tr("list the labs"))
+    lab.add_parser("lint", help=tr("find what a lab author forgot (promises, checks, solutions)")).add_argument(
+        "lab", nargs="?", default=None, help=tr("default: every lab"))
 
     for name, text in (("exec", N_("run a command inside a lab machine")),
                        ("shell", N_("open a root shell inside a lab machine"))):
@@ -218,6 +220,17 @@ def cmd_image(args) -> int:
 
 
 def cmd_lab(args) -> int:
+    if args.action == "lint":
+        from . import lint
+        chosen = [labs.find(args.lab)] if args.lab else labs.all_labs()
+        found = [problem for lab in chosen for problem in lint.problems(lab)]
+        for problem in found:
+            print(problem)
+        if found:
+            return EXIT_FAIL
+        print(tr("Nothing to fix: every step of {labs} has a promise, checks, a reference solution and a "
+                 "fresh_fails among its checks.", labs=", ".join(lab.id for lab in chosen)))
+        return EXIT_PASS
     if args.action == "list":
         for lab in labs.all_labs():
             steps = ", ".join(s.id for s in lab.steps)
