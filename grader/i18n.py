@@ -133,7 +133,7 @@ def chosen(value: str | None) -> str:
 
 def _saved() -> str | None:
     """The language the learner chose with `maillab up --lang` (kept with their state)."""
-    from .session import saved_language  # late: the session imports most of the grader
+    from .state import saved_language
 
     try:
         return saved_language()

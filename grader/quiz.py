@@ -1,7 +1,7 @@
 """A graded quiz as data: questions, options, the right option and a hint for each wrong one.
 
 A quiz is a TOML file in a lab's folder (see labs/01-how-mail-works/quiz/roles-quiz.toml). The
-notebook's widget (grader.notebook.quiz) writes the learner's choices into the machine as JSON,
+notebook's widget (classroom.notebook.quiz) writes the learner's choices into the machine as JSON,
 {"question id": "option id", ...}; a check grades that file with `grade`. Pure logic, no machine.
 """
 from __future__ import annotations

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import socket
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from sandbox import SandboxError
 from sandbox import mailserver
@@ -22,9 +22,24 @@ from .check import Fail
 from .i18n import _
 
 if TYPE_CHECKING:
+    from sandbox.network import Network
+
     from .host import Host
+    from .lab import Lab
     from .maillog import Delivery
-    from .session import LabSession
+
+
+class LabContext(Protocol):
+    """What the world needs of whoever runs the lab (the application's session): the lab, its
+    network, a machine's host and the nodes' states."""
+
+    lab: "Lab"
+
+    def network(self) -> "Network | None": ...
+
+    def host(self, name: str | None = None) -> "Host": ...
+
+    def node_states(self) -> dict[str, str]: ...
 
 DNS_TIMEOUT = 3.0
 STORED = _("stored")  # a Hop's status at a remote server (the others are the log's words: sent, deferred, ...)
@@ -46,7 +61,7 @@ class Hop:
 
 
 class World:
-    def __init__(self, session: "LabSession"):
+    def __init__(self, session: LabContext):
         self.session = session
         self.network = session.network()
         if self.network is None:

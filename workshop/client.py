@@ -157,4 +157,9 @@ class RemoteSession:
                              "notebook."))
 
 
-__all__ = ["RemoteSession", "RemoteMachine", "call", "SandboxError"]
+__all__ = ["RemoteSession", "RemoteMachine", "call", "remote_session", "SandboxError"]
+
+
+def remote_session(lab: Lab) -> RemoteSession:
+    """The `maillab.remote_session` entry point: a learner's session carried out by the grader service."""
+    return RemoteSession(lab)

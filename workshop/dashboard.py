@@ -27,12 +27,13 @@ from tornado.web import Application, HTTPError, RequestHandler, authenticated
 
 from jupyterhub.services.auth import HubOAuthCallbackHandler, HubOAuthenticated
 
-from grader import export
+from classroom import export
 from grader import lab as labs
 from grader.errors import MailLabError
-from grader.gradebook import Gradebook, GradebookError, StepRecord
+from classroom.gradebook import Gradebook, GradebookError, StepRecord
+from classroom.gradebooks import open_gradebook
 from grader.i18n import N_, say, tr
-from grader.session import gradebook_path
+from classroom.session import gradebook_path
 
 from . import client
 from .lifetime import exit_with_parent
@@ -129,7 +130,7 @@ class Base(HubOAuthenticated, RequestHandler):
     def book(self) -> Gradebook:
         """Opened once (opening checks the schema in a write transaction; the grid polls often)."""
         if self.application.settings.get("book") is None:
-            self.application.settings["book"] = Gradebook(gradebook_path())
+            self.application.settings["book"] = open_gradebook(gradebook_path())
         return self.application.settings["book"]
 
     def write_error(self, status_code: int, **kwargs) -> None:

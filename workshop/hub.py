@@ -40,7 +40,7 @@ def service_env(settings: WorkshopSettings) -> dict[str, str]:
 
 def notebook_name(settings: WorkshopSettings) -> str:
     from grader import lab as labs
-    from grader.notebook.course import lab_notebook_name
+    from classroom.notebook.course import lab_notebook_name
 
     return lab_notebook_name(labs.find(settings.lab), settings.lang)
 
@@ -49,7 +49,7 @@ async def prepare_learner(spawner: Any) -> None:
     """pre_spawn_hook (runs as root in the hub): the learner's workspace, made by the learner's own
     uid (so a link they planted in their home cannot make root write elsewhere), and the
     environment of their server: kernel, Terminal and notebooks wired to the grader service."""
-    from grader.notebook.server import jupyter_env
+    from classroom.notebook.server import jupyter_env
 
     settings = WorkshopSettings.load(settings_file())
     user = pwd.getpwnam(spawner.user.name)

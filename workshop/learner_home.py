@@ -9,9 +9,9 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from grader.notebook.course import every_edition
-from grader.notebook.server import prepare
-from grader.notebook.workspace import install_notebooks
+from classroom.notebook.course import every_edition
+from classroom.notebook.server import prepare
+from classroom.notebook.workspace import install_notebooks
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -27,9 +27,9 @@ from pathlib import Path
 from typing import Any
 
 from grader.errors import MailLabError, UsageError
-from grader.gradebook import GradebookError
+from classroom.gradebook import GradebookError
 from grader.i18n import N_, Msg, _, say, speaking, tr
-from grader.session import LabSession, current_lab, open_lab
+from classroom.session import LabSession, current_lab, open_lab
 from sandbox import SandboxError
 
 from . import protocol

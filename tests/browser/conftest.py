@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from grader.session import LabSession, open_lab
+from classroom.session import LabSession, open_lab
 
 from .jupyterlab import CHROMIUM, launch_browser, start_server
 

@@ -9,7 +9,7 @@ import pytest
 from grader import lab as labs
 from grader.check import load_checks
 from grader.i18n import tr
-from grader.session import open_lab
+from classroom.session import open_lab
 
 from .conftest import learner_environment, tracebacks
 from .jupyterlab import Lab, start_server

@@ -6,7 +6,7 @@ import os
 import pytest
 
 from grader.result import Status
-from grader.session import LabSession, open_lab
+from classroom.session import LabSession, open_lab
 
 LEARNER = os.environ.get("MAILLAB_TEST_LEARNER", "pytest-course")  # runs side by side use their own
 

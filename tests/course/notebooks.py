@@ -5,7 +5,7 @@ import nbformat
 from nbclient import NotebookClient
 
 from grader import lab as labs
-from grader.notebook import server
+from classroom.notebook import server
 
 
 def outputs_text(cell) -> str:

@@ -16,7 +16,7 @@ MODEL = {"writer": "mua", "transfer": "mta", "delivery": "mda", "retrieval": "mr
 @pytest.fixture(scope="module")
 def lab01():
     """One session for the module (a networked lab): each test resets the step it needs."""
-    from grader.session import open_lab
+    from classroom.session import open_lab
 
     from .conftest import LEARNER
 

@@ -8,7 +8,7 @@ import pytest
 
 from grader import i18n
 from grader import lab as labs
-from grader.selftest import selftest_lab
+from classroom.selftest import selftest_lab
 from sandbox import hermetic
 
 from .conftest import LEARNER

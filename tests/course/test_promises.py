@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from grader import lab as labs
-from grader import lint
+from classroom import lint
 
 COURSE = labs.all_labs()
 HERE = Path(__file__).resolve().parent

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from grader.session import open_lab
+from classroom.session import open_lab
 from sandbox import hermetic
 
 pytestmark = pytest.mark.machine

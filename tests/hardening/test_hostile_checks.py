@@ -7,10 +7,10 @@ import time
 
 import pytest
 
-from grader import isolated
+from classroom import isolated
 from grader import lab as labs
 from grader.result import Status
-from grader.session import open_lab
+from classroom.session import open_lab
 
 pytestmark = pytest.mark.machine
 

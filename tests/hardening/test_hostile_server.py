@@ -7,7 +7,7 @@ import time
 import pytest
 
 from grader.result import Status
-from grader.session import open_lab
+from classroom.session import open_lab
 
 pytestmark = pytest.mark.machine
 

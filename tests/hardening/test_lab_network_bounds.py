@@ -110,7 +110,7 @@ def test_a_full_spool_answers_452_and_keeps_what_it_has(lab):
 
 
 def test_a_fresh_network_of_the_same_name_has_an_empty_spool_and_dns_log(lab):
-    """What `reset` does to the lab network (grader/session.py: Network.create again): nothing stored stays."""
+    """What `reset` does to the lab network (classroom/session.py: Network.create again): nothing stored stays."""
     network = Network.create(PREFIX + "again", _spec())
     try:
         with LabSMTP(network, MX1) as client:

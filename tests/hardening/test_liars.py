@@ -6,7 +6,7 @@ kernel's tables and the machine's files read by the host, and from the grader's 
 import pytest
 
 from grader.result import Status
-from grader.session import open_lab
+from classroom.session import open_lab
 
 pytestmark = pytest.mark.machine
 LEARNER = "pytest-liar"

@@ -4,8 +4,8 @@ import asyncio
 
 import pytest
 
-from grader.notebook.machine_files import MachineFilesManager
-from grader.notebook.workspace import link_machine_root
+from classroom.notebook.machine_files import MachineFilesManager
+from classroom.notebook.workspace import link_machine_root
 from sandbox import Machine, MachineSpec, image
 
 pytestmark = pytest.mark.machine

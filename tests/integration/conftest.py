@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from grader.session import LabSession, open_lab
+from classroom.session import LabSession, open_lab
 
 LEARNER = "pytest"
 

@@ -8,7 +8,7 @@ import re
 
 import pytest
 
-from grader import export
+from classroom import export
 from grader import lab as labs
 from grader.i18n import speaking
 from grader.result import Status

@@ -7,8 +7,8 @@ import threading
 import pytest
 
 from grader.errors import UsageError
-from grader.forward import parse_listen, route_for, serve
-from grader.session import open_lab
+from classroom.forward import parse_listen, route_for, serve
+from classroom.session import open_lab
 
 from .conftest import LEARNER
 

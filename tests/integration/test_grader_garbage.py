@@ -83,7 +83,7 @@ def secret():
 
 
 def _session(lab_id: str):
-    from grader.session import open_lab
+    from classroom.session import open_lab
 
     os.environ["MAILLAB_LEARNER"] = "pytest-garbage"
     return open_lab(lab_id, "pytest-garbage", record=False)

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from grader.session import open_lab
+from classroom.session import open_lab
 from sandbox import cgroups, paths
 from sandbox.network import NETNS_DIR, Network
 
@@ -293,7 +293,7 @@ def test_node_commands_from_the_command_line(world):
 
 
 def test_a_starting_state_of_a_networked_lab_is_prepared_in_a_network_of_its_own():
-    from grader import layers
+    from classroom import layers
 
     lab = open_lab("mx-world", LEARNER).lab
     state = layers.state_at(lab, 1, "mail")  # after fast-failover: built once, cached
@@ -344,8 +344,8 @@ def test_a_capture_server_records_exactly_what_crossed_the_wire(modes):
 
 
 def test_a_notebook_cell_can_unplug_and_stop_nodes(world, monkeypatch):
-    from grader.notebook import notebook_lab
-    from grader.notebook.notebook_lab import LabNotReady, NotebookLab
+    from classroom.notebook import notebook_lab
+    from classroom.notebook.notebook_lab import LabNotReady, NotebookLab
 
     shown = []
     monkeypatch.setattr(notebook_lab, "display", lambda obj: shown.append(obj.data))

@@ -5,7 +5,7 @@ from pathlib import Path
 import pytest
 
 from grader.result import Status
-from grader.session import open_lab
+from classroom.session import open_lab
 from sandbox import paths
 
 from .conftest import LEARNER

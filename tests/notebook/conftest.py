@@ -4,7 +4,7 @@ from __future__ import annotations
 import pytest
 
 from grader import i18n
-from grader.notebook import shell
+from classroom.notebook import shell
 from notebook_fakes import FakeMachine
 
 

@@ -6,7 +6,7 @@ from types import SimpleNamespace
 
 import nbformat
 
-from grader.notebook import course
+from classroom.notebook import course
 
 
 def lab(number, lab_id, title, steps):
@@ -56,7 +56,7 @@ def test_the_home_notebook_is_a_valid_notebook_with_the_map_drawn(tmp_path, monk
     nbformat.validate(notebook)
     shown = notebook.cells[1].outputs[0]["data"]["text/html"]
     assert "02-install-postfix.ipynb" in shown and "Continue with lab 01" in shown
-    assert notebook.cells[1].source == "from grader.notebook import course_home\ncourse_home()"
+    assert notebook.cells[1].source == "from classroom.notebook import course_home\ncourse_home()"
     assert notebook.metadata.kernelspec.name == "maillab"
     path.write_text("{}")
     assert course.write_home(tmp_path, kernel={"name": "maillab", "display_name": "MailLab (Python 3)"}) == path  # rewritten each time

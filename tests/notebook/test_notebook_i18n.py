@@ -12,9 +12,9 @@ from babel.messages.pofile import write_po
 from grader import i18n
 from grader import quiz as quizzes
 from grader.errors import MailLabError
-from grader.notebook import LabNotReady, NotebookLab, panel, shell, terminal
-from grader.notebook import notebook_lab, quiz
-from grader.notebook.not_open import NOT_OPEN, LabNotOpen
+from classroom.notebook import LabNotReady, NotebookLab, panel, shell, terminal
+from classroom.notebook import notebook_lab, quiz
+from classroom.notebook.not_open import NOT_OPEN, LabNotOpen
 from grader.result import Status
 from notebook_fakes import FakeMachine, FakeSession, step_result
 

@@ -10,9 +10,9 @@ from jupyter_client import KernelManager
 from jupyter_client.kernelspec import KernelSpecManager
 from nbclient import NotebookClient
 
-from grader.notebook import server
-from grader.notebook.not_open import NOT_OPEN
-from grader.notebook.shell import NO_MACHINE
+from classroom.notebook import server
+from classroom.notebook.not_open import NOT_OPEN
+from classroom.notebook.shell import NO_MACHINE
 
 
 @pytest.fixture
@@ -37,7 +37,7 @@ def test_the_maillab_kernelspec_is_found_first(jupyter):
     workspace, state = jupyter
     spec = KernelSpecManager().get_kernel_spec("maillab")
     assert spec.resource_dir.startswith(str(state / "data"))
-    assert "--ext=grader.notebook.shell" in spec.argv
+    assert "--ext=classroom.notebook.shell" in spec.argv
     assert "--InteractiveShellApp.reraise_ipython_extension_failures=True" in spec.argv
 
 
@@ -46,7 +46,7 @@ def test_the_kernel_loads_the_extension_and_fails_closed(jupyter, tmp_path):
     target = tmp_path / "made-on-the-host"
     outputs = run_notebook(
         workspace,
-        "print('grader.notebook.shell' in get_ipython().extension_manager.loaded)",
+        "print('classroom.notebook.shell' in get_ipython().extension_manager.loaded)",
         f"!echo host-echo; touch {target}",
         "print('exit code', _exit_code)",
     )
@@ -60,7 +60,7 @@ def test_the_kernel_runs_commands_in_the_attached_machine(jupyter):
     workspace, _ = jupyter
     outputs = run_notebook(
         workspace,
-        "from grader.notebook import use_machine\n"
+        "from classroom.notebook import use_machine\n"
         "class Machine:\n"
         "    name = 'fake'\n"
         "    def enter_argv(self, argv, *, tty=False):\n"
@@ -75,7 +75,7 @@ def test_the_kernel_runs_commands_in_the_attached_machine(jupyter):
 
 def test_a_kernel_whose_extension_fails_dies_instead_of_running_on_the_host(jupyter, tmp_path):
     workspace, state = jupyter
-    server.write_kernelspec(state / "data", server.kernel_argv(extension="grader.notebook.no_such_module"))
+    server.write_kernelspec(state / "data", server.kernel_argv(extension="classroom.notebook.no_such_module"))
     target = tmp_path / "made-on-the-host"
     manager = KernelManager(kernel_name="maillab")
     manager.start_kernel(cwd=str(workspace))
@@ -99,10 +99,10 @@ def test_a_lab_notebook_runs_headless_with_widgets(jupyter):
     nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(source) for source in (
         f"import sys, types; sys.path.insert(0, {here!r})\n"
         "from notebook_fakes import FakeSession\n"
-        "stand_in = types.ModuleType('grader.session')\n"
+        "stand_in = types.ModuleType('classroom.session')\n"
         "stand_in.open_lab = lambda lab_id, learner=None: FakeSession()\n"
-        "sys.modules['grader.session'] = stand_in",
-        "from grader.notebook import open_lab\nlab = open_lab('install-postfix')",
+        "sys.modules['classroom.session'] = stand_in",
+        "from classroom.notebook import open_lab\nlab = open_lab('install-postfix')",
         "!echo inside=$MAILLAB_IN_FAKE_MACHINE",
         "lab.check('install')",
     )])
@@ -140,7 +140,7 @@ def test_interrupting_the_kernel_stops_a_command_in_the_machine(jupyter):
     try:
         client.wait_for_ready(timeout=30)
         client.execute_interactive(
-            "from grader.notebook import use_machine\n"
+            "from classroom.notebook import use_machine\n"
             "class Machine:\n"
             "    name = 'fake'\n"
             "    def enter_argv(self, argv, *, tty=False):\n"
@@ -162,7 +162,7 @@ def test_interrupting_the_kernel_stops_a_command_in_the_machine(jupyter):
 
 def test_the_course_home_notebook_redraws_its_map(jupyter, tmp_path, monkeypatch):
     """The home notebook as `maillab up` writes it, its one cell run in a real kernel."""
-    from grader.notebook import course
+    from classroom.notebook import course
 
     workspace, _ = jupyter
     monkeypatch.setenv("MAILLAB_GRADEBOOK", str(tmp_path / "gradebook.sqlite"))

@@ -7,7 +7,7 @@ from types import ModuleType
 import pytest
 
 from grader.errors import MailLabError
-from grader.notebook import LabNotReady, NotebookLab, open_lab, shell
+from classroom.notebook import LabNotReady, NotebookLab, open_lab, shell
 from grader.result import Status
 from notebook_fakes import FakeMachine, FakeSession, step_result
 
@@ -41,7 +41,7 @@ def test_a_machine_that_cannot_start_is_one_sentence(session):
 
 def test_check_shows_a_panel_with_the_result_and_updates_progress(session, monkeypatch):
     shown = []
-    monkeypatch.setattr("grader.notebook.notebook_lab.display", shown.append)
+    monkeypatch.setattr("classroom.notebook.notebook_lab.display", shown.append)
     lab = NotebookLab(session)
     lab.start()
     assert lab.check("install") is None  # the panel draws the result; nothing is drawn twice
@@ -59,7 +59,7 @@ def test_panel_does_not_run_a_check(session):
 
 def test_solve_says_visibly_that_the_solution_was_used(session, monkeypatch):
     shown = []
-    monkeypatch.setattr("grader.notebook.notebook_lab.display", shown.append)
+    monkeypatch.setattr("classroom.notebook.notebook_lab.display", shown.append)
     NotebookLab(session).solve("deliver")
     assert session.solved == ["deliver"]
     note = shown[0].data
@@ -69,7 +69,7 @@ def test_solve_says_visibly_that_the_solution_was_used(session, monkeypatch):
 
 def test_reset_reattaches_the_machine(session, monkeypatch):
     shown = []
-    monkeypatch.setattr("grader.notebook.notebook_lab.display", shown.append)
+    monkeypatch.setattr("classroom.notebook.notebook_lab.display", shown.append)
     lab = NotebookLab(session)
     lab.reset("install")
     assert session.resets == ["install"] and shell.attached_machine() is session.machine()
@@ -77,11 +77,11 @@ def test_reset_reattaches_the_machine(session, monkeypatch):
 
 
 def test_open_lab_starts_the_session_it_opens(session, tmp_path, monkeypatch):
-    fake_module = ModuleType("grader.session")
+    fake_module = ModuleType("classroom.session")
     fake_module.open_lab = lambda lab_id, learner=None: session
-    monkeypatch.setitem(sys.modules, "grader.session", fake_module)
+    monkeypatch.setitem(sys.modules, "classroom.session", fake_module)
     monkeypatch.setenv("MAILLAB_WORKSPACE", str(tmp_path))
-    monkeypatch.setattr("grader.notebook.notebook_lab.display", lambda *_: None)
+    monkeypatch.setattr("classroom.notebook.notebook_lab.display", lambda *_: None)
     lab = open_lab("install-postfix")
     assert session.start_calls == 1 and lab.workspace == tmp_path
     assert (tmp_path / "machine").is_symlink()
@@ -91,9 +91,9 @@ def test_open_lab_with_an_unknown_lab_is_one_sentence(monkeypatch):
     def unknown(lab_id, learner=None):
         raise MailLabError(f"There is no lab {lab_id}.")
 
-    fake_module = ModuleType("grader.session")
+    fake_module = ModuleType("classroom.session")
     fake_module.open_lab = unknown
-    monkeypatch.setitem(sys.modules, "grader.session", fake_module)
+    monkeypatch.setitem(sys.modules, "classroom.session", fake_module)
     with pytest.raises(LabNotReady, match="There is no lab nope."):
         open_lab("nope")
 

@@ -6,7 +6,7 @@ import os
 import pytest
 from IPython.core.interactiveshell import InteractiveShell
 
-from grader.notebook import shell
+from classroom.notebook import shell
 
 pytestmark = pytest.mark.machine
 
@@ -24,7 +24,7 @@ def machine():
 @pytest.fixture
 def ip(machine):
     ipython = InteractiveShell.instance()
-    ipython.extension_manager.load_extension("grader.notebook.shell")
+    ipython.extension_manager.load_extension("classroom.notebook.shell")
     shell.use_machine(machine)
     return ipython
 

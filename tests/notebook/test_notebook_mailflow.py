@@ -4,7 +4,7 @@ from __future__ import annotations
 import pytest
 
 from real_machines import real_lab
-from grader.notebook import NotebookLab
+from classroom.notebook import NotebookLab
 
 pytestmark = pytest.mark.machine
 
@@ -24,7 +24,7 @@ def send(session, script: str) -> None:
 
 def drawn(lab: NotebookLab, monkeypatch, *args) -> str:
     shown = []
-    monkeypatch.setattr("grader.notebook.notebook_lab.display", lambda obj: shown.append(obj.data))
+    monkeypatch.setattr("classroom.notebook.notebook_lab.display", lambda obj: shown.append(obj.data))
     lab.mailflow(*args)
     (picture,) = shown
     return picture

@@ -5,7 +5,7 @@ import ipywidgets as widgets
 
 from notebook_fakes import FakeSession, step_result
 from grader.errors import MailLabError
-from grader.notebook.panel import CheckPanel
+from classroom.notebook.panel import CheckPanel
 from grader.result import Status
 from sandbox.errors import MachineNotRunning
 
@@ -140,7 +140,7 @@ def test_buttons_carry_words_and_icons():
 
 
 def test_a_disconnected_panel_says_so_in_words():
-    from grader.notebook.panel import TEXT, disconnected_style
+    from classroom.notebook.panel import TEXT, disconnected_style
     panel = CheckPanel(FakeSession(), "install")
     styles = [c.value for c in panel.children if isinstance(c, widgets.HTML)]
     style = disconnected_style()

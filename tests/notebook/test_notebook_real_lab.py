@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from real_machines import real_lab
-from grader.notebook import NotebookLab
+from classroom.notebook import NotebookLab
 
 pytestmark = pytest.mark.machine
 

@@ -15,8 +15,8 @@ from jupyter_server.services.kernels.kernelmanager import MappingKernelManager
 from jupyterlab.labapp import LabApp
 from traitlets.config.loader import PyFileConfigLoader
 
-from grader.notebook import server
-from grader.notebook.checkpoints import PrivateCheckpoints
+from classroom.notebook import server
+from classroom.notebook.checkpoints import PrivateCheckpoints
 
 SHELL = ["/opt/maillab/venv/bin/maillab", "shell"]
 
@@ -58,7 +58,7 @@ def test_every_configured_setting_exists_in_the_installed_jupyter(workspace):
 def test_the_terminal_enters_the_machine_with_this_python(workspace):
     config = load_config(server.prepare(workspace))
     assert config.ServerApp.terminado_settings == {
-        "shell_command": [server.sys.executable, "-m", "grader.notebook.terminal"]}
+        "shell_command": [server.sys.executable, "-m", "classroom.notebook.terminal"]}
 
 
 def test_check_panels_are_saved_with_the_notebook_unless_the_learner_said_otherwise(workspace):

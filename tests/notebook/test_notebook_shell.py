@@ -4,14 +4,14 @@ from __future__ import annotations
 import pytest
 from IPython.core.interactiveshell import InteractiveShell
 
-from grader.notebook import shell
-from grader.notebook.shell import NO_MACHINE
+from classroom.notebook import shell
+from classroom.notebook.shell import NO_MACHINE
 
 
 @pytest.fixture(scope="module")
 def ip():
     ipython = InteractiveShell.instance()
-    ipython.extension_manager.load_extension("grader.notebook.shell")
+    ipython.extension_manager.load_extension("classroom.notebook.shell")
     return ipython
 
 

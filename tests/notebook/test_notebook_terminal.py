@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 from types import SimpleNamespace
 
-from grader.notebook import terminal
+from classroom.notebook import terminal
 
 
 def decl(name, hostname=None):
@@ -41,14 +41,14 @@ def test_the_prompt_names_a_machine_whose_host_name_differs(fake_machine):
 
 
 def run_terminal(tmp_path, learner: str, state: str | None = None) -> subprocess.CompletedProcess:
-    """`python -m grader.notebook.terminal` as JupyterLab starts it, Enter pressed at once."""
+    """`python -m classroom.notebook.terminal` as JupyterLab starts it, Enter pressed at once."""
     home = tmp_path / "home"
     if state is not None:
         (home / "learners").mkdir(parents=True)
         (home / "learners" / f"{learner}.json").write_text(state)
     env = {**os.environ, "MAILLAB_HOME": str(home), "MAILLAB_LEARNER": learner,
            "PYTHONPATH": str(Path(__file__).resolve().parents[2])}
-    return subprocess.run([sys.executable, "-m", "grader.notebook.terminal"], input="\n", env=env,
+    return subprocess.run([sys.executable, "-m", "classroom.notebook.terminal"], input="\n", env=env,
                           capture_output=True, text=True, timeout=30)
 
 

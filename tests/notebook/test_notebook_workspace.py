@@ -5,7 +5,7 @@ import nbformat
 import pytest
 
 from grader.errors import MailLabError
-from grader.notebook import install_notebooks, link_machine_root
+from classroom.notebook import install_notebooks, link_machine_root
 from notebook_fakes import FakeMachine
 
 

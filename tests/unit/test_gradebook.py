@@ -6,7 +6,7 @@ import threading
 
 import pytest
 
-from grader.gradebook import SCHEMA_VERSION, Gradebook, GradebookError
+from classroom.gradebook import SCHEMA_VERSION, Gradebook, GradebookError
 from grader.result import ItemResult, Status, StepResult
 
 

@@ -14,9 +14,10 @@ from pathlib import Path
 
 import pytest
 
-from grader import export
+from classroom import export
 from grader import lab as labs
-from grader.gradebook import Gradebook
+from classroom.gradebook import Gradebook
+from classroom.gradebooks import open_gradebook
 
 from test_gradebook_postgres import server, url  # noqa: F401 - fixtures
 
@@ -29,10 +30,11 @@ DETAIL = "d" * 20_000  # big rows: a write takes long enough to be cut in the mi
 # One grader: records attempts until told to stop, printing each id once record() has returned.
 WRITER = f"""
 import sys
-from grader.gradebook import Gradebook
+from classroom.gradebook import Gradebook
+from classroom.gradebooks import open_gradebook
 from grader.result import ItemResult, Status, StepResult
 location, learner = sys.argv[1], sys.argv[2]
-book = Gradebook(location)
+book = open_gradebook(location)
 print("ready", flush=True)
 n = 0
 while True:
@@ -101,11 +103,11 @@ def test_sqlite_keeps_every_committed_attempt_whole_through_kill_9(tmp_path):
     assert db.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
     assert db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
     db.close()
-    assert_whole(Gradebook(path), committed)
+    assert_whole(open_gradebook(path), committed)
 
 
 def test_postgres_keeps_every_committed_attempt_whole_through_kill_9(url):  # noqa: F811
     committed, errors = run_writers(url, seconds=6)
     assert not errors, "\n".join(errors)
     assert sum(map(len, committed.values())) > WRITERS
-    assert_whole(Gradebook(url), committed)
+    assert_whole(open_gradebook(url), committed)

@@ -12,9 +12,10 @@ import threading
 
 import pytest
 
-from grader import export
+from classroom import export
 from grader import lab as labs
-from grader.gradebook import Gradebook, GradebookError
+from classroom.gradebook import Gradebook, GradebookError
+from classroom.gradebooks import open_gradebook
 from grader.result import ItemResult, Status, StepResult
 
 P, F = Status.PASS, Status.FAIL
@@ -82,7 +83,7 @@ def tell(book: Gradebook) -> None:
 
 
 def test_the_same_story_reads_back_the_same(url, tmp_path):
-    postgres, sqlite = Gradebook(url), Gradebook(tmp_path / "gb.sqlite")
+    postgres, sqlite = open_gradebook(url), open_gradebook(tmp_path / "gb.sqlite")
     assert type(postgres).__name__ == "PostgresGradebook"
     tell(postgres)
     tell(sqlite)
@@ -97,12 +98,12 @@ def test_the_same_story_reads_back_the_same(url, tmp_path):
     lab = [labs.find("install-postfix")]
     assert export.wide_csv(postgres, lab, target="canvas") == export.wide_csv(sqlite, lab, target="canvas")
     assert export.long_csv(postgres) == export.long_csv(sqlite)
-    Gradebook(url)  # opening again keeps the schema as it is
-    assert len(Gradebook(url).records()) == len(sqlite.records())
+    open_gradebook(url)  # opening again keeps the schema as it is
+    assert len(open_gradebook(url).records()) == len(sqlite.records())
 
 
 def test_the_cli_reads_a_postgres_gradebook(url):
-    tell(Gradebook(url))
+    tell(open_gradebook(url))
     exe = os.path.join(os.path.dirname(sys.executable), "maillab")
     done = subprocess.run([exe, "gradebook", "export", "--csv", "--for", "moodle"], capture_output=True, text=True,
                           timeout=60, env={**os.environ, "MAILLAB_GRADEBOOK": url})
@@ -114,12 +115,12 @@ def test_the_cli_reads_a_postgres_gradebook(url):
 
 
 def test_graders_on_several_servers_lose_nothing(url):
-    Gradebook(url)
+    open_gradebook(url)
     errors: list[BaseException] = []
 
     def grader(name: str) -> None:
         try:
-            book = Gradebook(url)
+            book = open_gradebook(url)
             for n in range(10):
                 book.record(name, result("install", F if n % 2 else P, started=f"2026-11-30T10:00:{n:02d}+00:00"))
         except BaseException as exc:  # noqa: BLE001 - reported below
@@ -131,14 +132,14 @@ def test_graders_on_several_servers_lose_nothing(url):
     for thread in threads:
         thread.join()
     assert errors == []
-    book = Gradebook(url)
+    book = open_gradebook(url)
     assert [r.attempts for r in book.records()] == [10] * 5
 
 
 def test_an_unreachable_database_is_one_sentence_without_the_password(tmp_path):
     pytest.importorskip("psycopg")
     with pytest.raises(GradebookError) as caught:
-        Gradebook(f"postgresql://maillab:s3cret@/grades?host={tmp_path}")
+        open_gradebook(f"postgresql://maillab:s3cret@/grades?host={tmp_path}")
     message = str(caught.value)
     assert message.startswith("The gradebook database postgresql://maillab:***@/grades")
     assert "s3cret" not in message and "Check that PostgreSQL is running" in message

@@ -10,9 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from grader import export
+from classroom import export
 from grader import lab as labs
-from grader.gradebook import Gradebook
+from classroom.gradebook import Gradebook
 from grader.result import ItemResult, Status, StepResult
 
 LAB = "install-postfix"
@@ -187,7 +187,7 @@ def test_gradebook_refuses_a_reader_without_permission(tmp_path):
     if os.geteuid() != 0:
         pytest.skip("needs root to act as another user")
     book = Gradebook(tmp_path / "gb.sqlite")
-    code = ("from grader.gradebook import Gradebook, GradebookError\n"
+    code = ("from classroom.gradebook import Gradebook, GradebookError\n"
             f"try:\n    Gradebook({str(book.path)!r})\nexcept GradebookError as e:\n    print(e)\n")
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, user=65534, group=65534,
                           env={**os.environ, "HOME": "/tmp"}, cwd="/tmp")

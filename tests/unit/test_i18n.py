@@ -148,7 +148,7 @@ def _untranslated_text(tree: ast.AST):
 
 @pytest.mark.parametrize("module", NOTEBOOK_MODULES)
 def test_every_learner_facing_text_of_the_notebook_can_be_translated(module):
-    path = ROOT / "grader" / "notebook" / f"{module}.py"
+    path = ROOT / "classroom" / "notebook" / f"{module}.py"
     tree = ast.parse(path.read_text())
     problems = [f"{path.name}:{line}: {why}" for line, why in
                 [*_literal_text_calls(tree), *_untranslated_text(tree)]]
@@ -165,7 +165,8 @@ def test_the_scan_finds_untranslated_notebook_text():
 
 
 # -- the grader core, the CLI and the workshop ---------------------------------------------------
-CORE_FILES = sorted([*ROOT.glob("grader/*.py"), *ROOT.glob("workshop/*.py"), *ROOT.glob("sandbox/*.py")])
+CORE_FILES = sorted([*ROOT.glob("grader/*.py"), *ROOT.glob("classroom/*.py"), *ROOT.glob("workshop/*.py"),
+                     *ROOT.glob("sandbox/*.py")])
 SENTENCE_RAISERS = {"Fail", "MailLabError", "UsageError", "ChecksError", "GradebookError", "SandboxError",
                     "MachineNotRunning"}
 
@@ -200,7 +201,7 @@ def test_no_function_of_the_core_hides_the_message_function(path):
 
 def test_babel_extracts_the_messages_of_the_core():
     found = {msg for _file, _line, msg, _comments, _context in
-             extract_from_dir(str(ROOT), method_map=[("grader/*.py", "python"), ("workshop/**.py", "python")],
+             extract_from_dir(str(ROOT), method_map=[("grader/*.py", "python"), ("classroom/*.py", "python"), ("workshop/**.py", "python")],
                               keywords={"_": None, "N_": None, "tr": None})}
     assert {"Lab {lab}, step {step}: {status} ({passed} of {total} checks passed, {seconds} s)",
             "NOT RUN", "There is no lab called {lab}. The labs are: {known}.", "start or list labs",
@@ -235,8 +236,8 @@ def zh_core(tmp_path, monkeypatch):
 
 
 def test_the_cli_says_its_errors_in_the_learners_language(zh_core, capsys, tmp_path, monkeypatch):
-    from grader.cli import EXIT_USAGE, main
-    from grader.gradebook import Gradebook
+    from classroom.cli import EXIT_USAGE, main
+    from classroom.gradebook import Gradebook
 
     Gradebook(tmp_path / "grades.sqlite")
     monkeypatch.setenv("MAILLAB_GRADEBOOK", str(tmp_path / "grades.sqlite"))
@@ -248,7 +249,7 @@ def test_the_cli_says_its_errors_in_the_learners_language(zh_core, capsys, tmp_p
 
 
 def test_the_cli_help_is_in_the_learners_language(zh_core, capsys):
-    from grader.cli import build_parser
+    from classroom.cli import build_parser
 
     assert "启动或列出实验" in build_parser().format_help()
 
@@ -274,8 +275,8 @@ def test_a_probe_says_what_it_saw_as_a_message(zh_core):
 
 def test_the_gradebook_table_keeps_its_columns_in_chinese(zh_core, tmp_path):
     from grader import lab as labs
-    from grader.cli import show_gradebook
-    from grader.gradebook import Gradebook
+    from classroom.cli import show_gradebook
+    from classroom.gradebook import Gradebook
     from grader.result import ItemResult, Status, StepResult, width
 
     book = Gradebook(tmp_path / "g.sqlite")

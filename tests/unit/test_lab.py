@@ -6,7 +6,7 @@ import pytest
 from grader import lab as labs
 from grader.check import load_checks
 from grader.errors import MailLabError, UsageError
-from grader.layers import solve_scripts
+from classroom.layers import solve_scripts
 
 GOOD = """
 id = "demo"

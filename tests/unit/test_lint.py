@@ -4,8 +4,8 @@ whose `step=` is misspelt (it would never run)."""
 from pathlib import Path
 
 from grader import lab as labs
-from grader import lint
-from grader.cli import EXIT_FAIL, EXIT_PASS, main
+from classroom import lint
+from classroom.cli import EXIT_FAIL, EXIT_PASS, main
 
 LAB = """
 id = "demo"

@@ -13,7 +13,7 @@ from babel.messages.frontend import parse_mapping_cfg
 from grader import i18n
 from grader import lab as labs
 from grader.i18n import _, translate
-from grader.notebook import course
+from classroom.notebook import course
 
 ROOT = Path(__file__).resolve().parents[2]
 OPEN_LAB = re.compile(r'open_lab\("([a-z0-9-]+)"(, lang="zh")?\)')
@@ -103,7 +103,7 @@ def test_every_edition_sits_side_by_side_in_the_workspace():
 
 
 def test_each_course_home_speaks_its_language_and_links_to_the_other(tmp_path, monkeypatch):
-    from grader.notebook.server import write_homes
+    from classroom.notebook.server import write_homes
 
     monkeypatch.setenv("MAILLAB_GRADEBOOK", str(tmp_path / "gradebook.sqlite"))
     write_homes(tmp_path)
@@ -118,7 +118,7 @@ def test_each_course_home_speaks_its_language_and_links_to_the_other(tmp_path, m
 
 
 def test_the_chosen_language_is_kept_with_the_learner(tmp_path, monkeypatch):
-    from grader import session
+    from classroom import session
 
     monkeypatch.setenv("MAILLAB_HOME", str(tmp_path))
     monkeypatch.setenv("MAILLAB_LEARNER", "lang-test")
@@ -133,7 +133,7 @@ def test_the_chosen_language_is_kept_with_the_learner(tmp_path, monkeypatch):
 
 
 def test_up_refuses_a_language_the_course_does_not_have(capsys):
-    from grader.cli import main
+    from classroom.cli import main
 
     assert main(["up", "--lang", "fr", "--no-browser"]) == 2
     err = capsys.readouterr().err

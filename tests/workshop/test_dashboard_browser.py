@@ -10,7 +10,7 @@ def test_a_pass_turns_the_cell_to_pass_without_reload(room, browser_page, tmp_pa
     room.hub.create_users([learner])
     room.hub.start_server(learner)
     kernel = room.kernel(learner)
-    out, error = kernel.run(f"from grader.notebook import open_lab\nlab = open_lab({LAB!r})")
+    out, error = kernel.run(f"from classroom.notebook import open_lab\nlab = open_lab({LAB!r})")
     assert error == "", error
 
     page = browser_page

@@ -4,7 +4,7 @@ from __future__ import annotations
 from datetime import datetime, timezone
 
 from grader import lab as labs
-from grader.gradebook import Gradebook
+from classroom.gradebook import Gradebook
 from grader.result import ItemResult, Status, StepResult
 from workshop.dashboard import grid
 from workshop.settings import WorkshopSettings

@@ -1,7 +1,7 @@
 """A learner in a workshop, in a real browser: log in, get JupyterLab, do the whole lab, pass."""
 from __future__ import annotations
 
-from grader.gradebook import Gradebook
+from classroom.gradebook import Gradebook
 
 from .conftest import LAB, PREFIX, wait_for
 

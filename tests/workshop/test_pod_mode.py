@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from grader.gradebook import Gradebook
+from classroom.gradebook import Gradebook
 from grader.result import ItemResult, Status, StepResult
 from workshop import client
 from workshop.service import GraderService

@@ -12,12 +12,12 @@ import time
 from pathlib import Path
 from concurrent.futures import ThreadPoolExecutor
 
-from grader.gradebook import Gradebook
+from classroom.gradebook import Gradebook
 from sandbox import Machine, paths
 
 from .conftest import GROUP, INSTRUCTOR, LAB
 
-OPEN = "from grader.notebook import open_lab\nlab = open_lab({lab!r})\nlab.session.learner"
+OPEN = "from classroom.notebook import open_lab\nlab = open_lab({lab!r})\nlab.session.learner"
 
 
 def machine_of(learner: str) -> Machine:
@@ -87,7 +87,7 @@ def test_a_learner_cannot_write_the_gradebook_or_forge_a_result(room, learners):
     kernel = room.kernel(learner)
     before = Gradebook(room.gradebook).records(learner=learner)
     code = f"""
-from grader.gradebook import Gradebook, GradebookError
+from classroom.gradebook import Gradebook, GradebookError
 try:
     open({str(room.gradebook)!r}, "ab")
     print("allowed")

@@ -1,74 +1,36 @@
 """One learner working on one lab: their machines, checks, reference solutions and resets."""
 from __future__ import annotations
 
-import getpass
-import json
 import os
-import re
 from datetime import datetime, timezone
+from importlib.metadata import entry_points
 from pathlib import Path
 
+from grader import lab as labs
+from grader.backends import MachineBackend
+from grader.check import checks_of
+from grader.errors import MailLabError, UsageError
+from grader.host import Host
+from grader.i18n import _, say
+from grader.lab import Lab
+from grader.result import StepResult
+from grader.runner import STEP_DEADLINE
+from grader.state import current_lab, current_learner, save_language, saved_language, update_state
 from sandbox import Machine, SandboxError, paths
 from sandbox.network import Network
 
-from . import lab as labs
 from . import layers
-from .backends import MachineBackend
-from .check import checks_of
-from .errors import MailLabError, UsageError
 from .gradebook import Gradebook
-from .host import Host
-from .i18n import _, say
-from .lab import Lab
-from .result import StepResult
+from .gradebooks import open_gradebook
 from .isolated import run_isolated
-from .runner import STEP_DEADLINE
 
-
-def current_learner() -> str:
-    name = os.environ.get("MAILLAB_LEARNER") or getpass.getuser()
-    return re.sub(r"[^a-z0-9_-]", "-", name.lower())[:32] or "learner"
+__all__ = ["LabSession", "open_lab", "gradebook_path", "current_lab", "current_learner", "save_language",
+           "saved_language"]
 
 
 def gradebook_path() -> Path:
     return Path(os.environ.get("MAILLAB_GRADEBOOK", paths.home() / "gradebook.sqlite"))
 
-
-def _state_file(learner: str) -> Path:
-    return paths.home() / "learners" / f"{learner}.json"
-
-
-def _state(learner: str | None = None) -> dict:
-    try:
-        state = json.loads(_state_file(learner or current_learner()).read_text())
-    except (OSError, ValueError):
-        return {}
-    return state if isinstance(state, dict) else {}
-
-
-def _update_state(learner: str, **values: str) -> None:
-    """Keep `values` in the learner's state file (one atomic rename; other values stay)."""
-    path = _state_file(learner)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(".tmp")
-    tmp.write_text(json.dumps({**_state(learner), **values}))
-    os.replace(tmp, path)
-
-
-def current_lab(learner: str | None = None) -> str | None:
-    """The lab this learner started last (what `maillab exec` and `maillab shell` enter)."""
-    lab = _state(learner).get("lab")
-    return lab if isinstance(lab, str) else None
-
-
-def saved_language(learner: str | None = None) -> str | None:
-    """The language the learner chose (`maillab up --lang`), if any."""
-    lang = _state(learner).get("lang")
-    return lang if isinstance(lang, str) else None
-
-
-def save_language(lang: str, learner: str | None = None) -> None:
-    _update_state(learner or current_learner(), lang=lang)
 
 
 class LabSession:
@@ -118,7 +80,7 @@ class LabSession:
 
     def _remember_current(self) -> None:
         """This lab is what `maillab shell` and `maillab exec` enter from now on."""
-        _update_state(self.learner, lab=self.lab.id)
+        update_state(self.learner, lab=self.lab.id)
 
     def _network_up(self, *, fresh: bool = False) -> Network | None:
         network = self.network()
@@ -192,11 +154,11 @@ class LabSession:
         if self._gradebook is None:
             path = gradebook_path()
             path.parent.mkdir(parents=True, exist_ok=True)
-            self._gradebook = Gradebook(path)
+            self._gradebook = open_gradebook(path)
         return self._gradebook
 
     def host(self, name: str | None = None) -> Host:
-        from .world import World
+        from grader.world import World
 
         return Host(MachineBackend(self.machine(name)), name=self.lab.machine(name).name,
                     world=World(self) if self.lab.network else None)
@@ -259,10 +221,10 @@ def _marker(lab_id: str, step_id: str, kind: str) -> StepResult:
 
 
 def open_lab(lab_id: str, learner: str | None = None, *, record: bool = True) -> LabSession:
-    """The learner's session on a lab. In a workshop (MAILLAB_WORKSHOP_SOCKET set, not root) it is
-    a RemoteSession: the same methods, carried out by the workshop's root grader service."""
+    """The learner's session on a lab. Where the learner is not root and a remote session is
+    registered (the `maillab.remote_session` entry point: a workshop's grader service, when
+    MAILLAB_WORKSHOP_SOCKET is set), that one: the same methods, carried out for the learner."""
     if os.geteuid() != 0 and os.environ.get("MAILLAB_WORKSHOP_SOCKET"):
-        from workshop.client import RemoteSession
-
-        return RemoteSession(labs.find(lab_id))  # type: ignore[return-value]
+        for point in entry_points(group="maillab.remote_session"):
+            return point.load()(labs.find(lab_id))
     return LabSession(labs.find(lab_id), learner, record=record)

@@ -1,7 +1,7 @@
 """Shell escapes that run inside the lab machine, never on the host.
 
 Loaded into the notebook kernel as an IPython extension (the MailLab kernelspec passes
-`--ext=grader.notebook.shell`). Afterwards `!cmd`, `!!cmd`, `x = !cmd`, `%sx`, aliases such as
+`--ext=classroom.notebook.shell`). Afterwards `!cmd`, `!!cmd`, `x = !cmd`, `%sx`, aliases such as
 `%ls`, and the cell magics `%%bash`, `%%sh` and `%%script PROGRAM` run inside the machine chosen
 with `use_machine()`.
 

@@ -8,7 +8,7 @@ MemoryError, told as a sentence by the runner, before the kernel's OOM killer ac
 when the step's time limit (plus GRACE) has passed. A child that dies, is killed or answers nonsense becomes one ERROR item with a sentence;
 the caller (the notebook kernel, the CLI, the workshop's grader service) is never touched.
 
-Children come from a check server (`python -m grader.checkserver`): a single-threaded process of the
+Children come from a check server (`python -m classroom.checkserver`): a single-threaded process of the
 caller's, started once, with the grader already imported, that forks one child per step. A child
 starts in milliseconds and never inherits the caller's threads or locks.
 """
@@ -28,9 +28,9 @@ from typing import Any
 
 from sandbox import cgroups
 
-from .i18n import _, language, translate
-from .result import ItemResult, Status, StepResult
-from .runner import MEMORY_CAP, TOO_MUCH_HINT  # what one step's checks may allocate (the child's own new memory)
+from grader.i18n import _, language, translate
+from grader.result import ItemResult, Status, StepResult
+from grader.runner import MEMORY_CAP, TOO_MUCH_HINT  # what one step's checks may allocate (the child's own new memory)
 RESULT_LIMIT = 4 * 2**20  # bytes of a result sent back
 GRACE = 5.0  # seconds past the step's own time limit before the child is killed
 CGROUP_PREFIX = "grader-check-"  # each child's cgroup: this and its pid
@@ -73,7 +73,7 @@ class _Server:
         cgroups.sweep(CGROUP_PREFIX)  # what children of an earlier caller left behind
         ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
         root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-        self.proc = subprocess.Popen([sys.executable, "-m", "grader.checkserver", str(theirs.fileno())],
+        self.proc = subprocess.Popen([sys.executable, "-m", "classroom.checkserver", str(theirs.fileno())],
                                      pass_fds=(theirs.fileno(),), cwd=root, stdin=subprocess.DEVNULL,
                                      # Not in the caller's process group: a Ctrl-C or a kernel's shutdown
                                      # is the caller's; the server ends when the caller's socket closes.

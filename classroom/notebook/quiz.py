@@ -1,7 +1,7 @@
 """A quiz in a notebook: one set of choices per question and a Submit button that writes the
 learner's answers into their lab machine, where the step's check grades them.
 
-    from grader.notebook.quiz import show_quiz
+    from classroom.notebook.quiz import show_quiz
     quiz = show_quiz(lab, "roles-quiz")        # the lab folder's quiz/roles-quiz.toml
     ...
     lab.check("roles-quiz")

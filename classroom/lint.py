@@ -7,9 +7,9 @@ the lab would never run.
 from __future__ import annotations
 
 from . import layers
-from .check import ChecksError, checks_of
-from .i18n import _
-from .lab import Lab
+from grader.check import ChecksError, checks_of
+from grader.i18n import _
+from grader.lab import Lab
 
 
 def problems(lab: Lab) -> list[str]:

@@ -15,8 +15,8 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Iterator
 
-from .i18n import _
-from .result import ItemResult, Status, StepResult
+from grader.i18n import _
+from grader.result import ItemResult, Status, StepResult
 
 SCHEMA_VERSION = 1
 KINDS = ("check", "solve", "skip", "reset")
@@ -88,18 +88,11 @@ class StepRecord:
 
 
 class Gradebook:
-    """SQLite by default; a `postgresql://` URL instead of a path gives a PostgresGradebook
-    (grader/gradebook_pg.py), for a room spread over several servers."""
+    """The grades in SQLite. `open_gradebook` (classroom/gradebooks.py) gives a PostgresGradebook
+    (classroom/gradebook_pg.py) for a `postgresql://` URL instead, for a room spread over several servers."""
 
     _errors: tuple[type[BaseException], ...] = (sqlite3.DatabaseError,)
     SCHEMA = _SCHEMA
-
-    def __new__(cls, path: str | Path, **kwargs: Any) -> "Gradebook":
-        if cls is Gradebook and is_database_url(path):
-            from .gradebook_pg import PostgresGradebook
-
-            return super().__new__(PostgresGradebook)
-        return super().__new__(cls)
 
     def __init__(self, path: str | Path, *, busy_timeout: float = BUSY_TIMEOUT) -> None:
         self.path = Path(path)

@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from .gradebook import SCHEMA_VERSION, Gradebook, GradebookError
-from .i18n import Msg, _
+from grader.i18n import Msg, _
 
 _SCHEMA = """
 CREATE TABLE schema_version (version INTEGER NOT NULL);

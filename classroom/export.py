@@ -23,7 +23,7 @@ import io
 from collections.abc import Iterable
 
 from .gradebook import Gradebook, StepRecord
-from .lab import Lab
+from grader.lab import Lab
 
 IDENTITY_COLUMNS = {
     "plain": ("learner",),

@@ -1,6 +1,6 @@
 """The check server: forks one child per step check (see isolated.py). Run by isolated.py only:
 
-    python -m grader.checkserver FD
+    python -m classroom.checkserver FD
 
 FD is a Unix socket to the caller. Each request is one JSON message with the fd the child writes
 its result to; the answer is the child's pid on a line. The server ends when the caller does.
@@ -18,11 +18,11 @@ import sys
 # Imported once here, so each child starts with the grader ready.
 from sandbox import cgroups
 
-from . import lab as labs
-from .check import checks_of
-from .i18n import use
+from grader import lab as labs
+from grader.check import checks_of
+from grader.i18n import use
 from .isolated import CGROUP_PREFIX
-from .runner import run_step
+from grader.runner import run_step
 from .session import LabSession
 
 

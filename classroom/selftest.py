@@ -6,10 +6,10 @@ import time
 from dataclasses import dataclass
 from typing import Callable
 
-from .errors import MailLabError
-from .i18n import _, say, translate
-from .lab import Lab
-from .result import Status
+from grader.errors import MailLabError
+from grader.i18n import _, say, translate
+from grader.lab import Lab
+from grader.result import Status
 from .session import LabSession
 
 LEARNER = "selftest"

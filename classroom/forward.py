@@ -17,8 +17,8 @@ from typing import Callable
 from sandbox.errors import SandboxError
 from sandbox.network import _in_netns
 
-from .errors import UsageError
-from .i18n import _, say
+from grader.errors import UsageError
+from grader.i18n import _, say
 
 Connect = Callable[[], socket.socket]
 CONNECT_TIMEOUT = 5.0

@@ -108,7 +108,7 @@ class LabProgress:
 def course_progress(learner: str | None = None) -> list[LabProgress]:
     """Every lab, with which of its steps the learner has passed (from the gradebook)."""
     from grader import lab as labs
-    from grader.session import LabSession
+    from classroom.session import LabSession
 
     found = []
     for lab in labs.all_labs():
@@ -175,7 +175,7 @@ def course_home(learner: str | None = None, lang: str | None = None) -> None:
 
 def home_cell(lang: str) -> str:
     args = "" if lang == DEFAULT else f'lang="{lang}"'
-    return f"from grader.notebook import course_home\ncourse_home({args})"
+    return f"from classroom.notebook import course_home\ncourse_home({args})"
 
 
 def editions_line(lang: str) -> str:

@@ -13,11 +13,11 @@ from pathlib import Path
 from sandbox import Machine, MachineSpec, SandboxError, image, paths
 from sandbox.network import Network
 
-from . import lab as labs
-from . import queuefiles
-from .errors import MailLabError
-from .i18n import _, say, tr
-from .lab import Lab, MachineDecl
+from grader import lab as labs
+from grader import queuefiles
+from grader.errors import MailLabError
+from grader.i18n import _, say, tr
+from grader.lab import Lab, MachineDecl
 
 
 # Bumped when the way layers are made changes, so old ones are not reused.

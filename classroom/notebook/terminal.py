@@ -1,6 +1,6 @@
 """What a JupyterLab terminal runs: a root shell on the learner's lab machine.
 
-    python -m grader.notebook.terminal
+    python -m classroom.notebook.terminal
 
 It enters the machine of the lab the learner started last. In a lab with several machines it
 asks which one first. The machine's name is in the prompt. When there is no machine to enter,
@@ -54,7 +54,7 @@ def shell_argv(machine: Any, decl: Any) -> list[str]:
 
 
 def main() -> int:
-    from grader.session import current_lab, open_lab
+    from classroom.session import current_lab, open_lab
 
     try:
         lab_id = current_lab()

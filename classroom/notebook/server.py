@@ -39,7 +39,7 @@ def state_dir_for(workspace: Path) -> Path:
     return Path(workspace) / ".maillab"
 
 
-def kernel_argv(python: str = sys.executable, extension: str = "grader.notebook.shell") -> list[str]:
+def kernel_argv(python: str = sys.executable, extension: str = "classroom.notebook.shell") -> list[str]:
     return [python, "-m", "ipykernel_launcher", "-f", "{connection_file}", f"--ext={extension}",
             # A failing extension is otherwise only logged, and `!cmd` then runs on the host.
             "--InteractiveShellApp.reraise_ipython_extension_failures=True"]
@@ -59,8 +59,8 @@ def write_kernelspec(data_dir: Path, argv: list[str] | None = None) -> Path:
 
 def terminal_command() -> list[str]:
     """The command a JupyterLab terminal runs: a root shell on the learner's machine
-    (grader.notebook.terminal, which asks which machine when a lab has several)."""
-    return [sys.executable, "-m", "grader.notebook.terminal"]
+    (classroom.notebook.terminal, which asks which machine when a lab has several)."""
+    return [sys.executable, "-m", "classroom.notebook.terminal"]
 
 
 def write_server_config(config_dir: Path, *, workspace: Path, checkpoints_dir: Path,
@@ -71,8 +71,8 @@ def write_server_config(config_dir: Path, *, workspace: Path, checkpoints_dir: P
         # The terminal enters the lab machine (a clean environment; it kills its child on SIGTERM).
         "ServerApp.terminado_settings": {"shell_command": list(shell_command)},
         # Files created under `machine` belong to the machine's root inside (see machine_files.py).
-        "ServerApp.contents_manager_class": "grader.notebook.machine_files.MachineFilesManager",
-        "FileContentsManager.checkpoints_class": "grader.notebook.checkpoints.PrivateCheckpoints",
+        "ServerApp.contents_manager_class": "classroom.notebook.machine_files.MachineFilesManager",
+        "FileContentsManager.checkpoints_class": "classroom.notebook.checkpoints.PrivateCheckpoints",
         "PrivateCheckpoints.root_dir": str(checkpoints_dir),
         # Deleting a file under `machine` must delete it there, not move it into a host trash.
         "FileContentsManager.delete_to_trash": False,
@@ -87,7 +87,7 @@ def write_server_config(config_dir: Path, *, workspace: Path, checkpoints_dir: P
         # No language servers here: skip looking for them, which slows every start.
         "ServerApp.jpserver_extensions": {"jupyter_lsp": False},
     }
-    lines = ["# Written by MailLab (grader/notebook/server.py) each time the server starts: edits are lost.",
+    lines = ["# Written by MailLab (classroom/notebook/server.py) each time the server starts: edits are lost.",
              "c = get_config()  # noqa: F821", ""]
     lines += [f"c.{name} = {value!r}" for name, value in settings.items()]
     path = Path(config_dir) / "jupyter_server_config.py"

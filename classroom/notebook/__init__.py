@@ -1,12 +1,12 @@
 """MailLab in JupyterLab: what a lab notebook's first cell calls.
 
-    from grader.notebook import open_lab
+    from classroom.notebook import open_lab
     lab = open_lab("install-postfix")   # starts the machine; `!cmd` and %%bash now run inside it
     ...
     lab.check("install")                # the step's Check panel, already showing the result
 
-The server side (`maillab up`) is grader.notebook.server; the shell escapes are
-grader.notebook.shell, loaded by the MailLab kernel.
+The server side (`maillab up`) is classroom.notebook.server; the shell escapes are
+classroom.notebook.shell, loaded by the MailLab kernel.
 """
 from .course import course_home
 from .notebook_lab import LabNotReady, NotebookLab, open_lab

@@ -13,12 +13,12 @@ import traceback
 from sandbox import Machine, SandboxError, all_machines, image, paths
 from sandbox.network import all_networks
 
-from . import lab as labs
-from .check import ChecksError
-from .errors import MailLabError, UsageError
+from grader import lab as labs
+from grader.check import ChecksError
+from grader.errors import MailLabError, UsageError
 from .gradebook import GradebookError
-from .i18n import N_, Msg, _, say, tr, translate
-from .result import Status, pad, width
+from grader.i18n import N_, Msg, _, say, tr, translate
+from grader.result import Status, pad, width
 from .session import LabSession, current_lab, current_learner, open_lab
 
 EXIT_PASS, EXIT_FAIL, EXIT_USAGE, EXIT_ERROR = 0, 1, 2, 3
@@ -188,7 +188,7 @@ def cmd_up(args) -> int:
     _require_root()
     from pathlib import Path
 
-    from . import i18n
+    from grader import i18n
     from .notebook.course import every_edition, home_name, lab_notebook_name
     from .notebook.server import serve
     from .notebook.workspace import link_machine_root
@@ -398,13 +398,14 @@ def cmd_down(args) -> int:
 
 
 def _gradebook():
-    from .gradebook import Gradebook, is_database_url
+    from .gradebook import is_database_url
+    from .gradebooks import open_gradebook
     from .session import gradebook_path
 
     path = gradebook_path()
     if not is_database_url(path) and not path.exists():
         raise UsageError(_("There is no gradebook at {path} yet: grades appear after the first check.", path=str(path)))
-    return Gradebook(path)
+    return open_gradebook(path)
 
 
 def cmd_gradebook(args) -> int:

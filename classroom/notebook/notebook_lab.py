@@ -19,7 +19,7 @@ from .not_open import LabNotReady
 from .panel import CheckPanel, problem_message, problem_sentence, prose, shown
 from .workspace import link_machine_root
 
-WORKSPACE_ENV = "MAILLAB_WORKSPACE"  # set by grader.notebook.server for the server and its kernels
+WORKSPACE_ENV = "MAILLAB_WORKSPACE"  # set by classroom.notebook.server for the server and its kernels
 
 # What the lab's header and notes say, in one place (English; shown in the learner's language with tr).
 TEXT = {
@@ -96,8 +96,8 @@ class NotebookLab:
         """Point shell escapes and the workspace's `machine` link at a machine; returns a note."""
         machine = session_thread.call(self.session.machine, name)
         ip = get_ipython()
-        if ip is not None and "grader.notebook.shell" not in ip.extension_manager.loaded:
-            ip.extension_manager.load_extension("grader.notebook.shell")  # e.g. a plain python3 kernel
+        if ip is not None and "classroom.notebook.shell" not in ip.extension_manager.loaded:
+            ip.extension_manager.load_extension("classroom.notebook.shell")  # e.g. a plain python3 kernel
         shell.use_machine(machine)
         self._machine_name = name
         if self.workspace is None:
@@ -326,7 +326,7 @@ def open_lab(lab_id: str, learner: str | None = None, *, workspace: Path | None 
     `lang`: the language of this notebook's edition ("zh"); the kernel then speaks it (panels,
     checks, hints). Default: the learner's language (`maillab up --lang`, else the locale)."""
     from grader import i18n
-    from grader.session import open_lab as open_session  # imported late: the kernel starts faster
+    from classroom.session import open_lab as open_session  # imported late: the kernel starts faster
 
     if lang is not None:
         i18n.use(lang)
