@@ -86,7 +86,7 @@ def build_parser() -> Parser:
     lab = sub.add_parser("lab", help=tr("start or list labs")).add_subparsers(dest="action", required=True, parser_class=Parser)
     lab.add_parser("start", help=tr("start a lab's machines")).add_argument("lab")
     lab.add_parser("list", help=tr("list the labs"))
-    lab.add_parser("lint", help=tr("find what a lab author forgot (promises, checks, solutions)")).add_argument(
+    lab.add_parser("lint", help=tr("find what a lab author forgot (promises, checks, solutions, check cells, translations)")).add_argument(
         "lab", nargs="?", default=None, help=tr("default: every lab"))
 
     for name, text in (("exec", N_("run a command inside a lab machine")),
@@ -228,8 +228,9 @@ def cmd_lab(args) -> int:
             print(problem)
         if found:
             return EXIT_FAIL
-        print(tr("Nothing to fix: every step of {labs} has a promise, checks, a reference solution and a "
-                 "fresh_fails among its checks.", labs=", ".join(lab.id for lab in chosen)))
+        print(tr("Nothing to fix: every step of {labs} has a title, a promise, checks, a reference solution and a "
+                 "check cell in every notebook, and every text its translations.",
+                 labs=", ".join(lab.id for lab in chosen)))
         return EXIT_PASS
     if args.action == "list":
         for lab in labs.all_labs():

@@ -1,41 +1,128 @@
 """`maillab lab lint`: what a lab author forgot, found without starting a machine.
 
-A step needs a promise (the whole outcome its PASS stands for), at least one check, a reference
-solution, and a `fresh_fails` naming one of its own checks; a check whose `step=` names no step of
-the lab would never run.
+Each problem is one sentence naming the file and the line (or the notebook cell):
+- a step needs a title, a promise (the whole outcome its PASS stands for), at least one check, a
+  reference solution, a `fresh_fails` naming one of its own checks, and a check cell
+  (`lab.check("STEP")`) in every edition of the notebook;
+- a check whose `step=` names no step of the lab would never run;
+- every learner-facing text (titles, the summary, each check's title and hint) has a translation
+  in every language of the course.
 """
 from __future__ import annotations
 
-from . import layers
-from grader.check import ChecksError, checks_of
+import json
+import re
+from pathlib import Path
+
+from grader import i18n
+from grader.check import Check, ChecksError, checks_of
 from grader.i18n import _
 from grader.lab import Lab
 
+from . import layers
+
+CHECK_CELL = re.compile(r"""\blab\.check\(\s*["']([a-z0-9-]+)["']""")
+
 
 def problems(lab: Lab) -> list[str]:
-    """Every mistake found in one lab, as sentences naming the lab and the step."""
-    found: list[str] = []
+    """Every mistake found in one lab, as sentences naming the file and the line."""
     try:
         by_step = checks_of(lab.checks_file)
     except ChecksError as exc:
-        return [f"{lab.id}: {exc}"]
-    steps = {s.id for s in lab.steps}
-    for step_id, checks in sorted(by_step.items()):
-        if step_id not in steps:
-            names = ", ".join(c.name for c in checks)
-            found.append(_("{lab}: checks.py declares {names} for step {step}, which the lab does not have: "
-                           "they would never run.", lab=lab.id, names=names, step=repr(step_id)))
+        return [f"{_rel(lab.checks_file)}: {exc}"]
+    return [*_steps(lab, by_step), *_orphans(lab, by_step), *_notebooks(lab), *_translations(lab, by_step)]
+
+
+def _rel(path: Path) -> str:
+    return f"{path.parent.name}/{path.name}"
+
+
+def _toml_line(lab: Lab, step_id: str) -> str:
+    path = lab.dir / "lab.toml"
+    for number, line in enumerate(path.read_text().splitlines(), 1):
+        if re.match(rf"""\s*id\s*=\s*["']{re.escape(step_id)}["']""", line):
+            return f"{_rel(path)}:{number}"
+    return _rel(path)
+
+
+def _check_line(lab: Lab, check: Check) -> str:
+    return f"{_rel(lab.checks_file)}:{check.func.__code__.co_firstlineno}"
+
+
+def _steps(lab: Lab, by_step: dict[str, list[Check]]) -> list[str]:
+    found = []
     for step in lab.steps:
-        where = f"{lab.id} {step.id}"
+        where = _toml_line(lab, step.id)
+        if not step.title.strip() or step.title == step.id:
+            found.append(_("{where}: step {step} has no title.", where=where, step=step.id))
         if not step.promise.strip():
-            found.append(_("{where}: no promise in lab.toml: say in a few words everyone and everything a PASS "
-                           "stands for (promise = \"...\").", where=where))
+            found.append(_("{where}: step {step} has no promise: say in a few words everyone and everything a PASS "
+                           "stands for (promise = \"...\").", where=where, step=step.id))
         names = [c.name for c in by_step.get(step.id, [])]
         if not names:
-            found.append(_("{where}: no check in checks.py.", where=where))
+            found.append(_("{where}: step {step} has no check in checks.py.", where=where, step=step.id))
         elif step.fresh_fails and step.fresh_fails not in names:
-            found.append(_("{where}: fresh_fails names {name}, which is not one of its checks ({names}).",
-                           where=where, name=repr(step.fresh_fails), names=", ".join(names)))
+            found.append(_("{where}: the fresh_fails of step {step} names {name}, which is not one of its checks "
+                           "({names}).", where=where, step=step.id, name=repr(step.fresh_fails), names=", ".join(names)))
         if not any(layers.solve_scripts(lab, step.id, m.name) for m in lab.machines):
-            found.append(_("{where}: no reference solution in solve/.", where=where))
+            found.append(_("{where}: step {step} has no reference solution (solve/{step}.sh).", where=where,
+                           step=step.id))
     return found
+
+
+def _orphans(lab: Lab, by_step: dict[str, list[Check]]) -> list[str]:
+    steps = {s.id for s in lab.steps}
+    return [_("{where}: check {name} is declared for step {step}, which the lab does not have: it would never run.",
+              where=_check_line(lab, check), name=check.name, step=repr(step_id))
+            for step_id, checks in sorted(by_step.items()) if step_id not in steps for check in checks]
+
+
+def _notebooks(lab: Lab) -> list[str]:
+    found = []
+    steps = [s.id for s in lab.steps]
+    for path in sorted(lab.dir.glob("lab*.ipynb")):
+        try:
+            cells = json.loads(path.read_text())["cells"]
+        except (OSError, ValueError, KeyError, TypeError) as exc:
+            found.append(_("{where}: not a notebook Jupyter can open ({error}).", where=_rel(path), error=str(exc)))
+            continue
+        seen: dict[str, int] = {}
+        for number, cell in enumerate(cells, 1):
+            if cell.get("cell_type") != "code":
+                continue
+            source = "".join(cell.get("source", ""))
+            for step_id in CHECK_CELL.findall(source):
+                seen.setdefault(step_id, number)
+                if step_id not in steps:
+                    found.append(_("{where} cell {cell}: checks step {step}, which the lab does not have.",
+                                   where=_rel(path), cell=number, step=step_id))
+        for step_id in steps:
+            if step_id not in seen:
+                found.append(_("{where}: no check cell for step {step} (lab.check(\"{step}\")).", where=_rel(path),
+                               step=step_id))
+    return found
+
+
+def _translations(lab: Lab, by_step: dict[str, list[Check]]) -> list[str]:
+    texts: list[tuple[str, str]] = [(_rel(lab.dir / "lab.toml"), lab.title)]
+    if lab.summary:
+        texts.append((_rel(lab.dir / "lab.toml"), lab.summary))
+    texts += [(_toml_line(lab, s.id), s.title) for s in lab.steps]
+    for checks in by_step.values():
+        for check in checks:
+            texts += [(_check_line(lab, check), check.title), (_check_line(lab, check), check.hint)]
+    found = []
+    for lang in i18n.available():
+        if lang == i18n.DEFAULT:
+            continue
+        catalog = i18n.catalog(lang)
+        for where, text in texts:
+            msgid = getattr(text, "msgid", text)
+            if msgid and not catalog.get(msgid):
+                found.append(_("{where}: no {lang} translation of \"{text}\".", where=where, lang=lang,
+                               text=_short(msgid)))
+    return found
+
+
+def _short(text: str) -> str:
+    return text if len(text) <= 60 else text[:57] + "..."
