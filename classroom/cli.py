@@ -86,6 +86,9 @@ def build_parser() -> Parser:
     lab = sub.add_parser("lab", help=tr("start or list labs")).add_subparsers(dest="action", required=True, parser_class=Parser)
     lab.add_parser("start", help=tr("start a lab's machines")).add_argument("lab")
     lab.add_parser("list", help=tr("list the labs"))
+    new = lab.add_parser("new", help=tr("make a new lab folder with one complete small step to change into your own"))
+    new.add_argument("lab", help=tr("the new lab's id, e.g. spam-defence"))
+    new.add_argument("--title", default=None)
     lab.add_parser("lint", help=tr("find what a lab author forgot (promises, checks, solutions, check cells, translations)")).add_argument(
         "lab", nargs="?", default=None, help=tr("default: every lab"))
 
@@ -220,6 +223,13 @@ def cmd_image(args) -> int:
 
 
 def cmd_lab(args) -> int:
+    if args.action == "new":
+        from .scaffold import new_lab
+        folder = new_lab(args.lab, args.title)
+        print(tr("Made {folder}: lab.toml, checks.py, solve/ and both notebooks, with one step. "
+                 "docs/AUTHORING.md tells what to change; `maillab lab lint {lab}` what is missing, "
+                 "`maillab selftest {lab}` whether its checks can fail and pass.", folder=str(folder), lab=args.lab))
+        return EXIT_PASS
     if args.action == "lint":
         from . import lint
         chosen = [labs.find(args.lab)] if args.lab else labs.all_labs()
