@@ -113,6 +113,32 @@ class Host:
                 return found, now - start
             self._sleep(min(POLL_INTERVAL, max(end - now, 0)))
 
+    def wait_for(self, attempt: Callable[[], T], *, within: float,
+                 until: Callable[[T], bool] = bool) -> T:
+        """Call `attempt` until `until` says its answer will do (by default: a true answer) or
+        `within` seconds have passed, never past the step's time limit; the last answer either way.
+        Checks wait with this, never with a loop of their own."""
+        found, _waited = self._poll(within, attempt, until)
+        return found
+
+    # -- the rest of the lab ----------------------------------------------------------------
+
+    def machine(self, name: str) -> "Host":
+        """Another machine of the lab, e.g. `host.machine("mail2")`, bound by the same step time limit."""
+        if self.world is None:
+            raise Fail(_("This lab has only one machine, {name}.", name=self.name))
+        other = self.world.machine(name)
+        other._until, other._clock, other._sleep = self._until, self._clock, self._sleep
+        return other
+
+    @property
+    def outside(self):
+        """What the lab's outside client (client.example, 203.0.113.10) does and sees: its SMTP
+        conversations, sending, POP3 and IMAP (grader.world.World)."""
+        if self.world is None:
+            raise Fail(_("This lab has no outside client: it has no lab network."))
+        return self.world
+
     # -- commands ---------------------------------------------------------------------------
 
     def run(self, *argv: str, input: bytes | None = None,

@@ -7,7 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from grader.backends import COMMAND_ENV, MAX_SYMLINK_HOPS, FakeBackend, MachineBackend, machine_host
+from grader.backends import COMMAND_ENV, MAX_SYMLINK_HOPS, MachineBackend, machine_host
+from grader.testing import FakeBackend
 from sandbox.errors import CommandTimeout
 from sandbox.result import ExecResult
 

@@ -6,22 +6,9 @@ import re
 import pytest
 
 from grader import Fail, Host
-from grader.backends import FakeBackend
+from grader.testing import FakeBackend, FakeClock
 from grader.probes import MissingCommand
 
-
-class FakeClock:
-    def __init__(self) -> None:
-        self.now = 0.0
-        self.on_sleep = []
-
-    def __call__(self) -> float:
-        return self.now
-
-    def sleep(self, seconds: float) -> None:
-        self.now += seconds
-        for hook in self.on_sleep:
-            hook()
 
 
 @pytest.fixture
@@ -328,3 +315,43 @@ def test_send_tagged_rejects_addresses_that_look_like_options(host):
 def test_send_tagged_without_postfix(host):
     with pytest.raises(MissingCommand, match=r"/usr/sbin/sendmail: command not found \(is Postfix installed\?\)"):
         host.send_tagged("root", ["alice"])
+
+
+# -- waiting, other machines, the outside client ----------------------------------------------
+
+def test_wait_for_returns_the_first_good_answer_without_real_time(fake, clock, host):
+    answers = iter([None, None, "there"])
+    assert host.wait_for(lambda: next(answers), within=5) == "there"
+    assert 0 < clock.now < 5
+
+
+def test_wait_for_gives_the_last_answer_when_time_runs_out(fake, clock, host):
+    assert host.wait_for(lambda: 3, within=2, until=lambda n: n > 3) == 3
+    assert clock.now == pytest.approx(2)
+
+
+def test_wait_for_never_waits_past_the_step(fake, clock, host):
+    with host.bounded_until(1.0):
+        host.wait_for(lambda: False, within=30)
+    assert clock.now == pytest.approx(1.0)
+
+
+def test_another_machine_shares_the_step_time_limit(fake, clock):
+    class World:
+        def machine(self, name):
+            return Host(FakeBackend(), name=name)
+
+    host = Host(fake, clock=clock, sleep=clock.sleep, world=World())
+    with host.bounded_until(1.0):
+        other = host.machine("mail2")
+        assert other.name == "mail2"
+        other.wait_for(lambda: False, within=30)
+    assert clock.now == pytest.approx(1.0)
+    assert host.outside is host.world
+
+
+def test_a_lab_without_a_network_says_so(host):
+    with pytest.raises(Fail, match="only one machine"):
+        host.machine("mail2")
+    with pytest.raises(Fail, match="no outside client"):
+        host.outside

@@ -265,7 +265,7 @@ def test_a_step_result_reads_in_the_learners_language(zh_core):
 
 
 def test_a_probe_says_what_it_saw_as_a_message(zh_core):
-    from grader.backends import FakeBackend
+    from grader.testing import FakeBackend
     from grader.host import Host
 
     seen = Host(FakeBackend()).file("/etc/postfix/main.cf").describe()

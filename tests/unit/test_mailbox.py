@@ -1,7 +1,7 @@
 """Finding delivered messages in mbox files and Maildirs."""
 from __future__ import annotations
 
-from grader.backends import FakeBackend
+from grader.testing import FakeBackend
 from grader.mailbox import Mailbox, Maildir, split_mbox
 
 MBOX = b"""\

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import pytest
 
-from grader.backends import FakeBackend
+from grader.testing import FakeBackend
 from grader.maillog import MailLog, find_verification, follow, parse_line, parse_lines
 
 MID = "maillab-0f1e2d@grader.maillab.test"

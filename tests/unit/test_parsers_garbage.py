@@ -7,7 +7,7 @@ import json
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
-from grader.backends import FakeBackend
+from grader.testing import FakeBackend
 from grader.mailbox import Mailbox, MailMessage, Maildir, split_mbox
 from grader.maillog import MailLog, find_verification, follow, outcome_of, parse_line, parse_lines
 from grader.probes import (parse_dpkg_query, parse_getent_passwd, parse_postconf_n,

@@ -1,6 +1,6 @@
 """Postfix's state from master.pid and the kernel's table, and what counts as an SMTP greeting:
 decided from what the host reads, with no command run in the machine."""
-from grader.backends import FakeBackend
+from grader.testing import FakeBackend
 from grader.host import Host
 from grader.liveconf import MASTER_PID, postfix_master
 from grader.reach import describe_greeting, speaks_smtp

@@ -4,21 +4,9 @@ from __future__ import annotations
 import logging
 
 from grader import Fail, Host, Status, check
-from grader.backends import FakeBackend
+from grader.testing import FakeBackend, FakeClock
 from grader.runner import run_step
 
-
-class FakeClock:
-    def __init__(self) -> None:
-        self.now = 1000.0
-        self.sleeps: list[float] = []
-
-    def __call__(self) -> float:
-        return self.now
-
-    def sleep(self, seconds: float) -> None:
-        self.sleeps.append(seconds)
-        self.now += seconds
 
 
 def make_host(fake=None, clock=None):

@@ -3,24 +3,12 @@ waiting for a message to leave the queue. Pure logic over the fake backend."""
 from __future__ import annotations
 
 from grader import Host
-from grader.backends import FakeBackend
+from grader.testing import FakeBackend, FakeClock
 from grader.liveconf import liveness, parse_liveness
 from grader.maillog import Delivery
 from grader.tables import Table, freshness, names_path, parse_tables
 
 
-class FakeClock:
-    def __init__(self) -> None:
-        self.now = 0.0
-        self.on_sleep = []
-
-    def __call__(self) -> float:
-        return self.now
-
-    def sleep(self, seconds: float) -> None:
-        self.now += seconds
-        for hook in self.on_sleep:
-            hook()
 
 LOG = "/var/log/mail.log"
 # `cut -d')' -f2-` of /proc/PID/stat: field 3 (state) first, starttime is field 22.
