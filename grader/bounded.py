@@ -14,6 +14,8 @@ import ssl
 import time
 from typing import Iterator
 
+from .errors import TooMuch, TooSlow
+
 BYTES = 4 * 2**20  # what one conversation may send us
 SECONDS = 30.0     # how long one conversation may last, whatever each wait's timeout
 
@@ -32,20 +34,8 @@ def until(end: float | None) -> Iterator[None]:
         _step_end.reset(token)
 
 
-class TooMuch(OSError):
-    """The server sent more than a conversation may."""
-
-    def __init__(self, budget: int) -> None:
-        super().__init__("the server sent more than %d KiB" % (budget // 1024))
-        self.budget = budget
 
 
-class TooSlow(TimeoutError):
-    """The conversation went on longer than it may, however each wait went."""
-
-    def __init__(self, seconds: float, received: int) -> None:
-        super().__init__("the conversation took more than %g s" % seconds)
-        self.seconds, self.received = seconds, received
 
 
 class _Limits:

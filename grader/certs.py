@@ -11,11 +11,10 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.serialization import load_pem_private_key
 from cryptography.x509.oid import NameOID
 
+from .errors import NotACertificate
 from .i18n import _
 
 
-class NotACertificate(ValueError):
-    """The bytes hold no certificate (or no key) that can be read."""
 
 
 @dataclass(frozen=True)

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
 
+from .errors import ChecksError, Fail  # noqa: F401 - Fail: older checks import it from here
 from .i18n import _
 
 # The decorator stores checks in the globals of the module that defines them, under this name,
@@ -17,17 +18,8 @@ _REGISTRY_NAME = "__maillab_checks__"
 _load_counter = itertools.count()
 
 
-class Fail(Exception):
-    """The learner's machine is not in the wanted state. `detail` says what was seen."""
-
-    def __init__(self, detail: str, hint: str | None = None) -> None:
-        super().__init__(detail)
-        self.detail = detail
-        self.hint = hint
 
 
-class ChecksError(Exception):
-    """A lab's checks.py cannot be loaded or declares its checks wrongly (an author's mistake)."""
 
 
 @dataclass(frozen=True)

@@ -12,10 +12,9 @@ import uuid
 from email.utils import formatdate
 from typing import Callable, Iterator, Protocol, Sequence, TypeVar
 
-from sandbox.errors import SandboxError
 from sandbox.result import ExecResult
 
-from .check import Fail
+from .errors import Fail, StepOutOfTime
 from .i18n import _
 from .mailbox import Mailbox, Maildir
 from .maillog import DEFAULT_MAILLOG, Delivery, MailLog, Verification, find_verification
@@ -56,8 +55,6 @@ TABLE_FILES = {"hash": ".db", "btree": ".db", "cdb": ".cdb", "lmdb": ".lmdb", "t
                "cidr": ""}
 
 
-class StepOutOfTime(SandboxError):
-    """The step's overall time limit ran out before a command could start."""
 
 
 class Host:

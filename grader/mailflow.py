@@ -14,6 +14,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Sequence
 
+from .errors import NoMessage
 from .i18n import N_, Msg, tr, translate
 from .maillog import LogLine, Outcome, outcome_of, parse_lines
 
@@ -62,8 +63,6 @@ STATUS_COLOUR = {"sent": "#1a7f37", "bounced": "#b42318", "deferred": "#9a6700",
                  "pending": "#57606a"}
 
 
-class NoMessage(LookupError):
-    """No message to draw; the text says what to do."""
 
 
 @dataclass(frozen=True)
