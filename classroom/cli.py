@@ -19,7 +19,7 @@ from grader.errors import MailLabError, UsageError
 from .gradebook import GradebookError
 from grader.i18n import N_, Msg, _, say, tr, translate
 from grader.result import Status, pad, width
-from .session import LabSession, current_lab, current_learner, open_lab
+from .session import LabSession, current_lab, current_learner, open_session
 
 EXIT_PASS, EXIT_FAIL, EXIT_USAGE, EXIT_ERROR = 0, 1, 2, 3
 
@@ -184,7 +184,7 @@ def _session(lab_id: str | None) -> LabSession:
     lab_id = lab_id or current_lab()
     if lab_id is None:
         raise UsageError(_("No lab is started yet: run `maillab lab start LAB` first (`maillab lab list` shows them)."))
-    return open_lab(lab_id)
+    return open_session(lab_id)
 
 
 def cmd_up(args) -> int:
@@ -202,7 +202,7 @@ def cmd_up(args) -> int:
         save_language(lang)  # the CLI, the kernels and the next `maillab up` speak it too
     i18n.use(lang)
     known = [lab.id for lab in labs.all_labs()]
-    first = open_lab(args.lab or (current_lab() if current_lab() in known else known[0]))
+    first = open_session(args.lab or (current_lab() if current_lab() in known else known[0]))
     image.ensure_image(quiet=False)
     first.start(quiet=False)  # the notebook's first cell then finds the machine running
     workspace = Path(args.workspace).expanduser() if args.workspace else Path.home() / "maillab"
@@ -248,7 +248,7 @@ def cmd_lab(args) -> int:
             print(f"{lab.number:02d}  {lab.id:<18} {tr(lab.title)}  [{steps}]")  # titles: in the labs' catalogs
         return EXIT_PASS
     _require_root()
-    session = open_lab(args.lab)
+    session = open_session(args.lab)
     session.start(quiet=False)
     names = ", ".join(f"{d.name} ({d.hostname}.{d.domain})" for d in session.lab.machines)
     print(tr("Lab {lab} is running: {names}. Enter it with `maillab shell`.", lab=session.lab.id, names=names))
@@ -284,7 +284,7 @@ def cmd_shell(args) -> int:
 
 def cmd_check(args) -> int:
     _require_root()
-    session = open_lab(args.lab)
+    session = open_session(args.lab)
     steps = [session.lab.step(args.step)] if args.step else list(session.lab.steps)
     session.require_started()
     results = [session.check(step.id) for step in steps]
@@ -303,7 +303,7 @@ def cmd_check(args) -> int:
 
 def cmd_solve(args) -> int:
     _require_root()
-    session = open_lab(args.lab)
+    session = open_session(args.lab)
     step = args.step or session.lab.steps[-1].id
     done = session.solve(step)
     print(tr("Applied the reference solution of: {steps}.", steps=", ".join(done)))
@@ -312,7 +312,7 @@ def cmd_solve(args) -> int:
 
 def cmd_reset(args) -> int:
     _require_root()
-    session = open_lab(args.lab)
+    session = open_session(args.lab)
     session.reset(args.step, quiet=False)
     if args.step:
         print(tr("Lab {lab} is back to the start of step {step}.", lab=session.lab.id, step=args.step))

@@ -24,7 +24,7 @@ from .gradebook import Gradebook
 from .gradebooks import open_gradebook
 from .isolated import run_isolated
 
-__all__ = ["LabSession", "open_lab", "gradebook_path", "current_lab", "current_learner", "save_language",
+__all__ = ["LabSession", "open_session", "gradebook_path", "current_lab", "current_learner", "save_language",
            "saved_language"]
 
 
@@ -220,7 +220,7 @@ def _marker(lab_id: str, step_id: str, kind: str) -> StepResult:
                       duration=0.0)
 
 
-def open_lab(lab_id: str, learner: str | None = None, *, record: bool = True) -> LabSession:
+def open_session(lab_id: str, learner: str | None = None, *, record: bool = True) -> LabSession:
     """The learner's session on a lab. Where the learner is not root and a remote session is
     registered (the `maillab.remote_session` entry point: a workshop's grader service, when
     MAILLAB_WORKSHOP_SOCKET is set), that one: the same methods, carried out for the learner."""

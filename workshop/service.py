@@ -29,7 +29,7 @@ from typing import Any
 from grader.errors import MailLabError, UsageError
 from classroom.gradebook import GradebookError
 from grader.i18n import N_, Msg, _, say, speaking, tr
-from classroom.session import LabSession, current_lab, open_lab
+from classroom.session import LabSession, current_lab, open_session
 from sandbox import SandboxError
 
 from . import protocol
@@ -165,7 +165,7 @@ class Handler(socketserver.BaseRequestHandler):
             raise UsageError(_("No lab is started yet: open a lab's notebook and run its first cell."))
         if not isinstance(lab, str):
             raise protocol.ProtocolError("lab is not a string")
-        return open_lab(lab, learner.name)
+        return open_session(lab, learner.name)
 
     def call(self, learner: Learner, op: str, request: dict[str, Any]) -> Any:
         session = self.session(learner, request)

@@ -326,7 +326,7 @@ def open_lab(lab_id: str, learner: str | None = None, *, workspace: Path | None 
     `lang`: the language of this notebook's edition ("zh"); the kernel then speaks it (panels,
     checks, hints). Default: the learner's language (`maillab up --lang`, else the locale)."""
     from grader import i18n
-    from classroom.session import open_lab as open_session  # imported late: the kernel starts faster
+    from classroom.session import open_session  # imported late: the kernel starts faster
 
     if lang is not None:
         i18n.use(lang)

@@ -54,13 +54,13 @@ def shell_argv(machine: Any, decl: Any) -> list[str]:
 
 
 def main() -> int:
-    from classroom.session import current_lab, open_lab
+    from classroom.session import current_lab, open_session
 
     try:
         lab_id = current_lab()
         if lab_id is None:
             return _stop(tr(TEXT["no_lab"]))
-        session = open_lab(lab_id)
+        session = open_session(lab_id)
         decl = choose(list(session.lab.machines), lab_id)
         machine = session.machine(decl.name)
         if not machine.running():

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from classroom.session import LabSession, open_lab
+from classroom.session import LabSession, open_session
 
 from .jupyterlab import CHROMIUM, launch_browser, start_server
 
@@ -41,7 +41,7 @@ def learner_env(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def lab02(learner_env) -> LabSession:
-    session = open_lab("install-postfix", LEARNER)
+    session = open_session("install-postfix", LEARNER)
     session.reset()  # a fresh machine: the learner has done nothing yet
     yield session
     for machine in session.machines():

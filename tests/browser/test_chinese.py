@@ -9,7 +9,7 @@ import pytest
 from grader import lab as labs
 from grader.check import load_checks
 from grader.i18n import tr
-from classroom.session import open_lab
+from classroom.session import open_session
 
 from .conftest import learner_environment, tracebacks
 from .jupyterlab import Lab, start_server
@@ -28,7 +28,7 @@ def zh_env(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def zh_lab02(zh_env):
-    session = open_lab("install-postfix", LEARNER)
+    session = open_session("install-postfix", LEARNER)
     session.reset()
     yield session
     for machine in session.machines():

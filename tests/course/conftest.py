@@ -6,7 +6,7 @@ import os
 import pytest
 
 from grader.result import Status
-from classroom.session import LabSession, open_lab
+from classroom.session import LabSession, open_session
 
 LEARNER = os.environ.get("MAILLAB_TEST_LEARNER", "pytest-course")  # runs side by side use their own
 
@@ -25,7 +25,7 @@ def lab_session():
     opened: list[LabSession] = []
 
     def open_one(lab_id: str) -> LabSession:
-        session = open_lab(lab_id, LEARNER)
+        session = open_session(lab_id, LEARNER)
         opened.append(session)
         return session
 

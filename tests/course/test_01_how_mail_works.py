@@ -16,11 +16,11 @@ MODEL = {"writer": "mua", "transfer": "mta", "delivery": "mda", "retrieval": "mr
 @pytest.fixture(scope="module")
 def lab01():
     """One session for the module (a networked lab): each test resets the step it needs."""
-    from classroom.session import open_lab
+    from classroom.session import open_session
 
     from .conftest import LEARNER
 
-    session = open_lab("how-mail-works", LEARNER)
+    session = open_session("how-mail-works", LEARNER)
     yield session
     for machine in session.machines():
         machine.destroy()

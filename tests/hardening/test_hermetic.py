@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from classroom.session import open_lab
+from classroom.session import open_session
 from sandbox import hermetic
 
 pytestmark = pytest.mark.machine
@@ -19,7 +19,7 @@ def world():
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("MAILLAB_LABS", str(NETLABS))
         mp.setenv("MAILLAB_LEARNER", LEARNER)
-        session = open_lab("mx-world", LEARNER, record=False)
+        session = open_session("mx-world", LEARNER, record=False)
         session.start()
         yield session
         session.stop()

@@ -10,7 +10,7 @@ import pytest
 from classroom import isolated
 from grader import lab as labs
 from grader.result import Status
-from classroom.session import open_lab
+from classroom.session import open_session
 
 pytestmark = pytest.mark.machine
 
@@ -78,7 +78,7 @@ FLOOD = ("perl -MIO::Socket::INET -e '$s = IO::Socket::INET->new(Listen => 5, Lo
 
 
 def test_a_flooding_port_25_fails_the_step_with_a_sentence():
-    session = open_lab("relay-control", "pytest-hostile", record=False)
+    session = open_session("relay-control", "pytest-hostile", record=False)
     try:
         session.reset("not-open-relay")
         machine = session.machine()

@@ -7,7 +7,7 @@ import time
 import pytest
 
 from grader.result import Status
-from classroom.session import open_lab
+from classroom.session import open_session
 
 pytestmark = pytest.mark.machine
 
@@ -36,7 +36,7 @@ def _hwm_kib() -> int:
 
 @pytest.fixture(scope="module")
 def session():
-    opened = open_lab("install-postfix", LEARNER, record=False)
+    opened = open_session("install-postfix", LEARNER, record=False)
     try:
         opened.reset("start")
         opened.solve("start", only=True)

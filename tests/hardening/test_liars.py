@@ -6,7 +6,7 @@ kernel's tables and the machine's files read by the host, and from the grader's 
 import pytest
 
 from grader.result import Status
-from classroom.session import open_lab
+from classroom.session import open_session
 
 pytestmark = pytest.mark.machine
 LEARNER = "pytest-liar"
@@ -25,7 +25,7 @@ def session_of():
     opened = []
 
     def open_one(lab_id):
-        session = open_lab(lab_id, LEARNER, record=False)
+        session = open_session(lab_id, LEARNER, record=False)
         opened.append(session)
         return session
     yield open_one

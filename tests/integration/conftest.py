@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from classroom.session import LabSession, open_lab
+from classroom.session import LabSession, open_session
 
 LEARNER = "pytest"
 
@@ -19,7 +19,7 @@ def _own_learner_and_gradebook(tmp_path_factory, monkeypatch):
 
 @pytest.fixture
 def lab02() -> LabSession:
-    session = open_lab("install-postfix", LEARNER)
+    session = open_session("install-postfix", LEARNER)
     yield session
     for machine in session.machines():
         machine.destroy()

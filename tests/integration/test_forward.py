@@ -8,7 +8,7 @@ import pytest
 
 from grader.errors import UsageError
 from classroom.forward import parse_listen, route_for, serve
-from classroom.session import open_lab
+from classroom.session import open_session
 
 from .conftest import LEARNER
 
@@ -17,7 +17,7 @@ pytestmark = pytest.mark.machine
 
 @pytest.fixture(scope="module")
 def dovecot_lab():
-    session = open_lab("dovecot", LEARNER, record=False)
+    session = open_session("dovecot", LEARNER, record=False)
     session.reset("imap")
     session.solve("imap", only=True)
     yield session

@@ -83,10 +83,10 @@ def secret():
 
 
 def _session(lab_id: str):
-    from classroom.session import open_lab
+    from classroom.session import open_session
 
     os.environ["MAILLAB_LEARNER"] = "pytest-garbage"
-    return open_lab(lab_id, "pytest-garbage", record=False)
+    return open_session(lab_id, "pytest-garbage", record=False)
 
 
 def _close(session) -> None:

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from classroom.session import open_lab
+from classroom.session import open_session
 from sandbox import cgroups, paths
 from sandbox.network import NETNS_DIR, Network
 
@@ -45,7 +45,7 @@ def _remove(session):
 @pytest.fixture(scope="module")
 def world():
     """mx-world started once: the learner's mail server, lab DNS, mx1 (10) and mx2 (20) for remote.test."""
-    session = open_lab("mx-world", LEARNER, record=False)
+    session = open_session("mx-world", LEARNER, record=False)
     session.start()
     session.solve("fast-failover")  # smtp_connect_timeout = 5s
     yield session
@@ -187,7 +187,7 @@ def _tx_packets(network, node) -> int:
 
 
 def test_two_learners_networks_run_side_by_side_unseen(world):
-    other = open_lab("mx-world", OTHER, record=False)
+    other = open_session("mx-world", OTHER, record=False)
     try:
         other.start()
         assert other.network().netns("mx1") != world.network().netns("mx1")
@@ -203,7 +203,7 @@ def test_two_learners_networks_run_side_by_side_unseen(world):
 
 
 def test_a_backup_mx_queues_while_the_primary_is_down_and_hands_over_when_it_is_back():
-    session = open_lab("backup-world", LEARNER, record=False)
+    session = open_session("backup-world", LEARNER, record=False)
     try:
         session.start()
         mail1, mail2 = session.host("mail1"), session.host("mail2")
@@ -266,7 +266,7 @@ def test_down_leaves_nothing_behind_and_start_brings_it_back(world):
 
 
 def test_a_network_that_fails_to_start_leaves_nothing_behind():
-    lab_spec = open_lab("mx-world", LEARNER).lab.network
+    lab_spec = open_session("mx-world", LEARNER).lab.network
     broken = type(lab_spec).from_dict({**__import__("dataclasses").asdict(lab_spec)})
     broken.node("mx2").server["mode"] = "no-such-mode"  # the server refuses its config and exits
     with pytest.raises(Exception) as caught:
@@ -295,7 +295,7 @@ def test_node_commands_from_the_command_line(world):
 def test_a_starting_state_of_a_networked_lab_is_prepared_in_a_network_of_its_own():
     from classroom import layers
 
-    lab = open_lab("mx-world", LEARNER).lab
+    lab = open_session("mx-world", LEARNER).lab
     state = layers.state_at(lab, 1, "mail")  # after fast-failover: built once, cached
     layer = Path(state.lowers[0]).parent
     assert "smtp_connect_timeout = 5s" in (layer / "fs" / "etc" / "postfix" / "main.cf").read_text()
@@ -306,7 +306,7 @@ def test_a_starting_state_of_a_networked_lab_is_prepared_in_a_network_of_its_own
 
 @pytest.fixture(scope="module")
 def modes():
-    session = open_lab("modes-world", LEARNER, record=False)
+    session = open_session("modes-world", LEARNER, record=False)
     session.start()
     yield session
     _remove(session)
@@ -366,7 +366,7 @@ def test_a_flood_of_dns_queries_leaves_a_capped_query_log(monkeypatch):
     import sandbox.network as network_module
 
     monkeypatch.setattr(network_module, "NODE_FILE_LIMIT", 64 * 1024)
-    session = open_lab("mx-world", "pytest-dnsflood", record=False)
+    session = open_session("mx-world", "pytest-dnsflood", record=False)
     try:
         session.start()
         host = session.host()

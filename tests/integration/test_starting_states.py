@@ -5,7 +5,7 @@ from pathlib import Path
 import pytest
 
 from grader.result import Status
-from classroom.session import open_lab
+from classroom.session import open_session
 from sandbox import paths
 
 from .conftest import LEARNER
@@ -31,7 +31,7 @@ def course(tmp_path, monkeypatch):
         "        raise Fail('/root/hello is missing')\n")
     (nxt / "solve" / "hello.sh").write_text("touch /root/hello\n")
     monkeypatch.setenv("MAILLAB_LABS", str(labs))
-    session = open_lab("next", LEARNER)
+    session = open_session("next", LEARNER)
     yield session
     for machine in session.machines():
         machine.destroy()

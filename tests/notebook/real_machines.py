@@ -12,11 +12,11 @@ def real_lab(tmp_path_factory, learner: str, step: str | None = None):
     """install-postfix on a real machine, reset to the start of `step`, with its own gradebook."""
     if os.geteuid() != 0:
         pytest.skip("lab machines need root")
-    from classroom.session import open_lab
+    from classroom.session import open_session
 
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("MAILLAB_GRADEBOOK", str(tmp_path_factory.mktemp("gradebook") / "gradebook.sqlite"))
-        lab = open_lab("install-postfix", learner)
+        lab = open_session("install-postfix", learner)
         lab.reset(step)
         try:
             yield lab

@@ -100,7 +100,7 @@ def test_a_lab_notebook_runs_headless_with_widgets(jupyter):
         f"import sys, types; sys.path.insert(0, {here!r})\n"
         "from notebook_fakes import FakeSession\n"
         "stand_in = types.ModuleType('classroom.session')\n"
-        "stand_in.open_lab = lambda lab_id, learner=None: FakeSession()\n"
+        "stand_in.open_session = lambda lab_id, learner=None: FakeSession()\n"
         "sys.modules['classroom.session'] = stand_in",
         "from classroom.notebook import open_lab\nlab = open_lab('install-postfix')",
         "!echo inside=$MAILLAB_IN_FAKE_MACHINE",

@@ -78,7 +78,7 @@ def test_reset_reattaches_the_machine(session, monkeypatch):
 
 def test_open_lab_starts_the_session_it_opens(session, tmp_path, monkeypatch):
     fake_module = ModuleType("classroom.session")
-    fake_module.open_lab = lambda lab_id, learner=None: session
+    fake_module.open_session = lambda lab_id, learner=None: session
     monkeypatch.setitem(sys.modules, "classroom.session", fake_module)
     monkeypatch.setenv("MAILLAB_WORKSPACE", str(tmp_path))
     monkeypatch.setattr("classroom.notebook.notebook_lab.display", lambda *_: None)
@@ -92,7 +92,7 @@ def test_open_lab_with_an_unknown_lab_is_one_sentence(monkeypatch):
         raise MailLabError(f"There is no lab {lab_id}.")
 
     fake_module = ModuleType("classroom.session")
-    fake_module.open_lab = unknown
+    fake_module.open_session = unknown
     monkeypatch.setitem(sys.modules, "classroom.session", fake_module)
     with pytest.raises(LabNotReady, match="There is no lab nope."):
         open_lab("nope")
