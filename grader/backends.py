@@ -6,12 +6,12 @@ import errno
 import os
 import stat as stat_module
 from pathlib import Path
-from typing import Any, Protocol, Sequence
+from typing import Protocol, Sequence
 
 from sandbox.errors import SandboxError
 from sandbox.result import ExecResult
 
-from .host import READ_LIMIT, Host
+from .host import READ_LIMIT
 from .i18n import _
 
 MAX_SYMLINK_HOPS = 40
@@ -224,11 +224,3 @@ class MachineBackend:
                     return sorted(entry.name for entry, _ in zip(entries, range(MAX_LISTING)))
             finally:
                 os.close(fd)
-
-
-def machine_host(machine: MachineLike, **options: Any) -> Host:
-    """A Host probing a sandbox machine."""
-    return Host(MachineBackend(machine), name=machine.name, **options)
-
-
-# -- the fake ---------------------------------------------------------------------------------

@@ -146,10 +146,6 @@ class Host:
         bound = self._bound(self.timeout if timeout is None else timeout, argv)
         return self.backend.run(list(argv), input=input, timeout=bound)
 
-    def run_shell(self, script: str, *, input: bytes | None = None,
-                  timeout: float | None = None) -> ExecResult:
-        return self.run("/bin/sh", "-c", script, input=input, timeout=timeout)
-
     def _tool(self, *argv: str, input: bytes | None = None,
               timeout: float | None = None) -> ExecResult:
         result = self.run(*argv, input=input, timeout=timeout)
@@ -330,22 +326,6 @@ class Host:
         return MailLog(self.backend, path, limit=self.read_limit)
 
     # -- names, as the machine resolves them ----------------------------------------------------
-
-    def dig(self, name: str, rtype: str = "A") -> list[str]:
-        """The answers of the machine's resolver (`dig +short`), e.g. ["10 mx1.remote.test."]; [] for none."""
-        if not re.fullmatch(r"[A-Za-z0-9.-]+", name) or not re.fullmatch(r"[A-Z]+", rtype):
-            raise ValueError(f"not a DNS query: {name} {rtype}")
-        res = self._tool("dig", "+short", "+time=2", "+tries=1", rtype, name)
-        if res.returncode == 9:
-            raise Fail(_("the machine's DNS server did not answer ({answer})", answer=first_line(res.out) or _("no reply")))
-        return [line for line in res.out.splitlines() if line and not line.startswith(";")]
-
-    def getaddrinfo(self, name: str) -> list[str]:
-        """The addresses programs on the machine get for a name (/etc/hosts, then DNS: `getent ahostsv4`)."""
-        if not re.fullmatch(r"[A-Za-z0-9.-]+", name):
-            raise ValueError(f"not a host name: {name}")
-        res = self._tool("getent", "ahostsv4", name)
-        return sorted({line.split()[0] for line in res.out.splitlines() if line.strip()})
 
     # -- mailboxes --------------------------------------------------------------------------
 

@@ -26,7 +26,7 @@ OUTSIDE_SENDER = "friend@client.example"
 class Inbound:
     message_id: str
     tag: str
-    smtp: Any                       # smtp_probe.Delivery (send_from_outside) or Conversation (submit)
+    smtp: Any                       # smtp_probe.MxAttempts (send_via_mx) or Conversation (submit)
     machine: str | None = None      # the learner machine that took the message
     log: Delivery | None = None     # what that machine's log says about it
 
@@ -90,7 +90,7 @@ def send_from_outside(host: "Host", domain: str, rcpts: Sequence[str], *, sender
     first) and follow it on the learner machine that took it until it is delivered or waits."""
     message_id, tag, data = _tagged(sender, rcpts, subject)
     marks = _marks(host)
-    smtp = host.world.send_from_outside(domain, from_node=from_node, mail_from=sender, rcpts=list(rcpts),
+    smtp = host.world.send_via_mx(domain, from_node=from_node, mail_from=sender, rcpts=list(rcpts),
                                         data=data, timeout=timeout)
     inbound = Inbound(message_id, tag, smtp, _machine_at(host, smtp.delivered_by))
     return _follow(host, inbound, rcpts, marks, within)

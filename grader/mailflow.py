@@ -78,7 +78,7 @@ class Stage:
 
 
 @dataclass
-class Delivery:
+class Handoff:
     """One recipient's outcome at one hop: the agent, then where the message went."""
     agent: Stage
     destination: Stage
@@ -91,7 +91,7 @@ class Hop:
     host: str
     queue_id: str
     intake: list[Stage] = field(default_factory=list)  # client, pickup/smtpd, cleanup, qmgr
-    deliveries: list[Delivery] = field(default_factory=list)
+    deliveries: list[Handoff] = field(default_factory=list)
 
 
 @dataclass
@@ -195,7 +195,7 @@ def _hop(logs: list[tuple[str, list[LogLine]]], index: int, queue_id: str, *, se
         if outcome is None:
             continue
         agent, destination = _delivery(outcome, line, host)
-        delivery = Delivery(agent, destination)
+        delivery = Handoff(agent, destination)
         newid = outcome.queued_as
         if newid and len(seen) < MAX_HOPS:
             found = _find_queue_id(logs, newid, prefer=index)
@@ -203,7 +203,7 @@ def _hop(logs: list[tuple[str, list[LogLine]]], index: int, queue_id: str, *, se
                 delivery.next_hop = _hop(logs, found, newid, seen=seen, handed_over=True)
         hop.deliveries.append(delivery)
     if not hop.deliveries and hop.intake:
-        hop.deliveries.append(Delivery(
+        hop.deliveries.append(Handoff(
             Stage("qmgr", host, _label("pending"), queue_id),
             Stage(_label("nowhere"), host, _label("pending"), status="pending")))
     return hop

@@ -327,12 +327,6 @@ class File:
     def text(self) -> str:
         return self.content.decode("utf-8", "replace")
 
-    def contains(self, pattern: "str | re.Pattern[str]") -> bool:
-        """A plain substring, or a compiled regular expression searched in the whole text."""
-        if isinstance(pattern, re.Pattern):
-            return pattern.search(self.text) is not None
-        return pattern in self.text
-
     def newer_than(self, other: "File") -> bool:
         return self.mtime is not None and (other.mtime is None or self.mtime > other.mtime)
 

@@ -355,7 +355,7 @@ def _trouble(step: str, error: Exception, timeout: float, port: int) -> str:
 
 # -- as an MTA sends --------------------------------------------------------------------------
 @dataclass
-class Delivery:
+class MxAttempts:
     domain: str
     hosts: list[str]                 # the MX hosts, best preference first
     attempts: list[Conversation]     # one per host tried, in order
@@ -386,13 +386,13 @@ class Delivery:
 def send_like_an_mta(resolve_mx: Callable[[str], Iterable[tuple[int, str]]], connect: Connect, domain: str, *,
                      mail_from: str, rcpts: Iterable[str], data: str | bytes, port: int = 25,
                      ehlo: str = "client.example", starttls: bool = False,
-                     timeout: float = 10.0) -> Delivery:
+                     timeout: float = 10.0) -> MxAttempts:
     """Try the MX hosts of `domain` (`resolve_mx(domain)` gives (preference, host) pairs) best first,
     moving on after a failed connection or a temporary answer, stopping once a host took the message
     or refused it for good (5xx). No MX records: the domain itself is tried (RFC 5321's implicit MX)."""
     rcpts = list(rcpts)
     records = sorted(resolve_mx(domain), key=lambda record: record[0])
-    delivery = Delivery(domain=domain, hosts=[host for _, host in records] or [domain], attempts=[])
+    delivery = MxAttempts(domain=domain, hosts=[host for _, host in records] or [domain], attempts=[])
     for host in delivery.hosts:
         talk = converse(connect, host, port, ehlo=ehlo, mail_from=mail_from, rcpts=rcpts, data=data,
                         starttls=starttls, timeout=timeout)

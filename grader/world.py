@@ -1,12 +1,12 @@
 """What a check sees beyond its own machine: the lab's other machines and its network.
 
-A check reaches it as `host.world` (None in a lab without a network):
+A check reaches it as `host.outside` (the outside client's view) and `host.machine(NAME)`:
 
     world.received("mx1")                  what remote server mx1 stored, oldest first
     world.trace(delivery)                  the hops a tagged message took, across machines and servers
     world.resolve_mx("remote.test")        the MX records the lab's DNS gives the outside client
     world.converse("192.0.2.10", rcpts=[...])   an SMTP conversation from the outside client
-    world.send_from_outside("example.test", ...)  what an MTA on the Internet would do
+    world.send_via_mx("example.test", ...)  what an MTA on the Internet would do
     world.node_state("mx1")                up, stopped, unplugged
 """
 from __future__ import annotations
@@ -160,7 +160,7 @@ class World:
 
         return smtp_probe.converse(self.connector(from_node), host, port, **options)
 
-    def send_from_outside(self, domain: str, *, from_node: str = "client", **options) -> Any:
+    def send_via_mx(self, domain: str, *, from_node: str = "client", **options) -> Any:
         """Deliver like an MTA on the Internet would: MX hosts of `domain` in preference order."""
         from . import smtp_probe
 

@@ -97,11 +97,6 @@ def bind_idmapped(source: Path | str, target: Path | str, userns_fd: int, *, rea
         os.close(tree)
 
 
-def as_host_id(base: int, inside: int) -> int:
-    """The host id of an id inside a machine (what the host sees on its files and processes)."""
-    return base + inside if 0 <= inside < IDS else inside
-
-
 def as_inside_id(base: int, host: int) -> int:
     """The id a machine sees for a host id; 65534 (nobody) for ids outside its block."""
     return host - base if base <= host < base + IDS else 65534

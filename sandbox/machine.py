@@ -107,11 +107,6 @@ class Machine:
         machine without a disk cap) its own folder."""
         return self.dir / "disk" if (self.dir / "disk.img").exists() else self.dir
 
-    def host_uid(self, inside: int = 0) -> int:
-        """The host uid (or gid) that an id inside this machine is on the host (root: 0 -> its base)."""
-        spec = self.spec
-        return idmap.as_host_id(spec.uid_base, inside) if spec.userns else inside
-
     def inside_uid(self, host: int) -> int:
         """The id this machine sees for a host uid or gid (a stat of its files from the host)."""
         spec = self.spec

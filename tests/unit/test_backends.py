@@ -7,7 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from grader.backends import COMMAND_ENV, MAX_SYMLINK_HOPS, MachineBackend, machine_host
+from grader import Host
+from grader.backends import COMMAND_ENV, MAX_SYMLINK_HOPS, MachineBackend
 from grader.testing import FakeBackend
 from sandbox.errors import CommandTimeout
 from sandbox.result import ExecResult
@@ -135,7 +136,7 @@ def test_directories_are_listed_but_not_read(world):
 def test_commands_go_to_the_machine_with_a_fixed_locale_and_the_bound(world):
     _, root, backend = world
     machine = backend.machine
-    host = machine_host(machine)
+    host = Host(MachineBackend(machine), name=machine.name)
     res = host.run("postconf", "-h", "myhostname", timeout=3)
     assert res.out == "ok\n"
     assert machine.calls == [{"argv": ["postconf", "-h", "myhostname"], "input": None,

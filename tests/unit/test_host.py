@@ -32,8 +32,6 @@ def test_every_command_is_time_bounded(fake, host):
     host.run("true", timeout=2.5)
     assert [c[2] for c in fake.calls] == [10.0, 2.5]
     assert fake.calls[0][0] == ["true"]  # an argv, no shell
-    host.run_shell("echo $HOME")
-    assert fake.calls[-1][0] == ["/bin/sh", "-c", "echo $HOME"]
 
 
 def test_package_installed(fake, host):
@@ -67,9 +65,9 @@ def test_file(fake, host):
     main = host.file("/etc/postfix/main.cf")
     assert main.exists and main.is_file and not main.is_dir
     assert main.size == 46 and main.mtime == 200 and main.mode == 0o644
-    assert main.contains("mydestination = $myhostname")
-    assert main.contains(re.compile(r"^myhostname\s*=\s*mail$", re.M))
-    assert not main.contains("relayhost")
+    assert "mydestination = $myhostname" in main.text
+    assert re.search(r"^myhostname\s*=\s*mail$", main.text, re.M)
+    assert "relayhost" not in main.text
     assert host.file("/etc/aliases").newer_than(host.file("/etc/aliases.db"))
     missing = host.file("/etc/postfix/virtual")
     assert not missing.exists and missing.text == "" and missing.describe() == "/etc/postfix/virtual does not exist"

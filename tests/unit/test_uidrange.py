@@ -46,7 +46,7 @@ def test_a_block_whose_machine_is_gone_or_moved_is_taken_back(register):
 
 def test_ids_map_into_and_out_of_a_block():
     base = uidrange.FIRST
-    assert idmap.as_host_id(base, 0) == base and idmap.as_host_id(base, 1000) == base + 1000
+    assert idmap.as_inside_id(base, base) == 0 and idmap.as_inside_id(base, base + 1000) == 1000
     assert idmap.as_inside_id(base, base + 42) == 42
     assert idmap.as_inside_id(base, 0) == 65534 and idmap.as_inside_id(base, base + 65536) == 65534
     assert uidrange.FIRST + uidrange.BLOCKS * 65536 <= 0x7FFE0000
