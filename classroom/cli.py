@@ -132,8 +132,9 @@ def build_parser() -> Parser:
     export.add_argument("--long", action="store_true", help=tr("one row per check of every attempt"))
     export.add_argument("--for", dest="target", choices=("plain", "canvas", "moodle"), default="plain",
                         help=tr("the identity columns the platform expects (default: plain)"))
-    export.add_argument("--score", choices=("ever", "now"), default="ever",
-                        help=tr("a step scores once ever passed (default) or only if it passes now"))
+    export.add_argument("--score", choices=("ever", "now", "own"), default="ever",
+                        help=tr("a step scores once ever passed (default), only if it passes now, or only if "
+                                "passed before its how-to was shown (own)"))
     export.add_argument("--lab", default=None, help=tr("only this lab"))
     export.add_argument("--output", "-o", default=None, help=tr("write to this file (default: standard output)"))
 
@@ -452,7 +453,8 @@ NODE_STATES = {"up": N_("up"), "down": N_("down"), "stopped": N_("stopped"), "un
 # `maillab gradebook show`: its column headings, and the help a learner used (the gradebook's kinds are the keys).
 GRADEBOOK_COLUMNS = (N_("learner"), N_("lab"), N_("step"), N_("now"), N_("ever"), N_("tries"), N_("hints"),
                      N_("first pass"), N_("help used"))
-HELP_USED = {"solve": N_("solve {count}x"), "skip": N_("skip {count}x"), "reset": N_("reset {count}x")}
+HELP_USED = {"guidance": N_("how-to {count}x"), "solve": N_("solve {count}x"), "skip": N_("skip {count}x"),
+             "reset": N_("reset {count}x")}
 
 
 def _rpad(text: str, columns: int) -> str:
@@ -488,8 +490,8 @@ def show_gradebook(book, chosen, learner: str | None = None) -> str:
                     now = Status(r.last_status).label
                 else:
                     now = r.last_status or "-"
-                used = ", ".join(tr(HELP_USED[kind], count=n) for kind, n in (("solve", r.solved), ("skip", r.skipped),
-                                                                              ("reset", r.resets)) if n) or "-"
+                used = ", ".join(tr(HELP_USED[kind], count=n) for kind, n in (
+                    ("guidance", r.guided), ("solve", r.solved), ("skip", r.skipped), ("reset", r.resets)) if n) or "-"
                 first = r.first_pass_at[:16].replace("T", " ") if r.first_pass_at else "-"
                 lines.append(f"{pad(person, w[0])} {pad(lab.id, w[1])} {pad(step.id, w[2])} {pad(now, w[3])} "
                              f"{pad(yes if r.ever_passed else no, w[4])} "

@@ -1,7 +1,8 @@
 """The gradebook as CSV for a learning platform: one row per learner (wide), or one per check (long).
 
 Wide: identity columns, then one column per step ("LAB: STEP") holding the step's points when it
-is passed, 0 otherwise, then one total column per lab ("LAB total"). Which identity columns come
+is passed (`--score ever`: once ever passed; `now`: while it passes now; `own`: passed by the
+learner's own work, before any how-to of the step was shown, without solve or skip), 0 otherwise, then one total column per lab ("LAB total"). Which identity columns come
 first depends on where the file goes:
 
 - Canvas (Grades > Import) matches each row to a student by `ID`, `SIS User ID` or `SIS Login ID`
@@ -30,7 +31,7 @@ IDENTITY_COLUMNS = {
     "canvas": ("Student", "ID", "SIS User ID", "SIS Login ID", "Section"),
     "moodle": ("Username",),
 }
-SCORES = ("ever", "now")  # a step counts once ever passed, or only while it passes now
+SCORES = ("ever", "now", "own")  # once ever passed; only while it passes now; passed before any how-to was shown
 LONG_COLUMNS = ("learner", "lab", "step", "attempt", "kind", "started_at", "step_status", "counts",
                 "position", "check", "title", "check_status", "detail", "hint", "duration")
 
@@ -68,7 +69,8 @@ def wide_rows(book: Gradebook, labs: Iterable[Lab], *, score: str = "ever",
             total = 0
             for step in lab.steps:
                 record = by_key.get((learner, lab.id, step.id))
-                passed = record is not None and (record.ever_passed if score == "ever" else record.passed_now)
+                passed = record is not None and {"ever": record.ever_passed, "now": record.passed_now,
+                                                 "own": record.own_passed}[score]
                 points = step.points if passed else 0
                 scores[step_column(lab, step.id)] = points
                 total += points

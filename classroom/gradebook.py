@@ -1,7 +1,9 @@
 """The gradebook: every attempt at every step, kept in SQLite.
 
 Kinds of attempt: "check" (the learner's own work), "solve" and "skip" (the reference solution
-was applied: never a pass), "reset" (the step was put back to its start).
+was applied: never a pass), "reset" (the step was put back to its start), "guidance" (the step's
+how-to was shown to the learner: asked for in challenge mode, at once in guided mode; its `mode`
+says which). A pass after guidance counts, but not towards the score of the learner's own work.
 
 A check that passes after a solve or skip of the same step, with no reset in between, is kept
 but does not count as a pass either: the machine passes, the learner did not do the work.
@@ -18,8 +20,9 @@ from typing import Any, Iterator
 from grader.i18n import _
 from grader.result import ItemResult, Status, StepResult
 
-SCHEMA_VERSION = 1
-KINDS = ("check", "solve", "skip", "reset")
+SCHEMA_VERSION = 2
+KINDS = ("check", "solve", "skip", "reset", "guidance")
+MODES = ("guided", "challenge")
 BUSY_TIMEOUT = 30.0
 _SQLITE_MAGIC = b"SQLite format 3\x00"
 
@@ -30,12 +33,13 @@ CREATE TABLE attempts (
     learner     TEXT NOT NULL,
     lab         TEXT NOT NULL,
     step        TEXT NOT NULL,
-    kind        TEXT NOT NULL CHECK (kind IN ('check', 'solve', 'skip', 'reset')),
+    kind        TEXT NOT NULL CHECK (kind IN ('check', 'solve', 'skip', 'reset', 'guidance')),
     status      TEXT NOT NULL,
     counts      INTEGER NOT NULL,   -- 1 when this attempt is a pass that counts for the learner
     started_at  TEXT NOT NULL,
     duration    REAL NOT NULL,
-    recorded_at TEXT NOT NULL
+    recorded_at TEXT NOT NULL,
+    mode        TEXT NOT NULL DEFAULT ''  -- guided or challenge, for guidance
 );
 CREATE INDEX attempts_by_step ON attempts (learner, lab, step, id);
 CREATE TABLE items (
@@ -50,6 +54,33 @@ CREATE TABLE items (
     PRIMARY KEY (attempt_id, position)
 );
 """
+
+
+# From each older schema version to the next, in one transaction (the data is kept). SQLite cannot
+# change a CHECK constraint in place: the table is made anew and its rows copied.
+_MIGRATIONS = {
+    1: """
+CREATE TABLE attempts_new (
+    id          INTEGER PRIMARY KEY,
+    learner     TEXT NOT NULL,
+    lab         TEXT NOT NULL,
+    step        TEXT NOT NULL,
+    kind        TEXT NOT NULL CHECK (kind IN ('check', 'solve', 'skip', 'reset', 'guidance')),
+    status      TEXT NOT NULL,
+    counts      INTEGER NOT NULL,
+    started_at  TEXT NOT NULL,
+    duration    REAL NOT NULL,
+    recorded_at TEXT NOT NULL,
+    mode        TEXT NOT NULL DEFAULT ''
+);
+INSERT INTO attempts_new (id, learner, lab, step, kind, status, counts, started_at, duration, recorded_at)
+    SELECT id, learner, lab, step, kind, status, counts, started_at, duration, recorded_at FROM attempts;
+DROP TABLE attempts;
+ALTER TABLE attempts_new RENAME TO attempts;
+CREATE INDEX attempts_by_step ON attempts (learner, lab, step, id);
+UPDATE schema_version SET version = 2
+""",
+}
 
 
 def is_database_url(location: str | Path) -> bool:
@@ -85,6 +116,8 @@ class StepRecord:
     solved: int = 0             # reference solution applied
     skipped: int = 0
     resets: int = 0
+    guided: int = 0             # times the step's how-to was shown
+    own_passed: bool = False    # passed by the learner's own work before any how-to was shown
 
 
 class Gradebook:
@@ -93,6 +126,7 @@ class Gradebook:
 
     _errors: tuple[type[BaseException], ...] = (sqlite3.DatabaseError,)
     SCHEMA = _SCHEMA
+    MIGRATIONS = _MIGRATIONS
 
     def __init__(self, path: str | Path, *, busy_timeout: float = BUSY_TIMEOUT) -> None:
         self.path = Path(path)
@@ -162,8 +196,13 @@ class Gradebook:
                      "tables). Give the gradebook another path.", path=str(self.path))
         return None
 
+    def _keys(self, db: Any, on: bool) -> None:
+        """Foreign keys off while a table is made anew (a DROP would cascade to the items)."""
+        db.execute(f"PRAGMA foreign_keys = {'ON' if on else 'OFF'}")
+
     def _initialise(self, db: Any) -> None:
         try:
+            self._keys(db, False)
             self._begin(db)
             try:
                 tables = self._table_names(db)
@@ -176,11 +215,18 @@ class Gradebook:
                         if statement.strip():
                             db.execute(statement)
                     db.execute("INSERT INTO schema_version VALUES (?)", (SCHEMA_VERSION,))
+                found = db.execute("SELECT MAX(version) FROM schema_version").fetchone()[0]
+                while found in self.MIGRATIONS:  # an older gradebook: brought up to date, nothing lost
+                    for statement in self.MIGRATIONS[found].split(";"):
+                        if statement.strip():
+                            db.execute(statement)
+                    found = db.execute("SELECT MAX(version) FROM schema_version").fetchone()[0]
                 db.execute("COMMIT")
             except BaseException:
                 db.execute("ROLLBACK")
                 raise
             version = db.execute("SELECT MAX(version) FROM schema_version").fetchone()[0]
+            self._keys(db, True)
         except self._errors as exc:
             raise self._unreadable(str(exc)) from None
         if version != SCHEMA_VERSION:
@@ -201,10 +247,13 @@ class Gradebook:
 
     # -- writing ------------------------------------------------------------------------------
 
-    def record(self, learner: str, result: StepResult, kind: str = "check") -> int:
-        """Store one attempt and its items in one transaction. Returns the attempt's id."""
+    def record(self, learner: str, result: StepResult, kind: str = "check", *, mode: str = "") -> int:
+        """Store one attempt and its items in one transaction. Returns the attempt's id. `mode`
+        (guided or challenge) says how a guidance attempt came about."""
         if kind not in KINDS:
             raise ValueError(f"kind must be one of {', '.join(KINDS)}, not {kind!r}")
+        if mode and mode not in MODES:
+            raise ValueError(f"mode must be one of {', '.join(MODES)}, not {mode!r}")
         recorded_at = datetime.now(timezone.utc).isoformat()
         db = self._connect()
         try:
@@ -214,9 +263,9 @@ class Gradebook:
                     db, learner, result.lab, result.step)
                 cursor = db.execute(
                     "INSERT INTO attempts (learner, lab, step, kind, status, counts, started_at,"
-                    " duration, recorded_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
+                    " duration, recorded_at, mode) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
                     (learner, result.lab, result.step, kind, result.status.value, int(counts),
-                     result.started_at or recorded_at, result.duration, recorded_at))
+                     result.started_at or recorded_at, result.duration, recorded_at, mode))
                 attempt_id = int(cursor.fetchone()[0])
                 db.executemany(
                     "INSERT INTO items (attempt_id, position, name, title, status, detail, hint,"
@@ -247,7 +296,7 @@ class Gradebook:
                     checks_only: bool = False) -> StepResult | None:
         """The most recent attempt of any kind (a reset or solve changes the current state), or
         with `checks_only` the most recent check."""
-        only = " AND kind = 'check'" if checks_only else ""
+        only = " AND kind = 'check'" if checks_only else " AND kind != 'guidance'"
         rows = self._query(
             "SELECT id, started_at, duration FROM attempts WHERE learner = ? AND lab = ?"
             f" AND step = ?{only} ORDER BY id DESC LIMIT 1", (learner, lab, step))
@@ -277,7 +326,8 @@ class Gradebook:
         for row in rows:
             entry = steps.setdefault(row["step"], {"passed_now": False, "ever_passed": False,
                                                    "attempts": 0})
-            entry["passed_now"] = bool(row["counts"])
+            if row["kind"] != "guidance":
+                entry["passed_now"] = bool(row["counts"])
             entry["ever_passed"] = entry["ever_passed"] or bool(row["counts"])
             if row["kind"] == "check":
                 entry["attempts"] += 1
@@ -317,7 +367,8 @@ class Gradebook:
             kind, when = row["kind"], row["started_at"] or row["recorded_at"]
             rec["last_attempt_at"] = when
             rec["last_kind"] = kind
-            rec["passed_now"] = bool(row["counts"])
+            if kind != "guidance":  # showing a how-to changes nothing on the machine
+                rec["passed_now"] = bool(row["counts"])
             if kind == "check":
                 rec["attempts"] = rec.get("attempts", 0) + 1
                 rec.setdefault("first_status", row["status"])
@@ -329,8 +380,10 @@ class Gradebook:
                 if row["counts"]:
                     rec["ever_passed"] = True
                     rec.setdefault("first_pass_at", when)
+                    if not rec.get("guided"):
+                        rec["own_passed"] = True
             else:
-                counter = {"solve": "solved", "skip": "skipped", "reset": "resets"}[kind]
+                counter = {"solve": "solved", "skip": "skipped", "reset": "resets", "guidance": "guided"}[kind]
                 rec[counter] = rec.get(counter, 0) + 1
         return [StepRecord(**rec) for rec in records.values()]
 

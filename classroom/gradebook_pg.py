@@ -10,7 +10,7 @@ import re
 from pathlib import Path
 from typing import Any
 
-from .gradebook import SCHEMA_VERSION, Gradebook, GradebookError
+from .gradebook import Gradebook, GradebookError
 from grader.i18n import Msg, _
 
 _SCHEMA = """
@@ -20,12 +20,14 @@ CREATE TABLE attempts (
     learner     TEXT NOT NULL,
     lab         TEXT NOT NULL,
     step        TEXT NOT NULL,
-    kind        TEXT NOT NULL CHECK (kind IN ('check', 'solve', 'skip', 'reset')),
+    kind        TEXT NOT NULL CONSTRAINT attempts_kind_check
+                CHECK (kind IN ('check', 'solve', 'skip', 'reset', 'guidance')),
     status      TEXT NOT NULL,
     counts      INTEGER NOT NULL,
     started_at  TEXT NOT NULL,
     duration    DOUBLE PRECISION NOT NULL,
-    recorded_at TEXT NOT NULL
+    recorded_at TEXT NOT NULL,
+    mode        TEXT NOT NULL DEFAULT ''
 );
 CREATE INDEX attempts_by_step ON attempts (learner, lab, step, id);
 CREATE TABLE items (
@@ -40,6 +42,16 @@ CREATE TABLE items (
     PRIMARY KEY (attempt_id, position)
 )
 """
+# PostgreSQL changes a constraint and adds a column in place.
+_MIGRATIONS = {
+    1: """
+ALTER TABLE attempts DROP CONSTRAINT attempts_kind_check;
+ALTER TABLE attempts ADD CONSTRAINT attempts_kind_check
+    CHECK (kind IN ('check', 'solve', 'skip', 'reset', 'guidance'));
+ALTER TABLE attempts ADD COLUMN mode TEXT NOT NULL DEFAULT '';
+UPDATE schema_version SET version = 2
+""",
+}
 # One creator at a time, across every grader of the room.
 _LOCK_KEY = 0x6D61696C6C6162  # "maillab"
 
@@ -81,6 +93,8 @@ class _Connection:
 
 class PostgresGradebook(Gradebook):
     SCHEMA = _SCHEMA
+    MIGRATIONS = _MIGRATIONS
+
     def __init__(self, path: str | Path, **_ignored: Any) -> None:
         import psycopg
 
@@ -107,6 +121,9 @@ class PostgresGradebook(Gradebook):
         except self._psycopg.Error as exc:
             raise self._unreadable(str(exc).splitlines()[0] if str(exc) else type(exc).__name__) from None
         return _Connection(raw)
+
+    def _keys(self, db: Any, on: bool) -> None:
+        pass  # constraints change in place: nothing to switch off
 
     def _begin(self, db: Any) -> None:
         db.execute("BEGIN")

@@ -163,3 +163,72 @@ def test_concurrent_writers_lose_nothing(tmp_path):
     db = sqlite3.connect(path)
     assert db.execute("SELECT COUNT(*) FROM items").fetchone()[0] == 6 * 15 * 2
     db.close()
+
+
+# -- guidance: the step's how-to shown ---------------------------------------------------------
+
+def marker(step="install"):
+    return StepResult("02-install-postfix", step, (), "2026-11-30T05:50:00+00:00", 0.0)
+
+
+def test_guidance_changes_no_state_and_keeps_the_pass(book):
+    book.record("alice", step_result("install", *PASS))
+    book.record("alice", marker(), kind="guidance", mode="challenge")
+    [record] = book.records(learner="alice")
+    assert record.passed_now and record.ever_passed and record.own_passed and record.guided == 1
+    assert book.progress("alice", "02-install-postfix")["install"]["passed_now"]
+    assert book.last_result("alice", "02-install-postfix", "install").passed
+
+
+def test_a_pass_after_guidance_counts_but_is_not_the_learners_own(book):
+    book.record("bob", marker(), kind="guidance", mode="guided")
+    book.record("bob", step_result("install", *PASS, started="2026-11-30T05:55:00+00:00"))
+    [record] = book.records(learner="bob")
+    assert record.ever_passed and record.passed_now and not record.own_passed and record.guided == 1
+    assert [(a["kind"], a["counts"]) for a in book.attempts("bob", "02-install-postfix")] == [
+        ("guidance", 0), ("check", 1)]
+
+
+def test_a_mode_must_be_known(book):
+    with pytest.raises(ValueError, match="mode must be one of guided, challenge"):
+        book.record("bob", marker(), kind="guidance", mode="easy")
+
+
+V1_SCHEMA = """
+CREATE TABLE schema_version (version INTEGER NOT NULL);
+CREATE TABLE attempts (
+    id INTEGER PRIMARY KEY, learner TEXT NOT NULL, lab TEXT NOT NULL, step TEXT NOT NULL,
+    kind TEXT NOT NULL CHECK (kind IN ('check', 'solve', 'skip', 'reset')), status TEXT NOT NULL,
+    counts INTEGER NOT NULL, started_at TEXT NOT NULL, duration REAL NOT NULL, recorded_at TEXT NOT NULL);
+CREATE INDEX attempts_by_step ON attempts (learner, lab, step, id);
+CREATE TABLE items (
+    attempt_id INTEGER NOT NULL REFERENCES attempts (id) ON DELETE CASCADE, position INTEGER NOT NULL,
+    name TEXT NOT NULL, title TEXT NOT NULL, status TEXT NOT NULL, detail TEXT NOT NULL, hint TEXT,
+    duration REAL NOT NULL, PRIMARY KEY (attempt_id, position));
+INSERT INTO schema_version VALUES (1);
+INSERT INTO attempts VALUES (1, 'alice', '02-install-postfix', 'install', 'check', 'FAIL', 0,
+    '2026-11-01T10:00:00+00:00', 0.2, '2026-11-01T10:00:01+00:00');
+INSERT INTO attempts VALUES (2, 'alice', '02-install-postfix', 'install', 'check', 'PASS', 1,
+    '2026-11-01T10:05:00+00:00', 0.2, '2026-11-01T10:05:01+00:00');
+INSERT INTO items VALUES (1, 0, 'c0', 'Check 0', 'FAIL', 'seen 0', 'do this', 0.1);
+INSERT INTO items VALUES (2, 0, 'c0', 'Check 0', 'PASS', 'seen 0', NULL, 0.1);
+"""
+
+
+def test_a_version_1_gradebook_is_brought_up_to_date_and_loses_nothing(tmp_path):
+    path = tmp_path / "old.sqlite"
+    old = sqlite3.connect(path)
+    old.executescript(V1_SCHEMA)
+    old.close()
+    book = Gradebook(path)
+    assert SCHEMA_VERSION == 2
+    assert sqlite3.connect(path).execute("SELECT version FROM schema_version").fetchall() == [(2,)]
+    [record] = book.records()
+    assert (record.learner, record.attempts, record.ever_passed, record.own_passed) == ("alice", 2, True, True)
+    assert book.last_result("alice", "02-install-postfix", "install").passed
+    assert len(list(book.item_rows())) == 2  # the items survived the table being made anew
+    book.record("alice", marker(), kind="guidance", mode="challenge")
+    assert book.records()[0].guided == 1
+    again = Gradebook(path)  # opening again changes nothing
+    assert len(list(again.item_rows())) == 2
+    assert sqlite3.connect(path).execute("PRAGMA foreign_key_check").fetchall() == []

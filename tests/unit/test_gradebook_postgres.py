@@ -144,3 +144,34 @@ def test_an_unreachable_database_is_one_sentence_without_the_password(tmp_path):
     assert message.startswith("The gradebook database postgresql://maillab:***@/grades")
     assert "s3cret" not in message and "Check that PostgreSQL is running" in message
     assert "\n" not in message
+
+
+V1 = """
+CREATE TABLE schema_version (version INTEGER NOT NULL);
+CREATE TABLE attempts (
+    id BIGSERIAL PRIMARY KEY, learner TEXT NOT NULL, lab TEXT NOT NULL, step TEXT NOT NULL,
+    kind TEXT NOT NULL CHECK (kind IN ('check', 'solve', 'skip', 'reset')), status TEXT NOT NULL,
+    counts INTEGER NOT NULL, started_at TEXT NOT NULL, duration DOUBLE PRECISION NOT NULL, recorded_at TEXT NOT NULL);
+CREATE TABLE items (
+    attempt_id BIGINT NOT NULL REFERENCES attempts (id) ON DELETE CASCADE, position INTEGER NOT NULL,
+    name TEXT NOT NULL, title TEXT NOT NULL, status TEXT NOT NULL, detail TEXT NOT NULL, hint TEXT,
+    duration DOUBLE PRECISION NOT NULL, PRIMARY KEY (attempt_id, position));
+INSERT INTO schema_version VALUES (1);
+INSERT INTO attempts (learner, lab, step, kind, status, counts, started_at, duration, recorded_at)
+    VALUES ('alice', 'install-postfix', 'install', 'check', 'PASS', 1, '2026-11-01T10:00:00+00:00', 0.2, 'x');
+INSERT INTO items VALUES (1, 0, 'c0', 'Check 0', 'PASS', 'saw 0', NULL, 0.1)
+"""
+
+
+def test_a_version_1_database_is_brought_up_to_date_and_loses_nothing(url):
+    import psycopg
+
+    with psycopg.connect(url, autocommit=True) as db:
+        for statement in V1.split(";"):
+            db.execute(statement)
+    book = open_gradebook(url)
+    [record] = book.records()
+    assert record.ever_passed and record.own_passed and len(list(book.item_rows())) == 1
+    book.record("alice", StepResult("install-postfix", "install", (), "2026-11-02T10:00:00+00:00", 0.0),
+                kind="guidance", mode="guided")
+    assert open_gradebook(url).records()[0].guided == 1

@@ -192,3 +192,24 @@ def test_gradebook_refuses_a_reader_without_permission(tmp_path):
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, user=65534, group=65534,
                           env={**os.environ, "HOME": "/tmp"}, cwd="/tmp")
     assert "You may not open the gradebook" in done.stdout, done.stderr
+
+
+def test_score_own_counts_only_steps_passed_before_any_how_to(tmp_path):
+    from classroom import export
+    from classroom.gradebook import Gradebook
+    from grader import lab as labs
+    from grader.result import ItemResult, Status, StepResult
+
+    book = Gradebook(tmp_path / "gb.sqlite")
+    lab = labs.find("install-postfix")
+    passed = StepResult(lab.id, "install", (ItemResult("c", "C", Status.PASS, "ok", None, 0.1),),
+                        "2026-11-30T09:00:00+00:00", 0.1)
+    shown = StepResult(lab.id, "install", (), "2026-11-30T08:59:00+00:00", 0.0)
+    book.record("alice", passed)                                   # her own work
+    book.record("alice", shown, kind="guidance", mode="challenge")  # looked afterwards: still her own
+    book.record("bob", shown, kind="guidance", mode="guided")       # read the how-to first
+    book.record("bob", passed)
+    own = export.read_wide_csv(export.wide_csv(book, [lab], score="own"))
+    ever = export.read_wide_csv(export.wide_csv(book, [lab], score="ever"))
+    assert own["alice"]["install-postfix: install"] == 1 and own["bob"]["install-postfix: install"] == 0
+    assert ever["alice"]["install-postfix: install"] == ever["bob"]["install-postfix: install"] == 1
