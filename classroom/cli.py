@@ -78,6 +78,9 @@ def build_parser() -> Parser:
     up.add_argument("--workspace", default=None, help=tr("where your copies of the notebooks live (default: ~/maillab)"))
     up.add_argument("--lang", default=None, metavar="LANG", help=tr(
         "the course's language, kept for next time: en or zh (default: the last one chosen, else the locale)"))
+    up.add_argument("--mode", choices=("guided", "challenge"), default=None, help=tr(
+        "guided: each step's how-to shows at once; challenge: it stays closed until you ask (kept for next "
+        "time; default: the last one chosen, else guided)"))
 
     img = sub.add_parser("image", help=tr("the lab image")).add_subparsers(dest="action", required=True, parser_class=Parser)
     build = img.add_parser("build", help=tr("build the lab image again (from sandbox/recipe/)"))
@@ -201,6 +204,10 @@ def cmd_up(args) -> int:
     lang = i18n.chosen(args.lang)
     if args.lang:
         save_language(lang)  # the CLI, the kernels and the next `maillab up` speak it too
+    if args.mode:
+        from grader.state import save_mode
+
+        save_mode(args.mode)  # the notebooks' how-tos follow it
     i18n.use(lang)
     known = [lab.id for lab in labs.all_labs()]
     first = open_session(args.lab or (current_lab() if current_lab() in known else known[0]))

@@ -191,6 +191,11 @@ class LabSession:
                 self.gradebook.record(self.learner, _marker(self.lab.id, step.id, "solve"), kind="solve")
         return done
 
+    def record_guidance(self, step_id: str, mode: str) -> None:
+        """The gradebook's record that the step's how-to was shown (in `mode`: guided or challenge)."""
+        self.lab.step(step_id)
+        self.gradebook.record(self.learner, _marker(self.lab.id, step_id, "guidance"), kind="guidance", mode=mode)
+
     def reset(self, step_id: str | None = None, *, quiet: bool = True) -> None:
         """Machines back to the state at the start of `step_id` (the lab's start by default)."""
         index = self.lab.step_index(step_id) if step_id else 0

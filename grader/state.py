@@ -51,3 +51,28 @@ def saved_language(learner: str | None = None) -> str | None:
 
 def save_language(lang: str, learner: str | None = None) -> None:
     update_state(learner or current_learner(), lang=lang)
+
+
+MODES = ("guided", "challenge")
+MODE_ENV = "MAILLAB_MODE"  # a workshop's choice for its learners (`maillab workshop up --mode`)
+
+
+def saved_mode(learner: str | None = None) -> str | None:
+    """The mode the learner chose (`maillab up --mode`), if any."""
+    mode = read_state(learner).get("mode")
+    return mode if mode in MODES else None
+
+
+def save_mode(mode: str, learner: str | None = None) -> None:
+    if mode not in MODES:
+        raise ValueError(f"mode must be one of {', '.join(MODES)}")
+    update_state(learner or current_learner(), mode=mode)
+
+
+def mode(learner: str | None = None) -> str:
+    """How a step's how-to is shown: a workshop's choice, else the learner's, else guided.
+    guided: at once, as text to read and type; challenge: closed until the learner asks."""
+    chosen = os.environ.get(MODE_ENV)
+    if chosen in MODES:
+        return chosen
+    return saved_mode(learner) or "guided"

@@ -48,6 +48,9 @@ def add_parser(sub: Any, parser_class: type) -> None:
     up.add_argument("--lab", default="install-postfix", help=tr("the lab learners see first"))
     up.add_argument("--lang", default="en", metavar="LANG",
                     help=tr("the course's language for learners: en or zh (default en)"))
+    up.add_argument("--mode", choices=("guided", "challenge"), default="challenge",
+                    help=tr("challenge: each step's how-to stays closed until a learner asks (default); "
+                            "guided: it shows at once"))
     actions.add_parser("down", help=tr("stop the workshop (learners' files, machines and grades are kept)"))
     actions.add_parser("status", help=tr("is a workshop running, where, and who is in it"))
 
@@ -151,7 +154,7 @@ def up(args: Any) -> int:
         seats=args.seats, ip=args.ip, port=args.port, hub_port=free_port(), proxy_api_port=free_port(),
         dashboard_port=free_port(), group=args.group, instructors=list(args.instructor), password=password,
         instructor_password=instructor_password, idle_timeout=args.idle_timeout, max_age=args.max_age,
-        concurrent_spawns=max(1, args.concurrent_spawns), lab=args.lab, lang=lang, labs_dir=str(labs.labs_dir().resolve()),
+        concurrent_spawns=max(1, args.concurrent_spawns), lab=args.lab, lang=lang, mode=args.mode, labs_dir=str(labs.labs_dir().resolve()),
         home=str(paths.home().resolve()), python=sys.executable)
     settings.save(settings_file())
     if not (state / "admin_token").exists():

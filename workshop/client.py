@@ -130,6 +130,10 @@ class RemoteSession:
         self.lab.step(step_id)
         return list(self._call("solve", step=step_id, only=only))
 
+    def record_guidance(self, step_id: str, mode: str) -> None:
+        self.lab.step(step_id)
+        self._call("guidance", step=step_id, mode=mode)
+
     def reset(self, step_id: str | None = None, *, quiet: bool = True) -> None:
         if step_id is not None:
             self.lab.step(step_id)

@@ -18,6 +18,7 @@ from typing import Any
 from jupyterhub.auth import LocalAuthenticator
 from jupyterhub.authenticators.shared import SharedPasswordAuthenticator
 
+from grader.state import MODE_ENV
 from sandbox import paths
 
 from .settings import DIR_ENV, SETTINGS_ENV, SOCKET_ENV, WorkshopSettings, proxy_command, settings_file, socket_path, state_dir, venv_bin
@@ -68,7 +69,8 @@ async def prepare_learner(spawner: Any) -> None:
         raise RuntimeError(f"Could not prepare the workspace of {user.pw_name}: {out.decode(errors='replace')[-500:]}")
     server_env = jupyter_env(workspace, state_dir=state, base={})
     server_env.pop("JUPYTER_TOKEN_FILE", None)  # the hub logs learners in; no second key to their server
-    server_env.update({SOCKET_ENV: str(socket_path()), "MAILLAB_LABS": settings.labs_dir, "MAILLAB_LANG": settings.lang})
+    server_env.update({SOCKET_ENV: str(socket_path()), "MAILLAB_LABS": settings.labs_dir, "MAILLAB_LANG": settings.lang,
+                       MODE_ENV: settings.mode})
     spawner.environment = server_env
     spawner.notebook_dir = str(workspace)
 

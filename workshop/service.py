@@ -2,7 +2,7 @@
 
 It listens on a Unix socket. The kernel tells it who connected (SO_PEERCRED); the learner is that
 uid's login name, and only members of the workshop's group are served. Whatever a request says,
-it acts on the caller's own lab alone: start, check, solve, reset, last result, progress, and
+it acts on the caller's own lab alone: start, check, solve, reset, last result, progress, a how-to seen, and
 commands run in their own machines (exec, and the Terminal's shell, on the terminal the caller
 passed along). Results are recorded in the gradebook here, as root: a learner gets a copy.
 
@@ -29,6 +29,7 @@ from typing import Any
 from grader.errors import MailLabError, UsageError
 from classroom.gradebook import GradebookError
 from grader.i18n import N_, Msg, _, say, speaking, tr
+from grader.state import MODES
 from classroom.session import LabSession, current_lab, open_session
 from sandbox import SandboxError
 
@@ -46,7 +47,8 @@ def _not_learner(user: str) -> UsageError:
     return UsageError(Msg(NOT_LEARNER, {"user": user}))
 
 
-OPS = ("start", "started", "check", "solve", "reset", "last_result", "progress", "exec", "node", "node_states")
+OPS = ("start", "started", "check", "solve", "reset", "last_result", "progress", "exec", "node", "node_states",
+       "guidance")
 
 
 class Learner:
@@ -194,6 +196,12 @@ class Handler(socketserver.BaseRequestHandler):
             return session.node(name, action)
         if op == "node_states":
             return session.node_states()
+        if op == "guidance":  # the learner's own record that they saw a how-to
+            mode = request.get("mode")
+            if step is None or mode not in MODES:
+                raise protocol.ProtocolError("guidance needs a step and a mode")
+            session.record_guidance(step, mode)
+            return None
         return session.progress()
 
     def exec(self, learner: Learner, request: dict[str, Any], reader: protocol.Reader) -> int:

@@ -43,6 +43,7 @@ class WorkshopSettings:
     concurrent_spawns: int = 10        # logins starting a server at once; more wait (429, retry)
     lab: str = "install-postfix"       # the notebook learners see first
     lang: str = "en"                   # the course's edition (en, zh)
+    mode: str = "challenge"            # how steps' how-tos show: challenge (when asked) or guided (at once)
     labs_dir: str = ""                 # the course (MAILLAB_LABS)
     home: str = ""                     # MAILLAB_HOME
     python: str = sys.executable       # the environment learners' servers run from

@@ -150,6 +150,13 @@ class NotebookLab:
         if pending is not None:
             pending.result()
 
+    def how(self, step_id: str) -> None:
+        """The step's how-to, to read and type: at once in guided mode, behind "Show me how" in
+        challenge mode. The gradebook notes each time it is shown."""
+        from .howto import HowTo
+
+        HowTo(self.session, step_id).show()
+
     def solve(self, step_id: str) -> None:
         """Apply the reference solution up to this step, and say so where the learner can see it."""
         done = self._call(self.session.solve, step_id, doing=_("apply the reference solution"))

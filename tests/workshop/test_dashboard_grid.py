@@ -47,3 +47,14 @@ def test_cells_and_who_is_stuck(tmp_path):
     assert rows["ben"]["stuck"]["step"] == "start" and rows["ben"]["stuck"]["minutes"] == 10.0
     assert rows["cy"]["stuck"] is None and rows["dee"]["stuck"] is None
     assert data["cells"]["pass"][:2] == ["PASS", "\u2714"]
+
+
+def test_a_how_to_shown_is_marked_and_keeps_the_state(tmp_path):
+    book = Gradebook(tmp_path / "gb.sqlite")
+    book.record("eve", attempt("install", Status.FAIL, "2026-11-30T10:00:00+00:00"))
+    book.record("eve", marker("install", "2026-11-30T10:01:00+00:00"), kind="guidance", mode="challenge")
+    data = grid(WorkshopSettings(group="no-such-group-here", instructors=["eve"]), book,
+                now=datetime(2026, 11, 30, 10, 5, tzinfo=timezone.utc))
+    [row] = data["rows"]
+    first = next(i for i, c in enumerate(data["columns"]) if c["lab"] == LAB and c["step"] == "install")
+    assert row["cells"][first] == {"state": "fail", "attempts": 1, "hints": 1, "guided": 1}
