@@ -75,7 +75,7 @@ def _child(request: dict, out: int) -> None:
         session = LabSession(lab, request["learner"], record=False)
         checks = checks_of(lab.checks_file).get(request["step"], [])
         result = run_step(checks, session.host(), lab=lab.id, step=request["step"],
-                          deadline=float(request["deadline"]))
+                          deadline=float(request["deadline"]), fails_before=request.get("fails_before") or {})
         data = json.dumps({"result": result.to_dict(), "peak_kib": _status_kib("VmHWM")},
                           ensure_ascii=False).encode("utf-8")
         while data:

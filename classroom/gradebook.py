@@ -51,6 +51,7 @@ CREATE TABLE items (
     detail     TEXT NOT NULL,
     hint       TEXT,
     duration   REAL NOT NULL,
+    hint_level INTEGER NOT NULL DEFAULT 0,  -- the rung of the check's hint ladder shown
     PRIMARY KEY (attempt_id, position)
 );
 """
@@ -78,6 +79,7 @@ INSERT INTO attempts_new (id, learner, lab, step, kind, status, counts, started_
 DROP TABLE attempts;
 ALTER TABLE attempts_new RENAME TO attempts;
 CREATE INDEX attempts_by_step ON attempts (learner, lab, step, id);
+ALTER TABLE items ADD COLUMN hint_level INTEGER NOT NULL DEFAULT 0;
 UPDATE schema_version SET version = 2
 """,
 }
@@ -117,6 +119,7 @@ class StepRecord:
     skipped: int = 0
     resets: int = 0
     guided: int = 0             # times the step's how-to was shown
+    hint_level: int = 0         # the highest rung of a hint ladder the learner reached
     own_passed: bool = False    # passed by the learner's own work before any how-to was shown
 
 
@@ -269,8 +272,8 @@ class Gradebook:
                 attempt_id = int(cursor.fetchone()[0])
                 db.executemany(
                     "INSERT INTO items (attempt_id, position, name, title, status, detail, hint,"
-                    " duration) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                    [(attempt_id, n, i.name, i.title, i.status.value, i.detail, i.hint, i.duration)
+                    " duration, hint_level) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    [(attempt_id, n, i.name, i.title, i.status.value, i.detail, i.hint, i.duration, i.hint_level)
                      for n, i in enumerate(result.items)])
                 db.execute("COMMIT")
             except BaseException:
@@ -303,12 +306,21 @@ class Gradebook:
         if not rows:
             return None
         items = self._query(
-            "SELECT name, title, status, detail, hint, duration FROM items WHERE attempt_id = ?"
+            "SELECT name, title, status, detail, hint, duration, hint_level FROM items WHERE attempt_id = ?"
             " ORDER BY position", (rows[0]["id"],))
         return StepResult(lab, step, tuple(
             ItemResult(r["name"], r["title"], Status(r["status"]), r["detail"], r["hint"],
-                       r["duration"]) for r in items),
+                       r["duration"], r["hint_level"]) for r in items),
             rows[0]["started_at"], rows[0]["duration"])
+
+    def fails_before(self, learner: str, lab: str, step: str) -> dict[str, int]:
+        """How often each check of the step FAILED this learner's own checks: the rung of its
+        hint ladder the next FAIL shows."""
+        rows = self._query(
+            "SELECT i.name, COUNT(*) AS fails FROM attempts a JOIN items i ON i.attempt_id = a.id"
+            " WHERE a.learner = ? AND a.lab = ? AND a.step = ? AND a.kind = 'check' AND i.status = 'FAIL'"
+            " GROUP BY i.name", (learner, lab, step))
+        return {row["name"]: int(row["fails"]) for row in rows}
 
     def first_pass(self, learner: str, lab: str, step: str) -> str | None:
         """When the learner's own check first passed (UTC ISO time), or None."""
@@ -357,7 +369,8 @@ class Gradebook:
         rows = self._query(
             "SELECT a.learner, a.lab, a.step, a.kind, a.status, a.counts, a.started_at, a.recorded_at,"
             " (SELECT i.hint FROM items i WHERE i.attempt_id = a.id AND i.status IN ('FAIL', 'ERROR')"
-            "  ORDER BY i.position LIMIT 1) AS hint"
+            "  ORDER BY i.position LIMIT 1) AS hint,"
+            " (SELECT MAX(i.hint_level) FROM items i WHERE i.attempt_id = a.id) AS hint_level"
             " FROM attempts a" + (" WHERE " + " AND ".join(where) if where else "")
             + " ORDER BY a.learner, a.lab, a.step, a.id", tuple(params))
         records: dict[tuple[str, str, str], dict[str, Any]] = {}
@@ -377,6 +390,7 @@ class Gradebook:
                 if row["hint"]:
                     rec["hints_shown"] = rec.get("hints_shown", 0) + 1
                     rec["last_hint"] = row["hint"]
+                rec["hint_level"] = max(rec.get("hint_level", 0), row["hint_level"] or 0)
                 if row["counts"]:
                     rec["ever_passed"] = True
                     rec.setdefault("first_pass_at", when)

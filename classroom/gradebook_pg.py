@@ -39,6 +39,7 @@ CREATE TABLE items (
     detail     TEXT NOT NULL,
     hint       TEXT,
     duration   DOUBLE PRECISION NOT NULL,
+    hint_level INTEGER NOT NULL DEFAULT 0,
     PRIMARY KEY (attempt_id, position)
 )
 """
@@ -49,6 +50,7 @@ ALTER TABLE attempts DROP CONSTRAINT attempts_kind_check;
 ALTER TABLE attempts ADD CONSTRAINT attempts_kind_check
     CHECK (kind IN ('check', 'solve', 'skip', 'reset', 'guidance'));
 ALTER TABLE attempts ADD COLUMN mode TEXT NOT NULL DEFAULT '';
+ALTER TABLE items ADD COLUMN hint_level INTEGER NOT NULL DEFAULT 0;
 UPDATE schema_version SET version = 2
 """,
 }

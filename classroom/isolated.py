@@ -98,12 +98,14 @@ _server = _Server()
 last_child_peak_kib: int | None = None
 
 
-def run_isolated(lab: Any, learner: str, step_id: str, *, deadline: float) -> StepResult:
+def run_isolated(lab: Any, learner: str, step_id: str, *, deadline: float,
+                 fails_before: dict[str, int] | None = None) -> StepResult:
     """run_step of the lab's checks for `step_id`, in a capped child; its result, or an ERROR."""
     started_at = datetime.now(timezone.utc).isoformat()
     reader, writer = os.pipe()
     request = {"lab_dir": str(lab.dir), "learner": learner, "step": step_id, "env": dict(os.environ),
-               "lang": language(), "deadline": deadline, "grace": GRACE, "memory": MEMORY_CAP}
+               "lang": language(), "deadline": deadline, "grace": GRACE, "memory": MEMORY_CAP,
+               "fails_before": dict(fails_before or {})}
     pid = None
     oom = False
     try:

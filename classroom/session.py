@@ -169,7 +169,8 @@ class LabSession:
         if not checks_of(self.lab.checks_file).get(step_id):
             raise MailLabError(_("Lab {lab} has no checks for step {step}.", lab=self.lab.id, step=step_id))
         # In a child process with a memory and time cap: a hostile machine fails its own check, nothing else.
-        result = run_isolated(self.lab, self.learner, step_id, deadline=STEP_DEADLINE)
+        fails = self.gradebook.fails_before(self.learner, self.lab.id, step_id) if self.record else {}
+        result = run_isolated(self.lab, self.learner, step_id, deadline=STEP_DEADLINE, fails_before=fails)
         if self.record:
             self.gradebook.record(self.learner, result, kind="check")
         return result

@@ -7,7 +7,7 @@ import itertools
 import sys
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Sequence
 
 from .errors import ChecksError, Fail  # noqa: F401 - Fail: older checks import it from here
 from .i18n import _
@@ -30,6 +30,13 @@ class Check:
     hint: str
     func: Callable[[Any], object]
     within: float = 0.0
+    more_hints: tuple[str, ...] = ()  # later rungs of the hint ladder
+
+    @property
+    def ladder(self) -> tuple[str, ...]:
+        """The hints a learner climbs, one rung per earlier FAIL of this check: the symptom first,
+        then where to look, then what is wrong."""
+        return (self.hint, *self.more_hints)
 
     def __call__(self, host: Any) -> object:
         return self.func(host)
@@ -40,19 +47,23 @@ def title_from_name(name: str) -> str:
     return words[:1].upper() + words[1:]
 
 
-def check(*, step: str, hint: str, title: str | None = None,
-          within: float = 0.0) -> Callable[[Callable[[Any], object]], Check]:
-    """Declare a check for `step`. `within` > 0: retry until it passes or that many seconds pass."""
+def check(*, step: str, hint: str, title: str | None = None, within: float = 0.0,
+          more_hints: Sequence[str] = ()) -> Callable[[Callable[[Any], object]], Check]:
+    """Declare a check for `step`. `within` > 0: retry until it passes or that many seconds pass.
+    `more_hints`: the ladder's later rungs, shown after the first, second, ... FAIL of this check
+    (a Fail that carries a hint of its own shows that one instead)."""
     if not isinstance(step, str) or not step:
         raise ChecksError(_("@check needs step= as a non-empty string."))
     if not isinstance(hint, str) or not hint.strip():
         raise ChecksError(_("@check needs hint= telling the learner what to do."))
+    if isinstance(more_hints, str) or any(not isinstance(h, str) or not h.strip() for h in more_hints):
+        raise ChecksError(_("@check more_hints= is a list of hints, each telling the learner more."))
     if within < 0:
         raise ChecksError(_("@check within= must be zero or a positive number of seconds."))
 
     def register(func: Callable[[Any], object]) -> Check:
         chk = Check(name=func.__name__, title=title or title_from_name(func.__name__),
-                    step=step, hint=hint, func=func, within=float(within))
+                    step=step, hint=hint, func=func, within=float(within), more_hints=tuple(more_hints))
         registry = func.__globals__.setdefault(_REGISTRY_NAME, [])
         if any(c.step == step and c.name == chk.name for c in registry):
             raise ChecksError(_("Step {step} declares two checks named {name}.", step=repr(step), name=repr(chk.name)))

@@ -43,6 +43,7 @@ class ItemResult:
     detail: str = ""
     hint: str | None = None
     duration: float = 0.0
+    hint_level: int = 0  # the rung of the check's hint ladder shown (0: the first)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -52,6 +53,7 @@ class ItemResult:
             "detail": self.detail,
             "hint": self.hint,
             "duration": self.duration,
+            "hint_level": self.hint_level,
         }
 
     @classmethod
@@ -63,6 +65,7 @@ class ItemResult:
             detail=str(data.get("detail") or ""),
             hint=data.get("hint"),
             duration=float(data.get("duration") or 0.0),
+            hint_level=int(data.get("hint_level") or 0),
         )
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 import logging
 import time
 from datetime import datetime, timezone
-from typing import Callable, Sequence
+from typing import Callable, Mapping, Sequence
 
 from sandbox.errors import SandboxError
 
@@ -32,8 +32,10 @@ GRADER_BUG_HINT = _("This is a problem in the grader, not in your work. Try the 
 def run_step(checks: Sequence[Check], host: Host, *, lab: str, step: str,
              deadline: float = STEP_DEADLINE,
              clock: Callable[[], float] = time.monotonic,
-             sleep: Callable[[float], None] = time.sleep) -> StepResult:
-    """Run `checks` in order. The first FAIL or ERROR stops the step; later checks are NOT_RUN."""
+             sleep: Callable[[float], None] = time.sleep,
+             fails_before: Mapping[str, int] | None = None) -> StepResult:
+    """Run `checks` in order. The first FAIL or ERROR stops the step; later checks are NOT_RUN.
+    `fails_before`: how often each check FAILED this learner before (the rung of its hint ladder)."""
     started_at = datetime.now(timezone.utc).isoformat()
     start = clock()
     step_end = start + deadline
@@ -54,22 +56,24 @@ def run_step(checks: Sequence[Check], host: Host, *, lab: str, step: str,
                     str(translate(RETRY_HINT))))
                 stopped = True
                 continue
-            item = _run_check(chk, host, step_end, clock, sleep)
+            item = _run_check(chk, host, step_end, clock, sleep, (fails_before or {}).get(chk.name, 0))
             items.append(item)
             stopped = item.status is not Status.PASS
     return StepResult(lab=lab, step=step, items=tuple(items), started_at=started_at,
                       duration=round(clock() - start, 6))
 
 
-def _run_check(chk: Check, host: Host, step_end: float,
-               clock: Callable[[], float], sleep: Callable[[float], None]) -> ItemResult:
+def _run_check(chk: Check, host: Host, step_end: float, clock: Callable[[], float],
+               sleep: Callable[[float], None], fails_before: int = 0) -> ItemResult:
     start = clock()
     retry_until = min(start + chk.within, step_end)
+    level = min(max(fails_before, 0), len(chk.ladder) - 1)
 
-    def item(status: Status, detail: str, hint: str | None = None) -> ItemResult:
+    def item(status: Status, detail: str, hint: str | None = None, hint_level: int = 0) -> ItemResult:
         # Checks speak English in the code; the learner reads their own language.
         return ItemResult(chk.name, str(translate(chk.title)), status, _bounded(str(translate(detail))),
-                          None if hint is None else _bounded(str(translate(hint))), round(clock() - start, 6))
+                          None if hint is None else _bounded(str(translate(hint))), round(clock() - start, 6),
+                          hint_level)
 
     while True:
         try:
@@ -78,7 +82,9 @@ def _run_check(chk: Check, host: Host, step_end: float,
             if clock() + RETRY_INTERVAL < retry_until:
                 sleep(RETRY_INTERVAL)
                 continue
-            return item(Status.FAIL, failure.detail, failure.hint or chk.hint)
+            if failure.hint:  # it names the actual problem
+                return item(Status.FAIL, failure.detail, failure.hint)
+            return item(Status.FAIL, failure.detail, chk.ladder[level], level)
         except SandboxError as exc:
             return item(Status.ERROR, " ".join(say(exc).split()) or type(exc).__name__,
                         RETRY_HINT)

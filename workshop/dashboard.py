@@ -96,7 +96,8 @@ def grid(settings: WorkshopSettings, book: Gradebook, now: datetime | None = Non
             state = cell_state(record)
             cells.append({"state": state, "attempts": record.attempts if record else 0,
                           "hints": record.hints_shown if record else 0,
-                          "guided": record.guided if record else 0})  # how-tos shown
+                          "guided": record.guided if record else 0,  # how-tos shown
+                          "level": record.hint_level if record else 0})  # the hint ladder's rung reached
             # Where a learner is stuck: the first step they tried and have not passed (a learner may
             # start at any lab, so steps never tried do not count).
             if where is None and state not in ("pass", "solved") and record is not None and record.attempts:

@@ -232,3 +232,18 @@ def test_a_version_1_gradebook_is_brought_up_to_date_and_loses_nothing(tmp_path)
     again = Gradebook(path)  # opening again changes nothing
     assert len(list(again.item_rows())) == 2
     assert sqlite3.connect(path).execute("PRAGMA foreign_key_check").fetchall() == []
+
+
+def test_fails_before_counts_each_checks_own_fails_and_levels_are_kept(book):
+    def failing(level):
+        return StepResult("02-install-postfix", "install", (
+            ItemResult("c0", "Check 0", Status.PASS, "ok", None, 0.1),
+            ItemResult("c1", "Check 1", Status.FAIL, "seen", "look here", 0.1, level)), "2026-11-30T06:00:00+00:00", 0.2)
+
+    book.record("alice", failing(0))
+    book.record("alice", failing(1))
+    book.record("alice", marker(), kind="reset")
+    assert book.fails_before("alice", "02-install-postfix", "install") == {"c1": 2}
+    assert book.fails_before("bob", "02-install-postfix", "install") == {}
+    assert book.last_result("alice", "02-install-postfix", "install", checks_only=True).items[1].hint_level == 1
+    assert book.records(learner="alice")[0].hint_level == 1

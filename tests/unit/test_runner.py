@@ -215,3 +215,48 @@ def test_a_flood_of_detail_is_cut_to_a_readable_length():
     detail = result.items[0].detail
     assert len(detail) <= DETAIL_LIMIT and detail.startswith("inet_interfaces = y y")
     assert detail.endswith("more characters)")
+
+
+# -- the hint ladder ------------------------------------------------------------------------
+
+@check(step="repair", hint="Mail for alice does not arrive.",
+       more_hints=["Look at /var/log/mail.log for alice's last message.", "alice's Maildir has no trailing slash."])
+def mail_reaches_alice(host):
+    raise Fail("no message for alice arrived")
+
+
+@check(step="repair", hint="Postfix does not take mail.", more_hints=["Look at inet_interfaces."])
+def postfix_takes_mail(host):
+    raise Fail("connection refused", hint="inet_interfaces = loopback-only: use all, then `postfix reload`.")
+
+
+def test_each_earlier_fail_climbs_one_rung_of_the_ladder():
+    host, _ = make_host()
+    shown = []
+    for before in (0, 1, 2, 7):
+        item = run_step([mail_reaches_alice], host, lab="demo", step="repair",
+                        fails_before={"mail_reaches_alice": before}).items[0]
+        shown.append((item.hint_level, item.hint))
+    assert shown == [(0, "Mail for alice does not arrive."),
+                     (1, "Look at /var/log/mail.log for alice's last message."),
+                     (2, "alice's Maildir has no trailing slash."),
+                     (2, "alice's Maildir has no trailing slash.")]
+    assert mail_reaches_alice.ladder[0] == mail_reaches_alice.hint
+
+
+def test_a_fail_that_names_the_problem_keeps_its_own_hint():
+    host, _ = make_host()
+    item = run_step([postfix_takes_mail], host, lab="demo", step="repair",
+                    fails_before={"postfix_takes_mail": 1}).items[0]
+    assert (item.hint_level, item.hint) == (0, "inet_interfaces = loopback-only: use all, then `postfix reload`.")
+
+
+def test_more_hints_must_be_hints():
+    import pytest
+
+    from grader.check import ChecksError
+
+    with pytest.raises(ChecksError, match="more_hints"):
+        check(step="x", hint="h", more_hints="one string")
+    with pytest.raises(ChecksError, match="more_hints"):
+        check(step="x", hint="h", more_hints=["", "b"])

@@ -57,4 +57,4 @@ def test_a_how_to_shown_is_marked_and_keeps_the_state(tmp_path):
                 now=datetime(2026, 11, 30, 10, 5, tzinfo=timezone.utc))
     [row] = data["rows"]
     first = next(i for i, c in enumerate(data["columns"]) if c["lab"] == LAB and c["step"] == "install")
-    assert row["cells"][first] == {"state": "fail", "attempts": 1, "hints": 1, "guided": 1}
+    assert row["cells"][first] == {"state": "fail", "attempts": 1, "hints": 1, "guided": 1, "level": 0}
