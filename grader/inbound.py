@@ -51,10 +51,7 @@ def _tagged(sender: str, rcpts: Sequence[str], subject: str) -> tuple[str, str, 
 
 
 def _machine_at(host: "Host", address: str | None) -> str | None:
-    for decl in host.world.session.lab.machines:
-        if address and decl.address == address:
-            return decl.name
-    return None
+    return host.world.machine_at(address) if address else None
 
 
 def _settled(delivery: Delivery) -> bool:
@@ -67,19 +64,19 @@ def _settled(delivery: Delivery) -> bool:
 def _follow(host: "Host", inbound: Inbound, rcpts: Sequence[str], marks: dict[str, int], within: float) -> Inbound:
     if inbound.machine is None:
         return inbound
-    log = host.world.machine(inbound.machine).maillog()
-    inbound.log, _ = host._poll(within, lambda: log.follow(inbound.message_id, list(rcpts),
-                                                           since=marks.get(inbound.machine)), _settled)
+    log = host.machine(inbound.machine).maillog()
+    inbound.log = host.wait_for(lambda: log.follow(inbound.message_id, list(rcpts), since=marks.get(inbound.machine)),
+                                within=within, until=_settled)
     return inbound
 
 
 def _marks(host: "Host") -> dict[str, int]:
     marks = {}
-    for decl in host.world.session.lab.machines:
+    for name in host.world.machine_names():
         try:
-            marks[decl.name] = host.world.machine(decl.name).maillog().mark()
+            marks[name] = host.machine(name).maillog().mark()
         except Exception:  # a machine that is down has no log to mark: read it whole later
-            marks[decl.name] = 0
+            marks[name] = 0
     return marks
 
 

@@ -72,6 +72,14 @@ class World:
     def machine(self, name: str) -> "Host":
         return self.session.host(name)
 
+    def machine_names(self) -> list[str]:
+        """The lab's machines, as lab.toml names them."""
+        return [decl.name for decl in self.session.lab.machines]
+
+    def machine_at(self, address: str) -> str | None:
+        """The lab machine at `address` on the lab network, if any."""
+        return next((decl.name for decl in self.session.lab.machines if decl.address == address), None)
+
     def node_state(self, name: str) -> str:
         return self.session.node_states().get(name, "unknown")
 
