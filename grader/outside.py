@@ -56,6 +56,11 @@ class FromOutside:
                  talk=self.talk.describe())
 
 
+def can_send(host: "Host") -> bool:
+    """Is there a network to send from (a real machine or a lab network, not a unit test's fake)?"""
+    return host.world is not None or getattr(getattr(host.backend, "machine", None), "pid", None) is not None
+
+
 def _netns_of(host: "Host") -> str:
     pid = getattr(getattr(host.backend, "machine", None), "pid", None)
     if pid is None:
@@ -152,7 +157,12 @@ def refusal(sent: FromOutside, *, domain_hint: str | None = None, unknown_hint: 
                 "Postfix treats that domain as someone else's and relays only for its own network, so a stranger "
                 "is refused: the domain must be a local destination (`mydestination`, e.g. `$myhostname, "
                 "$mydomain, localhost.$mydomain, localhost`), then `postfix reload`."))
-        if "unknown" in text and reply.permanent:
+        if "client host rejected" in text or "access denied" in text:
+            return Fail(detail, hint=_(
+                "Postfix refuses strangers: an Internet Site takes mail for its own domain from anyone. Remove "
+                "the `reject` for clients outside mynetworks from `smtpd_client_restrictions` (or "
+                "`smtpd_recipient_restrictions`), then `postfix reload`."))
+        if "user unknown" in text:
             return Fail(detail, hint=unknown_hint or _(
                 "Postfix takes mail for the domain but knows no such user: the user must exist (`id USER`), "
                 "or an alias must name them (/etc/aliases, then `newaliases`)."))
@@ -179,6 +189,15 @@ def log_of(host: "Host", sent: FromOutside) -> "Delivery":
     """What the machine's log says about the message (its queue ids and each recipient's status)."""
     delivery = host.maillog().follow(sent.message_id, sent.rcpts, since=sent.mark)
     delivery.waited = 0.0
+    return delivery
+
+
+def settled_log(host: "Host", sent: FromOutside, within: float = 8.0) -> "Delivery":
+    """The log's account of the message once every recipient has a final status (or `within` ran out)."""
+    log = host.maillog()
+    delivery, waited = host._poll(within, lambda: log.follow(sent.message_id, sent.rcpts, since=sent.mark),
+                                  lambda found: found.complete)
+    delivery.waited = waited
     return delivery
 
 

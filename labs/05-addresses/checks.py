@@ -317,3 +317,42 @@ def replies_to_the_new_address_reach_alice(host):
                      reached=", ".join(sorted(reached)) or _("nobody")))
     _require_in_mailbox(host, "alice", delivery)
     return _("{address} -> alice: in /var/mail/alice", address=NEW_SENDER)
+
+
+# --- mail from outside (the lab network's outside client, grader.outside) --------------------
+
+@check(step="aliases", title=_("Mail from another computer for sales@, root and postmaster is taken"),
+       hint=_("An Internet Site takes mail for its aliases from any computer, not only from sendmail inside: "
+              "read what the server answered."))
+def sales_mail_from_another_computer_reaches_alice_and_bob(host):
+    """From the outside client over SMTP: every alias of the step is taken (root, postmaster and the
+    list), and the list's message reaches both members' mailboxes (read from the host side)."""
+    from grader import outside
+
+    if not outside.can_send(host):
+        return _("no network to send from (a test machine)")
+    unknown = _("Postfix knows no such address: add the alias to /etc/aliases, then run `newaliases`.")
+    sent = outside.require_taken(host, [f"root@{DOMAIN}", f"postmaster@{DOMAIN}", LIST], unknown_hint=unknown,
+                                 subject="MailLab check: aliases from outside")
+    return outside.require_in(host, sent, {f"/var/mail/{user}": (lambda u=user: host.mailbox(u))
+                                           for user in LIST_MEMBERS})
+
+
+@check(step="virtual-domain", title=_("Mail from another computer for info@ and orders@{domain} is delivered",
+                                      domain=SHOP),
+       hint=_("An Internet Site takes mail for its virtual domain from any computer, not only from sendmail "
+              "inside: read what the server answered."))
+def shop_mail_from_another_computer_reaches_its_people(host):
+    """From the outside client over SMTP: both addresses of the virtual domain, each to its person."""
+    from grader import outside
+
+    if not outside.can_send(host):
+        return _("no network to send from (a test machine)")
+    domain = _("Postfix does not take mail for {domain} from strangers: list it in `virtual_alias_domains`, "
+               "then `postfix reload`.", domain=SHOP)
+    unknown = _("The virtual table has no entry for that address: add it to /etc/postfix/virtual and run "
+                "`postmap /etc/postfix/virtual`.")
+    sent = outside.require_taken(host, list(SHOP_ADDRESSES), domain_hint=domain, unknown_hint=unknown,
+                                 subject="MailLab check: virtual domain from outside")
+    return outside.require_in(host, sent, {f"/var/mail/{user}": (lambda u=user: host.mailbox(u))
+                                           for user in SHOP_ADDRESSES.values()})
