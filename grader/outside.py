@@ -51,10 +51,6 @@ class FromOutside:
     talk: "Conversation"
     mark: int = 0  # the mail log's size before the message was sent
 
-    def describe(self) -> str:
-        return _("from {client} to {server} port 25: {talk}", client=self.client, server=self.server,
-                 talk=self.talk.describe())
-
 
 def can_send(host: "Host") -> bool:
     """Is there a network to send from (a real machine or a lab network, not a unit test's fake)?"""
