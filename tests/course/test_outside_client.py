@@ -126,6 +126,13 @@ def test_lab05_virtual_domain_strangers_rejected(lab_session):
     assert "Client host rejected" in item.detail and "smtpd_client_restrictions" in item.hint
 
 
+def test_lab05_replies_smtp_listener_on_loopback(lab_session):
+    lab = at(lab_session("addresses"), "canonical")
+    sh(lab, MASTER_LOOPBACK)
+    item = outside_failure(lab, "canonical", "replies_from_another_computer_reach_alice")
+    assert "connection refused" in item.detail and "master.cf" in item.hint
+
+
 # --- lab 06 ----------------------------------------------------------------------------------
 
 def test_lab06_carol_loopback_only(lab_session):
@@ -140,7 +147,7 @@ def test_lab06_carol_loopback_only(lab_session):
 @pytest.mark.parametrize("lab_id,step", [
     ("install-postfix", "local-delivery"), ("basic-config", "reload"), ("local-users", "mbox-delivery"),
     ("local-users", "maildir"), ("addresses", "aliases"), ("addresses", "virtual-domain"),
-    ("test-delivery", "bounce"),
+    ("addresses", "canonical"), ("test-delivery", "bounce"),
 ])
 def test_reference_solution_passes_from_outside(lab_session, lab_id, step):
     lab = at(lab_session(lab_id), step)
