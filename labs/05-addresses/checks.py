@@ -356,19 +356,3 @@ def shop_mail_from_another_computer_reaches_its_people(host):
                                  subject="MailLab check: virtual domain from outside")
     return outside.require_in(host, sent, {f"/var/mail/{user}": (lambda u=user: host.mailbox(u))
                                            for user in SHOP_ADDRESSES.values()})
-
-
-@check(step="canonical", title=_("Replies from another computer to {address} reach alice", address=NEW_SENDER),
-       hint=_("People on other computers will answer to the new address: it must be taken over SMTP too."))
-def replies_from_another_computer_reach_alice(host):
-    """From the outside client over SMTP, where replies really come from: the new address is taken
-    and its message reaches /var/mail/alice (read from the host side)."""
-    from grader import outside
-
-    if not outside.can_send(host):
-        return _("no network to send from (a test machine)")
-    unknown = _("People will answer to the new address: add `alice.liddell: alice` to /etc/aliases and run "
-                "`newaliases`.")
-    sent = outside.require_taken(host, [NEW_SENDER], unknown_hint=unknown,
-                                 subject="MailLab check: a reply to alice from outside")
-    return outside.require_in(host, sent, {"/var/mail/alice": lambda: host.mailbox("alice")})
