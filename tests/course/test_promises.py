@@ -1,6 +1,7 @@
 """Every step of the course says what its PASS promises (lab.toml) and has at least three wrong
 states hunted against that promise: each a test in the lab's test file, listed in its HUNTED table
-with a line on why it is wrong although it looks right."""
+with a line on why it is wrong although it looks right (a state tested in another file of the
+course is named "test_file.py::test_name")."""
 from __future__ import annotations
 
 import importlib
