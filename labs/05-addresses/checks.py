@@ -12,6 +12,7 @@ SHOP_ADDRESSES = {f"info@{SHOP}": "alice", f"orders@{SHOP}": "bob"}
 LIST = f"sales@{DOMAIN}"
 LIST_MEMBERS = ("alice", "bob")
 OLD_SENDER = f"alice@{DOMAIN}"
+OTHER_SENDER = f"bob@{DOMAIN}"  # a sender the step must leave alone
 NEW_SENDER = f"alice.liddell@{DOMAIN}"
 OUTSIDE = "friend@capture.test"
 CAPTURE = "capture"
@@ -269,7 +270,7 @@ def _lookups(host):
         for table in parse_tables(host.postconf(parameter, expand=True)):
             said.append(_("`postmap -q {key} {table}` gives {value}", key=OLD_SENDER, table=str(table),
                           value=host.postmap_query(OLD_SENDER, str(table)) or _("nothing")))
-    return "; ".join(said)
+    return joined("; ", said)
 
 
 @check(step="canonical", title=_("Outgoing mail from alice shows {address}", address=NEW_SENDER),
@@ -301,6 +302,29 @@ def outgoing_mail_shows_the_new_sender(host):
                      server="mx.capture.test", envelope=envelope, header=header),
                    hint=_("Only the envelope was rewritten: check sender_canonical_classes (it should include "
                           "header_sender), then `postfix reload`."))
+    return _("{server} received MAIL FROM:<{envelope}> and From: {header}", server="mx.capture.test",
+             envelope=envelope, header=header)
+
+
+@check(step="canonical", title=_("Outgoing mail from bob still shows {address}", address=OTHER_SENDER),
+       hint=_("Only alice's address changes. The key must be her whole address, `{old} {new}`, not a whole "
+              "domain (`@{domain}`) or a bare name; then `postmap /etc/postfix/sender_canonical`.",
+              old=OLD_SENDER, new=NEW_SENDER, domain=DOMAIN))
+def outgoing_mail_from_bob_keeps_his_sender(host):
+    """The step promises one rewritten sender, not all: a key that catches the whole domain passes
+    every check of alice, so a second person's mail is proven unchanged (envelope and From: header)."""
+    delivery = host.send_tagged(OTHER_SENDER, OUTSIDE, subject="MailLab check: bob writes", within=15)
+    found = host.world.find_received(message_id=delivery.message_id)
+    if found is None:
+        raise Fail(_("the message did not reach {server}: {story}", server="mx.capture.test",
+                     story=joined(" -> ", (h.describe() for h in host.world.trace(delivery))) or delivery.summary()),
+                   hint=_("Outgoing mail must get out first: read the log lines of its queue id "
+                          "(`grep QUEUEID /var/log/mail.log`)."))
+    message = found[1]
+    envelope, header = message.mail_from, message.header("From") or ""
+    if envelope.lower() != OTHER_SENDER or OTHER_SENDER not in header.lower():
+        raise Fail(_("bob's message reached {server} as MAIL FROM:<{envelope}> and From: {header}",
+                     server="mx.capture.test", envelope=envelope, header=header))
     return _("{server} received MAIL FROM:<{envelope}> and From: {header}", server="mx.capture.test",
              envelope=envelope, header=header)
 

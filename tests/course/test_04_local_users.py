@@ -87,3 +87,13 @@ def test_mbox_step_after_switching_to_maildir(lab04):
     sh(lab04, "postconf -e home_mailbox=Maildir/ && postfix reload")
     item = first_problem(lab04, "mbox-delivery")
     assert item.name == "postfix_delivers_to_mbox_files" and "home_mailbox = Maildir/" in item.detail
+
+
+def test_a_message_sent_to_alice_only(lab04):
+    """alice's mailbox works, bob never got one: the step is about both users."""
+    lab04.reset("mbox-delivery")
+    sh(lab04, "printf 'Subject: Hi\\n\\nHello\\n' | sendmail alice@example.test;"
+              " for i in $(seq 50); do grep -q '^Subject: Hi' /var/mail/alice && exit 0; sleep 0.1; done; exit 1")
+    item = first_problem(lab04, "mbox-delivery")
+    assert item.name == "you_sent_alice_and_bob_a_message"
+    assert "delivered to: bob" in item.detail and "bob@example.test" in item.hint

@@ -185,3 +185,15 @@ def test_replies_to_the_new_address_bounce_without_an_alias(lab05):
     assert item.name == "replies_to_the_new_address_reach_alice"
     assert "alice.liddell" in item.detail and "alice.liddell: alice" in item.hint
     assert all(i.status is Status.PASS for i in result.items[:-1])  # the rewriting itself works
+
+
+def test_the_whole_domain_rewritten_to_alice(lab05):
+    """`@example.test alice.liddell@example.test` rewrites alice right, and bob's mail too: bob's
+    letters now say they come from alice."""
+    lab05.reset("canonical")
+    sh(lab05, "echo '@example.test alice.liddell@example.test' > /etc/postfix/sender_canonical"
+              " && postmap /etc/postfix/sender_canonical && " + REPLY_ALIAS +
+              " && postconf -e sender_canonical_maps=hash:/etc/postfix/sender_canonical && postfix reload")
+    item = first_problem(lab05, "canonical")
+    assert item.name == "outgoing_mail_from_bob_keeps_his_sender"
+    assert "MAIL FROM:<alice.liddell@example.test>" in item.detail and "@example.test" in item.hint

@@ -120,3 +120,12 @@ def test_a_deleted_message_is_gone_for_good(lab06):
     item = first_problem(lab06, "queue")
     assert item.name == "quarterly_report_reached_alice"
     assert "no longer in the queue" in item.detail and "Reset this step" in item.hint
+
+
+def test_the_queue_id_written_in_lower_case(lab06):
+    """The right letters, but Postfix's queue ids are case-sensitive: `postcat -q` finds nothing."""
+    lab06.reset("trace-log")
+    sh(lab06, QID_OF.format(mid="lunch-friday.4711@example.test") + " | tr A-Z a-z > /root/answers/queue-id.txt")
+    item = first_problem(lab06, "trace-log")
+    assert item.name == "queue_id_is_the_lunch_message"
+    assert "not their case" in item.detail and "case-sensitive" in item.hint
