@@ -119,6 +119,7 @@ def postfix_delivers_to_mbox_files(host):
        hint=_("Send them a message yourself: "
               "`printf 'Subject: Hi\\n\\nHello\\n' | sendmail alice@{domain} bob@{domain}`.", domain=DOMAIN))
 def you_sent_alice_and_bob_a_message(host):
+    """Both users: a message of the learner's own delivered to each (alice alone is not enough)."""
     lines = host.maillog().lines()
     ids = {line.queue_id: line.text for line in lines
            if line.program == "postfix/cleanup" and line.queue_id and line.text.startswith("message-id=")}
@@ -143,6 +144,7 @@ def you_sent_alice_and_bob_a_message(host):
 @check(step="mbox-delivery", title=_("A tagged message reaches /var/mail/alice and /var/mail/bob"),
        hint=_("Read the log lines of the message's queue id in /var/log/mail.log: the reason is after status=."))
 def a_tagged_message_reaches_their_mbox_files(host):
+    """Both users, one message to each, each read from its own mbox file."""
     delivery = host.send_tagged(f"grader@{DOMAIN}", addresses(), subject="MailLab check: mbox delivery", within=5)
     if not delivery.delivered:
         delete_if_queued(host, delivery)
@@ -190,6 +192,7 @@ def postfix_has_read_main_cf(host):
 @check(step="maildir", title=_("A tagged message lands in ~/Maildir/new for alice and bob"),
        hint=_("Read the log lines of the message's queue id in /var/log/mail.log: the reason is after status=."))
 def a_tagged_message_lands_in_maildir_new(host):
+    """Both users, each found in their own ~/Maildir/new."""
     delivery = host.send_tagged(f"grader@{DOMAIN}", addresses(), subject="MailLab check: Maildir delivery",
                                   within=5)
     if not delivery.delivered:

@@ -116,6 +116,7 @@ def aliases_db_is_up_to_date(host):
        hint=_("Nobody reads root's mailbox. In /etc/aliases keep `postmaster: root` and add `root: alice`, "
               "then run `newaliases`."))
 def mail_for_root_and_postmaster_reaches_a_person(host):
+    """Both addresses, each with its own message: every person it reaches must be a real account."""
     seen = []
     for rcpt in (f"root@{DOMAIN}", f"postmaster@{DOMAIN}"):
         delivery = _deliver(host, rcpt, "MailLab check: who reads mail for " + rcpt.split("@")[0])
@@ -138,6 +139,7 @@ def mail_for_root_and_postmaster_reaches_a_person(host):
 @check(step="aliases", title=_("A message to sales@ reaches alice and bob"),
        hint=_("Add the list to /etc/aliases: `sales: alice, bob`, then run `newaliases`."))
 def sales_list_reaches_alice_and_bob(host):
+    """Every member of the list, not one: each must be reached and hold the message."""
     delivery = _deliver(host, LIST, "MailLab check: the sales list")
     reached, failed = _local_users_reached(host, delivery)
     if failed and any(f.to.split("@")[0].lower() == "sales" for f in failed):
@@ -212,6 +214,7 @@ def main_cf_is_live_for_the_virtual_domain(host):
        hint=_("In /etc/postfix/virtual: `info@{domain} alice` and `orders@{domain} bob`; then "
               "`postmap /etc/postfix/virtual`.", domain=SHOP))
 def shop_addresses_reach_their_people(host):
+    """Every address of the table, each to its own person (a swap or a catch-all fails)."""
     seen = []
     for address, user in SHOP_ADDRESSES.items():
         delivery = _deliver(host, address, "MailLab check: " + address)
