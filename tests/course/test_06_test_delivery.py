@@ -150,7 +150,10 @@ def test_a_deleted_message_is_gone_for_good(lab06):
 def test_the_queue_id_written_in_lower_case(lab06):
     """The right letters, but Postfix's queue ids are case-sensitive: `postcat -q` finds nothing."""
     lab06.reset("trace-log")
-    sh(lab06, QID_OF.format(mid="lunch-friday.4711@example.test") + " | tr A-Z a-z > /root/answers/queue-id.txt")
+    qid = sh(lab06, QID_OF.format(mid="lunch-friday.4711@example.test")).out.strip()
+    if qid == qid.lower():  # a queue id of digits only (about 1 in 100) has no other case to write
+        pytest.skip(f"queue id {qid} has no letters")
+    sh(lab06, f"echo {qid.lower()} > /root/answers/queue-id.txt")
     item = first_problem(lab06, "trace-log")
     assert item.name == "queue_id_is_the_lunch_message"
     assert "not their case" in item.detail and "case-sensitive" in item.hint
