@@ -76,6 +76,10 @@ class World:
         """The lab's machines, as lab.toml names them."""
         return [decl.name for decl in self.session.lab.machines]
 
+    def machine_address(self, name: str) -> str | None:
+        """The lab network address of machine `name` (None when it has none)."""
+        return next((decl.address or None for decl in self.session.lab.machines if decl.name == name), None)
+
     def machine_at(self, address: str) -> str | None:
         """The lab machine at `address` on the lab network, if any."""
         return next((decl.name for decl in self.session.lab.machines if decl.address == address), None)

@@ -198,3 +198,17 @@ def a_tagged_message_to_root_reaches_its_mailbox(host):
                    hint=_("Mail for root should land in /var/mail/root: check `home_mailbox` and "
                           "`mailbox_command` in main.cf (they should be empty for this lab)."))
     return _("{summary}; found in /var/mail/root", summary=delivery.summary())
+
+
+@check(step="local-delivery", title=_("Mail from another computer reaches root's mailbox"),
+       hint=_("An Internet Site takes mail for {domain} from any computer, not only from sendmail inside: "
+              "read what the server answered.", domain=DOMAIN))
+def mail_from_another_computer_reaches_root(host):
+    """The grader's own SMTP conversation from a stranger's address (grader.outside): proves port 25
+    is open to other hosts (inet_interfaces, master.cf) and that smtpd takes {domain} from them."""
+    from grader import outside
+
+    if not outside.can_send(host):
+        return _("no network to send from (a test machine)")
+    sent = outside.require_taken(host, [f"root@{DOMAIN}"], subject="MailLab check: mail from outside")
+    return outside.require_in(host, sent, {"/var/mail/root": lambda: host.mailbox("root")})

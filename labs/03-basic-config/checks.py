@@ -269,3 +269,21 @@ def mail_for_the_domain_is_delivered_here(host):
         raise Fail(_("the message was not delivered to /var/mail/root: {summary}", summary=delivery.summary()))
     return _("postmaster@{domain} and root@{fqdn} reached /var/mail/root ({summary})", domain=DOMAIN, fqdn=FQDN,
              summary=delivery.summary())
+
+
+@check(step="reload", title=_("Mail for {domain} from another computer is delivered here", domain=DOMAIN),
+       hint=_("An Internet Site takes mail for {domain} from any computer, not only from sendmail inside: "
+              "read what the server answered.", domain=DOMAIN))
+def mail_for_the_domain_from_another_computer_is_delivered_here(host):
+    """The grader's own SMTP conversation from a stranger's address (grader.outside), for both kinds
+    of the server's own addresses (@domain and @fqdn): port 25 is open to other hosts and smtpd
+    counts both as local for a client outside mynetworks."""
+    from grader import outside
+
+    if not outside.can_send(host):
+        return _("no network to send from (a test machine)")
+    hint = _("Postfix does not take mail for {domain} from strangers: it must list {domain} in mydestination "
+             "(step 2), and the running Postfix must have read it (`postfix reload`).", domain=DOMAIN)
+    sent = outside.require_taken(host, [f"postmaster@{DOMAIN}", f"root@{FQDN}"], domain_hint=hint,
+                                 subject="MailLab check: mail for the domain from outside")
+    return outside.require_in(host, sent, {"/var/mail/root": lambda: host.mailbox("root")})

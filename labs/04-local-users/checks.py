@@ -119,6 +119,7 @@ def postfix_delivers_to_mbox_files(host):
        hint=_("Send them a message yourself: "
               "`printf 'Subject: Hi\\n\\nHello\\n' | sendmail alice@{domain} bob@{domain}`.", domain=DOMAIN))
 def you_sent_alice_and_bob_a_message(host):
+    """Both users: a message of the learner's own delivered to each (alice alone is not enough)."""
     lines = host.maillog().lines()
     ids = {line.queue_id: line.text for line in lines
            if line.program == "postfix/cleanup" and line.queue_id and line.text.startswith("message-id=")}
@@ -143,6 +144,7 @@ def you_sent_alice_and_bob_a_message(host):
 @check(step="mbox-delivery", title=_("A tagged message reaches /var/mail/alice and /var/mail/bob"),
        hint=_("Read the log lines of the message's queue id in /var/log/mail.log: the reason is after status=."))
 def a_tagged_message_reaches_their_mbox_files(host):
+    """Both users, one message to each, each read from its own mbox file."""
     delivery = host.send_tagged(f"grader@{DOMAIN}", addresses(), subject="MailLab check: mbox delivery", within=5)
     if not delivery.delivered:
         delete_if_queued(host, delivery)
@@ -190,6 +192,7 @@ def postfix_has_read_main_cf(host):
 @check(step="maildir", title=_("A tagged message lands in ~/Maildir/new for alice and bob"),
        hint=_("Read the log lines of the message's queue id in /var/log/mail.log: the reason is after status=."))
 def a_tagged_message_lands_in_maildir_new(host):
+    """Both users, each found in their own ~/Maildir/new."""
     delivery = host.send_tagged(f"grader@{DOMAIN}", addresses(), subject="MailLab check: Maildir delivery",
                                   within=5)
     if not delivery.delivered:
@@ -213,3 +216,41 @@ def a_tagged_message_lands_in_maildir_new(host):
             raise Fail(_("{path} does not hold the message in new/ ({summary})", path=maildir.path,
                          summary=delivery.summary()))
     return _("{summary}; found in /home/alice/Maildir/new and /home/bob/Maildir/new", summary=delivery.summary())
+
+
+def _from_outside(host, subject):
+    """A tagged message from a stranger's address (grader.outside) to alice and bob, taken over SMTP."""
+    from grader import outside
+
+    unknown = _("Postfix does not know that user: create alice and bob with `useradd -m` (step 1).")
+    return outside.require_taken(host, addresses(), subject=subject, unknown_hint=unknown)
+
+
+@check(step="mbox-delivery", title=_("Mail from another computer reaches /var/mail/alice and /var/mail/bob"),
+       hint=_("An Internet Site takes mail for its users from any computer, not only from sendmail inside: "
+              "read what the server answered."))
+def mail_from_another_computer_reaches_alice_and_bob(host):
+    """Both users (a typo in one would hide behind the other), over SMTP from outside mynetworks."""
+    from grader import outside
+
+    if not outside.can_send(host):
+        return _("no network to send from (a test machine)")
+    sent = _from_outside(host, "MailLab check: mbox delivery from outside")
+    return outside.require_in(host, sent, {f"/var/mail/{name}": (lambda n=name: host.mailbox(n)) for name in USERS})
+
+
+@check(step="maildir", title=_("Mail from another computer lands in alice's and bob's Maildirs"),
+       hint=_("An Internet Site takes mail for its users from any computer, not only from sendmail inside: "
+              "read what the server answered."))
+def mail_from_another_computer_lands_in_their_maildirs(host):
+    """Both users, over SMTP from outside mynetworks, into ~/Maildir (read from the host side)."""
+    from grader import outside
+
+    if not outside.can_send(host):
+        return _("no network to send from (a test machine)")
+    sent = _from_outside(host, "MailLab check: Maildir delivery from outside")
+    folders = {}
+    for name in USERS:
+        path = f"{host.user(name).home or '/home/' + name}/Maildir"
+        folders[path] = (lambda p=path: host.maildir(p))
+    return outside.require_in(host, sent, folders)

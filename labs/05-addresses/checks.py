@@ -12,6 +12,7 @@ SHOP_ADDRESSES = {f"info@{SHOP}": "alice", f"orders@{SHOP}": "bob"}
 LIST = f"sales@{DOMAIN}"
 LIST_MEMBERS = ("alice", "bob")
 OLD_SENDER = f"alice@{DOMAIN}"
+OTHER_SENDER = f"bob@{DOMAIN}"  # a sender the step must leave alone
 NEW_SENDER = f"alice.liddell@{DOMAIN}"
 OUTSIDE = "friend@capture.test"
 CAPTURE = "capture"
@@ -115,6 +116,7 @@ def aliases_db_is_up_to_date(host):
        hint=_("Nobody reads root's mailbox. In /etc/aliases keep `postmaster: root` and add `root: alice`, "
               "then run `newaliases`."))
 def mail_for_root_and_postmaster_reaches_a_person(host):
+    """Both addresses, each with its own message: every person it reaches must be a real account."""
     seen = []
     for rcpt in (f"root@{DOMAIN}", f"postmaster@{DOMAIN}"):
         delivery = _deliver(host, rcpt, "MailLab check: who reads mail for " + rcpt.split("@")[0])
@@ -137,6 +139,7 @@ def mail_for_root_and_postmaster_reaches_a_person(host):
 @check(step="aliases", title=_("A message to sales@ reaches alice and bob"),
        hint=_("Add the list to /etc/aliases: `sales: alice, bob`, then run `newaliases`."))
 def sales_list_reaches_alice_and_bob(host):
+    """Every member of the list, not one: each must be reached and hold the message."""
     delivery = _deliver(host, LIST, "MailLab check: the sales list")
     reached, failed = _local_users_reached(host, delivery)
     if failed and any(f.to.split("@")[0].lower() == "sales" for f in failed):
@@ -211,6 +214,7 @@ def main_cf_is_live_for_the_virtual_domain(host):
        hint=_("In /etc/postfix/virtual: `info@{domain} alice` and `orders@{domain} bob`; then "
               "`postmap /etc/postfix/virtual`.", domain=SHOP))
 def shop_addresses_reach_their_people(host):
+    """Every address of the table, each to its own person (a swap or a catch-all fails)."""
     seen = []
     for address, user in SHOP_ADDRESSES.items():
         delivery = _deliver(host, address, "MailLab check: " + address)
@@ -269,7 +273,7 @@ def _lookups(host):
         for table in parse_tables(host.postconf(parameter, expand=True)):
             said.append(_("`postmap -q {key} {table}` gives {value}", key=OLD_SENDER, table=str(table),
                           value=host.postmap_query(OLD_SENDER, str(table)) or _("nothing")))
-    return "; ".join(said)
+    return joined("; ", said)
 
 
 @check(step="canonical", title=_("Outgoing mail from alice shows {address}", address=NEW_SENDER),
@@ -305,6 +309,29 @@ def outgoing_mail_shows_the_new_sender(host):
              envelope=envelope, header=header)
 
 
+@check(step="canonical", title=_("Outgoing mail from bob still shows {address}", address=OTHER_SENDER),
+       hint=_("Only alice's address changes. The key must be her whole address, `{old} {new}`, not a whole "
+              "domain (`@{domain}`) or a bare name; then `postmap /etc/postfix/sender_canonical`.",
+              old=OLD_SENDER, new=NEW_SENDER, domain=DOMAIN))
+def outgoing_mail_from_bob_keeps_his_sender(host):
+    """The step promises one rewritten sender, not all: a key that catches the whole domain passes
+    every check of alice, so a second person's mail is proven unchanged (envelope and From: header)."""
+    delivery = host.send_tagged(OTHER_SENDER, OUTSIDE, subject="MailLab check: bob writes", within=15)
+    found = host.world.find_received(message_id=delivery.message_id)
+    if found is None:
+        raise Fail(_("the message did not reach {server}: {story}", server="mx.capture.test",
+                     story=joined(" -> ", (h.describe() for h in host.world.trace(delivery))) or delivery.summary()),
+                   hint=_("Outgoing mail must get out first: read the log lines of its queue id "
+                          "(`grep QUEUEID /var/log/mail.log`)."))
+    message = found[1]
+    envelope, header = message.mail_from, message.header("From") or ""
+    if envelope.lower() != OTHER_SENDER or OTHER_SENDER not in header.lower():
+        raise Fail(_("bob's message reached {server} as MAIL FROM:<{envelope}> and From: {header}",
+                     server="mx.capture.test", envelope=envelope, header=header))
+    return _("{server} received MAIL FROM:<{envelope}> and From: {header}", server="mx.capture.test",
+             envelope=envelope, header=header)
+
+
 @check(step="canonical", title=_("Replies to {address} reach alice", address=NEW_SENDER),
        hint=_("People will answer to the new address: add `alice.liddell: alice` to /etc/aliases and run `newaliases`."))
 def replies_to_the_new_address_reach_alice(host):
@@ -317,3 +344,42 @@ def replies_to_the_new_address_reach_alice(host):
                      reached=", ".join(sorted(reached)) or _("nobody")))
     _require_in_mailbox(host, "alice", delivery)
     return _("{address} -> alice: in /var/mail/alice", address=NEW_SENDER)
+
+
+# --- mail from outside (the lab network's outside client, grader.outside) --------------------
+
+@check(step="aliases", title=_("Mail from another computer for sales@, root and postmaster is taken"),
+       hint=_("An Internet Site takes mail for its aliases from any computer, not only from sendmail inside: "
+              "read what the server answered."))
+def sales_mail_from_another_computer_reaches_alice_and_bob(host):
+    """From the outside client over SMTP: every alias of the step is taken (root, postmaster and the
+    list), and the list's message reaches both members' mailboxes (read from the host side)."""
+    from grader import outside
+
+    if not outside.can_send(host):
+        return _("no network to send from (a test machine)")
+    unknown = _("Postfix knows no such address: add the alias to /etc/aliases, then run `newaliases`.")
+    sent = outside.require_taken(host, [f"root@{DOMAIN}", f"postmaster@{DOMAIN}", LIST], unknown_hint=unknown,
+                                 subject="MailLab check: aliases from outside")
+    return outside.require_in(host, sent, {f"/var/mail/{user}": (lambda u=user: host.mailbox(u))
+                                           for user in LIST_MEMBERS})
+
+
+@check(step="virtual-domain", title=_("Mail from another computer for info@ and orders@{domain} is delivered",
+                                      domain=SHOP),
+       hint=_("An Internet Site takes mail for its virtual domain from any computer, not only from sendmail "
+              "inside: read what the server answered."))
+def shop_mail_from_another_computer_reaches_its_people(host):
+    """From the outside client over SMTP: both addresses of the virtual domain, each to its person."""
+    from grader import outside
+
+    if not outside.can_send(host):
+        return _("no network to send from (a test machine)")
+    domain = _("Postfix does not take mail for {domain} from strangers: list it in `virtual_alias_domains`, "
+               "then `postfix reload`.", domain=SHOP)
+    unknown = _("The virtual table has no entry for that address: add it to /etc/postfix/virtual and run "
+                "`postmap /etc/postfix/virtual`.")
+    sent = outside.require_taken(host, list(SHOP_ADDRESSES), domain_hint=domain, unknown_hint=unknown,
+                                 subject="MailLab check: virtual domain from outside")
+    return outside.require_in(host, sent, {f"/var/mail/{user}": (lambda u=user: host.mailbox(u))
+                                           for user in SHOP_ADDRESSES.values()})

@@ -319,3 +319,24 @@ def partner_mail_is_on_hold(host):
         qid, name = next(iter(queued.items()))
         raise Fail(_("{qid} (to legal@partner.test) is in the {queue} queue", qid=qid, queue=name))
     _gone(host, CONTRACT, qids)
+
+
+@check(step="bounce", title=_("Mail for carol from another computer is delivered"),
+       hint=_("Mail for carol must also be taken from other computers, not only from sendmail inside: "
+              "read what the server answered."))
+def mail_for_carol_from_another_computer_is_delivered(host):
+    """From a stranger's address over SMTP (grader.outside): carol's mail is taken, and reaches the
+    mailbox her address now leads to (alice's through an alias, or her own), read from the host side."""
+    from grader import outside
+
+    if not outside.can_send(host):
+        return _("no network to send from (a test machine)")
+    unknown = _("Postfix refuses carol over SMTP: add `carol: alice` to /etc/aliases and run `newaliases` "
+                "(or create her account with `useradd -m carol`).")
+    sent = outside.require_taken(host, [CAROL], unknown_hint=unknown, subject="MailLab check: carol from outside")
+    outcome = outside.settled_log(host, sent).result_for(CAROL)
+    if outcome is None or outcome.status != "sent" or outcome.relay != "local":
+        raise Fail(_("the server took carol's message from {client}, but the log says: {line}", client=sent.client,
+                     line=outcome.describe() if outcome else _("no delivery status")))
+    user = outcome.to.split("@", 1)[0].lower()
+    return outside.require_in(host, sent, {f"/var/mail/{user}": lambda: host.mailbox(user)})

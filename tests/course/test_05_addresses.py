@@ -18,6 +18,38 @@ CANONICAL_TABLE = ("echo 'alice@example.test alice.liddell@example.test' > /etc/
 REPLY_ALIAS = "echo 'alice.liddell: alice' >> /etc/aliases && newaliases"
 
 
+# Wrong states hunted per step: (test function, why it is wrong although it looks right).
+HUNTED = {
+    "aliases": [
+        ("test_aliases_edited_without_newaliases", "/etc/aliases reads right, but Postfix still uses the old aliases.db"),
+        ("test_a_misspelt_alias_target_bounces_and_is_named", "root: alcie looks right at a glance; mail for root and postmaster bounces"),
+        ("test_postmaster_alias_removed", "root reaches alice, mail for postmaster piles up in a mailbox nobody owns"),
+        ("test_alias_maps_pointing_elsewhere", "/etc/aliases is right, Postfix reads another file"),
+        ("test_newaliases_builds_another_database", "newaliases runs without error but rebuilds a table Postfix does not read"),
+        ("test_a_list_that_reaches_only_one_member", "sales@ reaches alice, so it seems to work, but bob never gets it"),
+        ("test_root_aliased_to_a_system_account_is_not_a_person", "mail for root is delivered, to nobody's mailbox that no person reads"),
+        ("test_outside_client.py::test_lab05_aliases_loopback_only", "the aliases work from sendmail inside, other computers cannot send to them"),
+    ],
+    "virtual-domain": [
+        ("test_shop_domain_also_in_mydestination", "the domain is listed twice: local wins and the virtual table is ignored"),
+        ("test_virtual_table_edited_without_postmap", "the text table is right, the built table Postfix reads is old"),
+        ("test_virtual_table_never_built", "the text table exists but there is no .db for Postfix to read"),
+        ("test_virtual_settings_not_reloaded", "main.cf is right, the running Postfix does not know the domain yet"),
+        ("test_a_shop_address_missing_from_the_table", "info@ reaches alice, orders@ bounces: one of two addresses forgotten"),
+        ("test_shop_addresses_swapped", "both addresses deliver, but each to the other person"),
+        ("test_a_catch_all_sends_the_whole_shop_to_alice", "info@ reaches alice as it should, orders@ also goes to alice, bob gets nothing"),
+        ("test_outside_client.py::test_lab05_virtual_domain_strangers_rejected", "the domain works inside, strangers on the Internet are refused"),
+    ],
+    "canonical": [
+        ("test_recipient_canonical_instead_of_sender", "a canonical table is configured, but it rewrites recipients, not senders"),
+        ("test_canonical_table_not_rebuilt", "the text table says alice.liddell, the built table Postfix reads does not"),
+        ("test_a_key_that_does_not_match_rewrites_nothing", "the table looks right but its key never matches alice's address"),
+        ("test_only_the_envelope_rewritten", "MAIL FROM is rewritten, the From: header people see still says alice@"),
+        ("test_replies_to_the_new_address_bounce_without_an_alias", "mail leaves as alice.liddell, replies to that address bounce"),
+        ("test_the_whole_domain_rewritten_to_alice", "alice's mail is rewritten right, and bob's mail also leaves as alice.liddell"),
+    ],
+}
+
 @pytest.fixture
 def lab05(lab_session):
     return lab_session("addresses")
@@ -185,3 +217,35 @@ def test_replies_to_the_new_address_bounce_without_an_alias(lab05):
     assert item.name == "replies_to_the_new_address_reach_alice"
     assert "alice.liddell" in item.detail and "alice.liddell: alice" in item.hint
     assert all(i.status is Status.PASS for i in result.items[:-1])  # the rewriting itself works
+
+
+def test_the_whole_domain_rewritten_to_alice(lab05):
+    """`@example.test alice.liddell@example.test` rewrites alice right, and bob's mail too: bob's
+    letters now say they come from alice."""
+    lab05.reset("canonical")
+    sh(lab05, "echo '@example.test alice.liddell@example.test' > /etc/postfix/sender_canonical"
+              " && postmap /etc/postfix/sender_canonical && " + REPLY_ALIAS +
+              " && postconf -e sender_canonical_maps=hash:/etc/postfix/sender_canonical && postfix reload")
+    item = first_problem(lab05, "canonical")
+    assert item.name == "outgoing_mail_from_bob_keeps_his_sender"
+    assert "MAIL FROM:<alice.liddell@example.test>" in item.detail and "@example.test" in item.hint
+
+
+def test_shop_addresses_swapped(lab05):
+    """Both addresses exist and deliver, but info@ goes to bob and orders@ to alice."""
+    lab05.reset("virtual-domain")
+    sh(lab05, "printf 'info@shop.example.test bob\\norders@shop.example.test alice\\n' > /etc/postfix/virtual"
+              " && postmap /etc/postfix/virtual && " + VIRTUAL_CONF + " && postfix reload")
+    item = first_problem(lab05, "virtual-domain")
+    assert item.name == "shop_addresses_reach_their_people"
+    assert "info@shop.example.test reached bob, not alice" in item.detail
+
+
+def test_a_catch_all_sends_the_whole_shop_to_alice(lab05):
+    """`@shop.example.test alice`: info@ reaches alice, so does orders@ (and any typo); bob gets nothing."""
+    lab05.reset("virtual-domain")
+    sh(lab05, "printf '@shop.example.test alice\\n' > /etc/postfix/virtual"
+              " && postmap /etc/postfix/virtual && " + VIRTUAL_CONF + " && postfix reload")
+    item = first_problem(lab05, "virtual-domain")
+    assert item.name == "shop_addresses_reach_their_people"
+    assert "orders@shop.example.test reached alice, not bob" in item.detail
