@@ -265,7 +265,10 @@ def the_waiting_mail_reached_its_mailbox_on_mail1(host):
             raise Fail(_("on mail2, {queue_id} (to {rcpt}) was never handed over to mail1", queue_id=queue_id,
                          rcpt=rcpt),
                        hint=_("Hand it over now: `postqueue -f` on mail2, then check again."))
-        outcomes = [o for line in host.maillog().lines_for_queue_id(newid) if (o := outcome_of(line))]
+        # mail1 may still be delivering what it was just handed: wait for its outcome.
+        outcomes = host.wait_for(
+            lambda: [o for line in host.maillog().lines_for_queue_id(newid) if (o := outcome_of(line))],
+            within=10)
         if not any(o.status == "sent" and o.relay == "local" for o in outcomes):
             shown = "; ".join(o.describe() for o in outcomes) or _("no delivery yet")
             raise Fail(_("mail2 handed {queue_id} over as {newid}, and on mail1: {shown}",
