@@ -1,8 +1,11 @@
 """Checks of lab 12, troubleshooting. The lab's setup planted five faults on a working server.
 diagnose: the learner names them in /root/answers/diagnosis.txt (ids from the notebook's table).
 repair: each fault is probed on its own (so progress shows), then mail from the outside client
-to alice and to an alias must reach Dovecot, and alice must read it over IMAP and POP3."""
+to alice, bob and an alias must reach Dovecot, and both must read it over IMAP and POP3.
+Nothing is sampled: every user (alice and bob), every held message, every file of their Maildirs."""
+import posixpath
 import re
+import stat
 import time
 import uuid
 
@@ -13,6 +16,9 @@ from grader.host import build_message
 MACHINE = "192.0.2.10"
 DIAGNOSIS = "/root/answers/diagnosis.txt"
 ALICE, ALICE_PASSWORD = "alice", "alice123"
+USERS = {"alice": "alice123", "bob": "bob123"}  # every user of the server: mail must work for each
+LOCAL_DOMAINS = ("example.test", "mail.example.test", "localhost")  # what mydestination named before the fault
+MAILDIR_WALK_LIMIT = 500  # entries of a Maildir the ownership probe looks at (a lab Maildir has a few dozen)
 ALICE_MAILDIR = "/home/alice/Maildir"  # her INBOX (mail_location = maildir:~/Maildir)
 NEW_ALIAS = "support"
 QUEUE_DIR = "/var/spool/postfix"
@@ -112,23 +118,37 @@ def every_fault_is_repaired(host):
 @check(step="repair", title=_("The mail that was held reached alice"),
        hint=_("Release held mail with `postsuper -H ALL`, then `postqueue -f` delivers it now."))
 def the_held_mail_reached_alice(host):
-    missing = [mid for mid in HELD_IDS if not _dovecot_has_message_id(host, mid)]
+    maildir = host.maildir(ALICE_MAILDIR)
+    found = {mid: maildir.find(mid) for mid in HELD_IDS}
+    missing = [mid for mid, message in found.items() if message is None]
     if missing:
         queued = [m for m in host.queue()]
         if queued:
+            on_hold = any(m.queue_name == "hold" for m in queued)
             raise Fail(_("alice does not have <{id}> yet; the queue holds: {queue}", id=missing[0],
-                         queue=joined("; ", (m.describe() for m in queued))))
+                         queue=joined("; ", (m.describe() for m in queued))),
+                       hint=_("Release held mail with `postsuper -H ALL`, then `postqueue -f` delivers it now.")
+                       if on_hold else _("The messages wait in the deferred queue: the reason in parentheses says "
+                                         "what still stops them. Fix it, then `postqueue -f`."))
         raise Fail(_("alice does not have <{id}>, and the queue is empty", id=missing[0]),
                    hint=_("The held messages are gone without reaching alice (deleted with `postsuper -d`?). "
                           "Reset the step to get them back, and release them with `postsuper -H` this time."))
+    unreadable = [problem for message in found.values()
+                  for problem in [_unreadable_to(host, host.user(ALICE), message.source)] if problem]
+    if unreadable:
+        raise Fail(_("both held messages are in alice's Maildir, but alice cannot read {problem}",
+                     problem=unreadable[0]),
+                   hint=_("Her mail reader runs as alice: give the files back to her, with read and write for the "
+                          "owner: `chown -R alice:alice /home/alice/Maildir && chmod -R u+rwX /home/alice/Maildir`."))
     return _("alice has both messages that were held: {ids}", ids=", ".join(f"<{m}>" for m in HELD_IDS))
 
 
-@check(step="repair", title=_("Mail from outside reaches alice and the {alias} alias", alias=NEW_ALIAS),
+@check(step="repair", title=_("Mail from outside reaches alice, bob and the {alias} alias", alias=NEW_ALIAS),
        hint=_("Follow the message in /var/log/mail.log by its queue id."))
 def mail_from_outside_reaches_alice_and_the_alias(host):
+    """Every user (alice, bob) and the alias, in one message from the outside client."""
     tag, delivery = _send_from_outside(host)
-    for rcpt in (f"{ALICE}@example.test", f"{NEW_ALIAS}@example.test"):
+    for rcpt in OUTSIDE_RCPTS:
         outcome = delivery.result_for(rcpt)
         if outcome is None:
             raise Fail(_("no delivery status for {rcpt} within 8 s: {summary}", rcpt=rcpt, summary=delivery.summary()),
@@ -139,31 +159,43 @@ def mail_from_outside_reaches_alice_and_the_alias(host):
     if not dovecot.find_tagged(host, ALICE, tag) or host.maildir(ALICE_MAILDIR).find_tag(tag) is None:
         raise Fail(_("Postfix handed it to Dovecot, but `doveadm search -u alice` does not find it"),
                    hint=_("Read /var/log/dovecot.log."))
+    for user in USERS:
+        if host.maildir(f"/home/{user}/Maildir").find_tag(tag) is None:
+            raise Fail(_("Postfix handed it to Dovecot, but it is not in {path}", path=f"/home/{user}/Maildir"),
+                       hint=_("Read /var/log/dovecot.log."))
     return _("from client.example: {summary}", summary=delivery.summary())
 
 
-@check(step="repair", title=_("alice reads it over IMAP and POP3"),
+@check(step="repair", title=_("alice and bob read it over IMAP and POP3"),
        hint=_("Read what the server answered above, and /var/log/dovecot.log."))
 def alice_reads_it_over_imap_and_pop3(host):
-    tag, delivery = _send_from_outside(host, rcpts=(f"{ALICE}@example.test",))
-    if delivery.status(f"{ALICE}@example.test") != "sent":
-        raise Fail(_("the message was not delivered: {summary}", summary=delivery.summary()))
+    """Every user, over both protocols."""
+    rcpts = tuple(f"{user}@example.test" for user in USERS)
+    tag, delivery = _send_from_outside(host, rcpts=rcpts)
+    for rcpt in rcpts:
+        if delivery.status(rcpt) != "sent":
+            raise Fail(_("the message was not delivered: {summary}", summary=delivery.summary()))
     seen = []
-    for probe in (host.world.imap, host.world.pop3):
-        got = probe(MACHINE, ALICE, ALICE_PASSWORD, tag=tag)
-        if not got.logged_in or not got.found:
-            raise Fail(_("{protocol} from client.example: {what}", protocol=got.protocol, what=got.describe()))
-        seen.append(f"{got.protocol}: {got.messages}")
-    return _("alice found the message over IMAP and POP3 (messages in INBOX: {counts})", counts=", ".join(seen))
+    for user, password in USERS.items():
+        for probe in (host.world.imap, host.world.pop3):
+            got = probe(MACHINE, user, password, tag=tag)
+            if not got.logged_in or not got.found:
+                raise Fail(_("{user} over {protocol} from client.example: {what}", user=user, protocol=got.protocol,
+                             what=got.describe()))
+            seen.append(f"{user} {got.protocol}: {got.messages}")
+    return _("alice and bob found the message over IMAP and POP3 (messages in INBOX: {counts})",
+             counts=", ".join(seen))
 
 
 # --- the five faults, each probed on its own: None when repaired, else (what is seen, hint) ---
 
 def _domain_is_local(host):
+    """Every name mydestination had before the fault: example.test, the host's name, localhost."""
     lint = host.postconf_lint()
     misspelt = [w.parameter for w in lint.unused if w.parameter and w.parameter.startswith("mydest")]
     destinations = host.postconf("mydestination", expand=True) or ""
-    if "example.test" not in re.split(r"[\s,]+", destinations.lower()):
+    local = re.split(r"[\s,]+", destinations.lower())
+    if "example.test" not in local:
         seen = _("mydestination = {value}", value=destinations)
         if misspelt:
             seen = _("mydestination = {value}; postconf warns about an unused parameter {name}",
@@ -173,6 +205,13 @@ def _domain_is_local(host):
     if misspelt:
         return (_("postconf still warns about an unused parameter {name}", name=misspelt[0]),
                 _("Remove the misspelt line from /etc/postfix/main.cf."))
+    lost = [name for name in LOCAL_DOMAINS if name not in local]
+    if lost:
+        return (_("mydestination = {value}: {names} are no longer local domains, so mail for alice@{name} is refused",
+                  value=destinations, names=", ".join(lost), name=lost[0]),
+                _("The repair is the key's spelling, not a new value: give mydestination the value it had, "
+                  "`mydestination = $myhostname, example.test, localhost.example.test, localhost`, then "
+                  "`postfix reload`."))
     return None
 
 
@@ -193,16 +232,27 @@ def _lmtp_socket_agrees(host):
 
 
 def _aliases_are_rebuilt(host):
+    """The alias in the file, the database newer than the file, and Postfix's own lookup finding it: each
+    way of being wrong named as what it is (newaliases only helps the second)."""
     source, db = host.file("/etc/aliases"), host.file("/etc/aliases.db")
+    if not _has_alias_line(source.text if source.is_file else "", NEW_ALIAS):
+        return (_("/etc/aliases has no {alias}: line any more", alias=NEW_ALIAS),
+                _("The alias was right; only its database was old. Put the line `{alias}: alice` back into "
+                  "/etc/aliases, then `newaliases`.", alias=NEW_ALIAS))
     # Postfix's own postalias (from the image, on a copy of the table): a stale or missing entry is the symptom.
     try:
         known = host.postalias_query(NEW_ALIAS, "hash:/etc/aliases") is not None
     except Fail:
         known = False
-    if source.newer_than(db) or not known:
+    if source.newer_than(db):
         return (_("/etc/aliases is newer than /etc/aliases.db; `postalias -q {alias}` finds nothing",
                   alias=NEW_ALIAS) if not known else _("/etc/aliases is newer than /etc/aliases.db"),
                 _("Rebuild the alias database: `newaliases`."))
+    if not known:
+        return (_("/etc/aliases has the {alias}: line and aliases.db is newer, but `postalias -q {alias} "
+                  "hash:/etc/aliases` finds nothing in it", alias=NEW_ALIAS),
+                _("The database was not built from this file: look at `ls -l --time-style=full-iso /etc/aliases*` "
+                  "and `postconf alias_maps alias_database`, then `newaliases`."))
     return None
 
 
@@ -224,17 +274,76 @@ def _nothing_is_held(host):
 
 
 def _maildir_is_alices(host):
-    alice = host.user(ALICE)
-    wrong = []
-    for sub in ("", "/new", "/cur", "/tmp"):
-        path = f"/home/{ALICE}/Maildir{sub}"
-        folder = host.file(path)
-        if folder.exists and folder.uid != alice.uid:
-            wrong.append(path)
-    if wrong:
-        return (_("not owned by alice: {paths}", paths=", ".join(wrong)),
-                _("Dovecot delivers as alice, so her Maildir must be hers: `chown -R alice:alice /home/alice/Maildir`."))
+    """Every user's home and every entry of their Maildir (folders, messages, Dovecot's own files) is
+    theirs and open to them: Dovecot delivers and reads as the user. Walked in full (up to
+    MAILDIR_WALK_LIMIT entries), not sampled: one root-owned dovecot-uidlist stops every delivery."""
+    for name in USERS:
+        user = host.user(name)
+        if not user:
+            continue
+        home = f"/home/{name}"
+        info = host.backend.stat(home)
+        if info is not None and info.st_uid != user.uid:
+            return (_("{path} is not owned by {user} any more", path=home, user=name),
+                    _("Dovecot delivers as {user} into {path}/Maildir: give the home back, "
+                      "`chown -R {user}:{user} {path}`.", user=name, path=home))
+        maildir = f"{home}/Maildir"
+        foreign, closed = [], []
+        for path, info in _walk(host, maildir):
+            if info.st_uid != user.uid:
+                foreign.append(path)
+            elif (_unreadable_to(host, user, path, info) if not stat.S_ISDIR(info.st_mode)
+                  else (info.st_mode & 0o700) != 0o700):
+                closed.append(f"{path} ({stat.S_IMODE(info.st_mode):04o})")
+        if foreign:
+            return (_("not owned by {user}: {paths}", user=name, paths=_some(foreign)),
+                    _("Dovecot delivers and reads as {user}, so everything in the Maildir, the files inside too, must "
+                      "belong to {user}: `chown -R {user}:{user} {path}`.", user=name, path=maildir))
+        if closed:
+            return (_("{user} cannot read or write: {paths}", user=name, paths=_some(closed)),
+                    _("The owner needs read and write on the files and full access to the folders: "
+                      "`chmod -R u+rwX {path}`.", path=maildir))
     return None
+
+
+def _walk(host, top):
+    """(path, lstat) of `top` and everything below it (no symlink followed), breadth first, bounded."""
+    info = host.backend.stat(top)
+    if info is None:
+        return []
+    found, folders = [(top, info)], [top] if stat.S_ISDIR(info.st_mode) else []
+    while folders and len(found) < MAILDIR_WALK_LIMIT:
+        folder = folders.pop(0)
+        try:
+            names = host.backend.listdir(folder)
+        except OSError:
+            continue
+        for name in names[:MAILDIR_WALK_LIMIT - len(found)]:
+            path = posixpath.join(folder, name)
+            info = host.backend.stat(path)
+            if info is None or stat.S_ISLNK(info.st_mode):
+                continue
+            found.append((path, info))
+            if stat.S_ISDIR(info.st_mode):
+                folders.append(path)
+    return found
+
+
+def _unreadable_to(host, user, path, info=None):
+    """None when `user` may read the file at `path`, else the path and its mode (what was seen)."""
+    info = info if info is not None else host.backend.stat(path)
+    if info is None:
+        return None
+    mode = stat.S_IMODE(info.st_mode)
+    readable = ((info.st_uid == user.uid and mode & 0o400) or (info.st_gid == user.gid and mode & 0o040)
+                or mode & 0o004)
+    return None if readable else f"{path} ({mode:04o})"
+
+
+def _some(paths, shown=3):
+    if len(paths) <= shown:
+        return ", ".join(paths)
+    return _("{paths} and {count} more", paths=", ".join(paths[:shown]), count=len(paths) - shown)
 
 
 _FIXED = {
@@ -242,7 +351,7 @@ _FIXED = {
     _lmtp_socket_agrees: _("the LMTP socket"),
     _aliases_are_rebuilt: _("the aliases"),
     _nothing_is_held: _("nothing on hold"),
-    _maildir_is_alices: _("alice's Maildir"),
+    _maildir_is_alices: _("the Maildirs"),
 }
 
 
@@ -258,12 +367,14 @@ def _named(text):
     return words
 
 
-def _dovecot_has_message_id(host, message_id):
-    # alice's INBOX read by the grader's own walk of her Maildir (a `doveadm` replaced inside has no say).
-    return message_id in host.maildir(ALICE_MAILDIR)
+def _has_alias_line(text, alias):
+    return any(re.match(rf"{re.escape(alias)}\s*:", line.strip(), re.IGNORECASE) for line in text.splitlines())
 
 
-def _send_from_outside(host, rcpts=(f"{ALICE}@example.test", f"{NEW_ALIAS}@example.test")):
+OUTSIDE_RCPTS = (f"{ALICE}@example.test", "bob@example.test", f"{NEW_ALIAS}@example.test")
+
+
+def _send_from_outside(host, rcpts=OUTSIDE_RCPTS):
     """A tagged message from the outside client over SMTP, followed through the log (bounded)."""
     tag = uuid.uuid4().hex
     message_id = f"maillab-{tag}@grader.maillab.test"
