@@ -210,8 +210,9 @@ class LabSession:
         except SandboxError as exc:
             raise MailLabError(say(exc)) from None
         self._remember_current()
-        if self.record:
-            self.gradebook.record(self.learner, _marker(self.lab.id, step_id or self.lab.steps[0].id, "reset"), kind="reset")
+        if self.record:  # this step and every later one are undone: a solve of theirs no longer stands
+            for step in self.lab.steps[index:]:
+                self.gradebook.record(self.learner, _marker(self.lab.id, step.id, "reset"), kind="reset")
 
     def last_result(self, step_id: str) -> StepResult | None:
         return self.gradebook.last_result(self.learner, self.lab.id, step_id)

@@ -42,6 +42,12 @@ def test_skip_reset_and_a_stopped_machine_on_a_real_lab(session):
     assert "back to how it was at the start of step \u201cStart Postfix" in panel.result_area.value
     assert session.check("install").passed and not session.check("start").passed
 
+    session.reset()  # the whole lab undone: the learner's own work counts again, the skip is gone
+    script = (session.lab.dir / "solve" / "install.sh").read_text()
+    session.machine().exec(["sh", "-c", script], timeout=300)  # the learner installs Postfix by hand
+    assert session.check("install").passed
+    assert session.progress()["install"]["passed_now"], "a reset to the start undoes the earlier skip too"
+
     session.stop()  # as `maillab down` would, behind the notebook's back
     panel.check().result(timeout=60)
     assert "Your lab machine is not running" in panel.result_area.value
