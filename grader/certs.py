@@ -78,6 +78,22 @@ def load_certificate(data: bytes) -> Certificate:
             cert = x509.load_der_x509_certificate(data)
     except ValueError as exc:
         raise NotACertificate(str(exc)) from None
+    return _described(cert)
+
+
+def load_chain(data: bytes, limit: int = 10) -> list[Certificate]:
+    """Every PEM certificate in the bytes, in file order (at most `limit`): the first is the one a
+    server presents as its own, the rest its chain. Unreadable blocks are left out."""
+    found = []
+    for block in data.split(b"-----BEGIN CERTIFICATE-----")[1:limit + 1]:
+        try:
+            found.append(_described(x509.load_pem_x509_certificate(b"-----BEGIN CERTIFICATE-----" + block)))
+        except ValueError:
+            continue
+    return found
+
+
+def _described(cert: x509.Certificate) -> Certificate:
     try:
         san = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
         dns = tuple(san.get_values_for_type(x509.DNSName))

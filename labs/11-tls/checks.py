@@ -1,6 +1,6 @@
 """Checks of lab 11, tls. The certificate is judged the way a mail client judges it (its names,
 who signed it, its dates, its key); STARTTLS is proved from the outside client and in the log."""
-import time
+import re
 
 from grader import Fail, _, check
 from grader import certs
@@ -8,6 +8,10 @@ from grader import certs
 MACHINE = "192.0.2.10"
 HOSTNAME = "mail.example.test"
 LAB_CA = "/root/lab-ca/ca.crt"
+POSTMASTER = "postmaster@example.test"
+CHAIN_FILES_HINT = _("Postfix reads only smtpd_tls_chain_files when it is set, and ignores smtpd_tls_cert_file and "
+                     "smtpd_tls_key_file: remove it (`postconf -X smtpd_tls_chain_files`, then `postfix reload`), "
+                     "or list your key and certificate in it.")
 
 
 # --- certificate ------------------------------------------------------------------------------
@@ -23,6 +27,10 @@ def postfix_has_a_certificate_and_key(host):
             raise Fail(_("{setting} is empty", setting=setting))
         if not host.file(path).is_file:
             raise Fail(_("{setting} = {path}, but there is no such file", setting=setting, path=path))
+    chain = _chain_files(host)
+    if chain and set(chain) != {cert_path, key_path}:
+        raise Fail(_("smtpd_tls_chain_files = {files} overrides smtpd_tls_cert_file and smtpd_tls_key_file",
+                     files=" ".join(chain)), hint=CHAIN_FILES_HINT)
     _certificate(host, cert_path)
     return _("smtpd_tls_cert_file = {cert}, smtpd_tls_key_file = {key}", cert=cert_path, key=key_path)
 
@@ -51,6 +59,12 @@ def the_key_belongs_to_the_certificate(host):
                    hint=_("Postfix needs a key without a passphrase: make it with `openssl genrsa -out KEY 2048`.")) \
             from None
     if not matches:
+        chain = certs.load_chain(host.file(cert_path).content)
+        if any(certs.key_matches(later, host.file(key_path).content) for later in chain[1:]):
+            raise Fail(_("{cert} starts with the certificate of {subject}; the one that belongs to {key} comes later",
+                         cert=cert_path, subject=chain[0].subject, key=key_path),
+                       hint=_("Postfix presents the first certificate in the file as its own: the server's "
+                              "certificate must come first, the lab CA's (if you add it) after it."))
         raise Fail(_("the public key in {cert} is not the one of {key}", cert=cert_path, key=key_path))
     return _("{key} is the key of {cert}", key=key_path, cert=cert_path)
 
@@ -99,7 +113,15 @@ def the_lab_ca_signed_the_certificate(host):
 def postfix_offers_starttls(host):
     talk = host.world.converse(MACHINE, timeout=5)
     if not talk.connected or talk.ehlo is None:
-        raise Fail(_("the outside client's SMTP session failed: {what}", what=talk.error or talk.describe()),
+        what = talk.error or talk.describe()
+        refusal = _smtpd_refusal(host)
+        if refusal:
+            raise Fail(_("the outside client's SMTP session failed: {what}; the log says: {line}", what=what,
+                         line=refusal),
+                       hint=_("Postfix's SMTP server stops at once with these settings: the log line names the "
+                              "setting. Correct it in main.cf (`smtpd_tls_security_level = may`), then "
+                              "`postfix reload`."))
+        raise Fail(_("the outside client's SMTP session failed: {what}", what=what),
                    hint=_("Postfix must be running and listening on port 25: `service postfix start`."))
     if not talk.starttls_offered:
         level = host.postconf("smtpd_tls_security_level") or ""
@@ -128,6 +150,10 @@ def the_client_negotiates_tls_and_trusts_the_certificate(host):
     if on_disk.is_file:
         try:
             if certs.load_certificate(on_disk.content).fingerprint != presented.fingerprint:
+                if chain := _chain_files(host):
+                    raise Fail(_("Postfix presents {names}, from smtpd_tls_chain_files = {files}, not the "
+                                 "certificate in {path}", names=presented.names(), files=" ".join(chain),
+                                 path=cert_path), hint=CHAIN_FILES_HINT)
                 raise Fail(_("Postfix presents a certificate ({names}) that is not the one in {path}",
                              names=presented.names(), path=cert_path),
                            hint=_("Postfix still uses the certificate it read before: `postfix reload`."))
@@ -143,6 +169,20 @@ def the_client_negotiates_tls_and_trusts_the_certificate(host):
              protocol=talk.tls.protocol, cipher=talk.tls.cipher, names=presented.names())
 
 
+@check(step="starttls", title=_("Servers that do not speak TLS can still send mail"),
+       hint=_("A public MX must take mail without TLS too (RFC 3207), or older servers cannot reach you: "
+              "`postconf -e smtpd_tls_security_level=may`, then `postfix reload`."))
+def a_client_without_tls_can_still_send_mail(host):
+    """The envelope only (MAIL FROM, RCPT TO postmaster) without STARTTLS; no message is sent."""
+    talk = host.world.converse(MACHINE, mail_from="friend@client.example", rcpts=[POSTMASTER], timeout=5)
+    reply = talk.rcpt.get(POSTMASTER) or talk.mail
+    if reply is None or reply.code != 250:
+        level = host.postconf("smtpd_tls_security_level") or ""
+        raise Fail(_("without STARTTLS the server answered {reply} (smtpd_tls_security_level = {level})",
+                     reply=str(reply) if reply else (talk.error or _("nothing")), level=level or _("(empty)")))
+    return _("without STARTTLS, RCPT TO:<{rcpt}> is answered {reply}", rcpt=POSTMASTER, reply=str(reply))
+
+
 @check(step="starttls", title=_("The log shows the TLS session"), within=3,
        hint=_("Postfix logs TLS sessions from smtpd_tls_loglevel = 1: `postconf -e smtpd_tls_loglevel=1`, "
               "then `postfix reload`."))
@@ -152,12 +192,10 @@ def the_log_shows_the_tls_session(host):
     talk = host.world.converse(MACHINE, starttls=True, timeout=5)
     if talk.tls is None:
         raise Fail(_("STARTTLS did not work this time: {error}", error=talk.error or _("no TLS session")))
-    for _attempt in range(20):
-        lines = [line for line in log.lines(mark) if line.program.endswith("/smtpd")
-                 and "TLS connection established from" in line.text]
-        if lines:
-            return _("{path}: {line}", path=log.path, line=lines[-1].text)
-        time.sleep(0.1)
+    lines = host.wait_for(lambda: [line for line in log.lines(mark) if line.program.endswith("/smtpd")
+                                   and "TLS connection established from" in line.text], within=2)
+    if lines:
+        return _("{path}: {line}", path=log.path, line=lines[-1].text)
     level = host.postconf("smtpd_tls_loglevel") or "0"
     raise Fail(_("{path} has no \"TLS connection established\" line for the client's session "
                  "(smtpd_tls_loglevel = {level})", path=log.path, level=level))
@@ -169,6 +207,18 @@ def _paths(host):
     cert_path = host.postconf("smtpd_tls_cert_file", expand=True) or ""
     key_path = host.postconf("smtpd_tls_key_file", expand=True) or ""
     return cert_path, key_path or cert_path  # an empty key file means: the key is in the certificate file
+
+
+def _chain_files(host):
+    """smtpd_tls_chain_files, when set, replaces smtpd_tls_cert_file and smtpd_tls_key_file."""
+    return [f for f in re.split(r"[\s,]+", host.postconf("smtpd_tls_chain_files", expand=True) or "") if f]
+
+
+def _smtpd_refusal(host):
+    """The last fatal or error line of the mail log (its last 50 lines), or None."""
+    lines = [line.text for line in host.maillog().lines()[-50:]
+             if line.text.startswith("fatal:") or line.text.startswith("error:")]
+    return lines[-1] if lines else None
 
 
 def _certificate(host, path):

@@ -6,6 +6,29 @@ from .conftest import first_problem, sh
 pytestmark = pytest.mark.machine
 KEY = "/etc/ssl/private/mail.example.test.key"
 CRT = "/etc/ssl/certs/mail.example.test.pem"
+CA = "-CA /root/lab-ca/ca.crt -CAkey /root/lab-ca/ca.key -CAcreateserial"
+SNAKEOIL = "/etc/ssl/private/ssl-cert-snakeoil.key /etc/ssl/certs/ssl-cert-snakeoil.pem"
+
+# Wrong states hunted per step: (test function, why it is wrong although it looks right).
+HUNTED = {
+    "certificate": [
+        ("test_a_key_anyone_can_read", "the certificate and key match, but any user of the machine can read the key"),
+        ("test_a_key_that_does_not_match", "both files are there and look right, but the key is not the certificate's"),
+        ("test_a_self_signed_certificate", "right name, right key, but no client trusts a certificate signed by itself"),
+        ("test_a_name_only_in_the_cn", "CN=mail.example.test looks right, but clients read only the subjectAltName"),
+        ("test_the_wrong_host_name", "signed by the lab CA, but for the short name mail, not mail.example.test"),
+        ("test_an_expired_certificate", "signed by the lab CA for the right name, but no longer valid today"),
+        ("test_the_ca_certificate_first_in_the_file", "the file holds the server's certificate, but the CA's comes first"),
+        ("test_chain_files_override_the_certificate_files", "smtpd_tls_cert_file is right, but Postfix uses the old "
+                                                            "certificate named by smtpd_tls_chain_files"),
+    ],
+    "starttls": [
+        ("test_no_tls_log_lines", "TLS works for the client, but the log shows nothing of it"),
+        ("test_tls_required_of_every_client", "STARTTLS works, but servers that send without TLS are refused with 530"),
+        ("test_an_invalid_security_level", "smtpd_tls_security_level = yes reads like on, but smtpd refuses to start"),
+        ("test_chain_files_hint_is_not_reload", "the client sees the old certificate; reloading cannot change it"),
+    ],
+}
 
 
 @pytest.fixture
@@ -57,3 +80,57 @@ def test_no_tls_log_lines(lab11):
     sh(lab11, "postconf -e smtpd_tls_security_level=may smtpd_tls_loglevel=0 && postfix reload")
     item = first_problem(lab11, "starttls")
     assert item.name == "the_log_shows_the_tls_session" and "smtpd_tls_loglevel=1" in item.hint
+
+
+def test_an_expired_certificate(lab11):
+    lab11.reset("starttls")
+    sh(lab11, f"printf 'subjectAltName = DNS:mail.example.test\\n' > /tmp/ext && openssl req -new -key {KEY}"
+              f" -subj /CN=mail.example.test | openssl x509 -req {CA} -days 0 -extfile /tmp/ext -out {CRT} 2>/dev/null"
+              " && sleep 1.1")
+    item = first_problem(lab11, "certificate")
+    assert item.name == "the_certificate_names_the_server" and "not now" in item.detail and "-days 365" in item.hint
+
+
+def test_the_ca_certificate_first_in_the_file(lab11):
+    """A "chain" made the wrong way round: Postfix presents the first certificate as its own."""
+    lab11.reset("starttls")
+    sh(lab11, f"cat /root/lab-ca/ca.crt {CRT} > /tmp/chain && cp /tmp/chain {CRT}")
+    item = first_problem(lab11, "certificate")
+    assert item.name == "the_key_belongs_to_the_certificate"
+    assert "MailLab Lab CA" in item.detail and "first" in item.hint
+
+
+def test_chain_files_override_the_certificate_files(lab11):
+    lab11.reset("starttls")
+    sh(lab11, f"postconf -e 'smtpd_tls_chain_files = {SNAKEOIL}' && postfix reload")
+    item = first_problem(lab11, "certificate")
+    assert item.name == "postfix_has_a_certificate_and_key"
+    assert "smtpd_tls_chain_files" in item.detail and "postconf -X smtpd_tls_chain_files" in item.hint
+
+
+def test_chain_files_hint_is_not_reload(lab11):
+    """Issue 21: smtpd_tls_chain_files overrides the certificate settings; `postfix reload` cannot fix that."""
+    lab11.reset("starttls")
+    lab11.solve("starttls", only=True)
+    sh(lab11, f"postconf -e 'smtpd_tls_chain_files = {SNAKEOIL}' && postfix reload")
+    item = first_problem(lab11, "starttls")
+    assert item.name == "the_client_negotiates_tls_and_trusts_the_certificate"
+    assert "smtpd_tls_chain_files" in item.detail and "postconf -X smtpd_tls_chain_files" in item.hint
+    assert "still uses the certificate it read before" not in item.hint
+
+
+def test_tls_required_of_every_client(lab11):
+    """`encrypt` on a public MX: servers that do not speak TLS can no longer deliver (RFC 3207)."""
+    lab11.reset("starttls")
+    sh(lab11, "postconf -e smtpd_tls_security_level=encrypt smtpd_tls_loglevel=1 && postfix reload")
+    item = first_problem(lab11, "starttls")
+    assert item.name == "a_client_without_tls_can_still_send_mail"
+    assert "530" in item.detail and "smtpd_tls_security_level = encrypt" in item.detail and "=may" in item.hint
+
+
+def test_an_invalid_security_level(lab11):
+    lab11.reset("starttls")
+    sh(lab11, "postconf -e smtpd_tls_security_level=yes smtpd_tls_loglevel=1 && postfix reload")
+    item = first_problem(lab11, "starttls")
+    assert item.name == "postfix_offers_starttls"
+    assert 'Invalid TLS level "yes"' in item.detail and "service postfix start" not in item.hint

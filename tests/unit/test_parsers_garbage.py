@@ -215,7 +215,7 @@ def test_certificate_and_key_files_of_any_content(data):
     """A learner's certificate or key file, however broken: a Certificate or NotACertificate, in bounded time."""
     import signal
 
-    from grader.certs import NotACertificate, key_matches, load_certificate
+    from grader.certs import NotACertificate, key_matches, load_certificate, load_chain
 
     def too_long(*_):
         raise TimeoutError("the certificate probe did not finish within 5 s")
@@ -228,6 +228,7 @@ def test_certificate_and_key_files_of_any_content(data):
             key_matches(certificate, data)
         except NotACertificate:
             pass
+        assert all(c.fingerprint for c in load_chain(data))
         try:
             found = load_certificate(data)
         except NotACertificate:
