@@ -118,6 +118,11 @@ class Host:
         found, _waited = self._poll(within, attempt, until)
         return found
 
+    def wait_timed(self, attempt: Callable[[], T], *, within: float,
+                   until: Callable[[T], bool] = bool) -> tuple[T, float]:
+        """`wait_for`, and how many seconds the wait took (for a detail such as "after 8 s")."""
+        return self._poll(within, attempt, until)
+
     # -- the rest of the lab ----------------------------------------------------------------
 
     def machine(self, name: str) -> "Host":

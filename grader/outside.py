@@ -188,8 +188,8 @@ def log_of(host: "Host", sent: FromOutside) -> "Delivery":
 def settled_log(host: "Host", sent: FromOutside, within: float = 8.0) -> "Delivery":
     """The log's account of the message once every recipient has a final status (or `within` ran out)."""
     log = host.maillog()
-    delivery, waited = host._poll(within, lambda: log.follow(sent.message_id, sent.rcpts, since=sent.mark),
-                                  lambda found: found.complete)
+    delivery, waited = host.wait_timed(lambda: log.follow(sent.message_id, sent.rcpts, since=sent.mark),
+                                       within=within, until=lambda found: found.complete)
     delivery.waited = waited
     return delivery
 

@@ -6,12 +6,9 @@ Nothing is sampled: every user (alice and bob), every held message, every file o
 import posixpath
 import re
 import stat
-import time
-import uuid
 
 from grader import Fail, _, check, joined
-from grader import dovecot
-from grader.host import build_message
+from grader import dovecot, inbound
 
 MACHINE = "192.0.2.10"
 DIAGNOSIS = "/root/answers/diagnosis.txt"
@@ -375,27 +372,17 @@ OUTSIDE_RCPTS = (f"{ALICE}@example.test", "bob@example.test", f"{NEW_ALIAS}@exam
 
 
 def _send_from_outside(host, rcpts=OUTSIDE_RCPTS):
-    """A tagged message from the outside client over SMTP, followed through the log (bounded)."""
-    tag = uuid.uuid4().hex
-    message_id = f"maillab-{tag}@grader.maillab.test"
-    message = build_message("friend@client.example", list(rcpts), subject="MailLab check: from outside",
-                            message_id=message_id, tag=tag)
-    log = host.maillog()
-    mark = log.mark()
-    talk = host.world.converse(MACHINE, mail_from="friend@client.example", rcpts=list(rcpts), data=message,
-                               timeout=5)
+    """A tagged message from the outside client over SMTP, followed through the log until every
+    recipient is delivered or waits (bounded)."""
+    sent = inbound.submit(host, MACHINE, list(rcpts), subject="MailLab check: from outside", within=8)
+    talk = sent.smtp
     refused = [(rcpt, reply) for rcpt, reply in talk.rcpt.items() if not reply.ok]
     if not talk.delivered or refused:
         rcpt, reply = refused[0] if refused else ("", talk.data or talk.mail)
         raise Fail(_("the outside client's SMTP session: {answer}",
                      answer=f"RCPT TO:<{rcpt}> -> {reply}" if rcpt else (talk.error or str(reply))),
                    hint=_smtp_hint(str(reply) if reply else ""))
-    deadline = time.monotonic() + 8
-    while True:
-        delivery = log.follow(message_id, list(rcpts), since=mark)
-        if delivery.complete or time.monotonic() > deadline:
-            return tag, delivery
-        time.sleep(0.1)
+    return sent.tag, sent.log
 
 
 def _smtp_hint(answer):
