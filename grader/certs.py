@@ -41,7 +41,7 @@ class Certificate:
         return any(_matches(name.lower(), wanted) for name in self.dns_names)
 
     def expired(self, now: datetime.datetime | None = None) -> bool:
-        now = now or datetime.datetime.now(datetime.timezone.utc)
+        now = now or _now()
         return not (self.not_before <= now <= self.not_after)
 
     def issued_by(self, ca: "Certificate") -> bool:
@@ -60,6 +60,10 @@ class Certificate:
         from cryptography.hazmat.primitives import hashes
 
         return self.raw.fingerprint(hashes.SHA256()).hex()
+
+
+def _now() -> datetime.datetime:
+    return datetime.datetime.now(datetime.timezone.utc)
 
 
 def _matches(pattern: str, hostname: str) -> bool:

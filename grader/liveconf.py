@@ -108,15 +108,23 @@ def _liveness_from_host(host: "Host", machine, files: tuple[str, ...]) -> Livene
                 started.append(ticks)
     if not started:
         return Liveness(running=False)
-    with open("/proc/uptime") as uptime:
-        up = float(uptime.read().split()[0])
-    postfix_age = up - min(started) / os.sysconf("SC_CLK_TCK")  # the oldest qmgr, as `pgrep -o`
-    now = time.time()
+    postfix_age = _uptime() - min(started) / os.sysconf("SC_CLK_TCK")  # the oldest qmgr, as `pgrep -o`
+    now = _wall_clock()
     ages: dict[str, float | None] = {}
     for path in files:
         info = host.backend.stat(path)
         ages[path] = None if info is None else now - info.st_mtime
     return Liveness(running=True, postfix_age=postfix_age, file_ages=ages)
+
+
+def _uptime() -> float:
+    """Seconds since the host booted (the clock of /proc/PID/stat's start times)."""
+    with open("/proc/uptime") as uptime:
+        return float(uptime.read().split()[0])
+
+
+def _wall_clock() -> float:
+    return time.time()
 
 
 def _start_ticks(host_pid: int) -> int | None:

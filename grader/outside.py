@@ -102,7 +102,7 @@ def send(host: "Host", rcpts: Sequence[str], *, sender: str = OUTSIDE_SENDER,
     options = dict(ehlo=EHLO, mail_from=sender, rcpts=rcpts, data=data, timeout=timeout)
     server = _machine_address(host) if host.world is not None else None
     if server is not None:
-        client = host.world.network.spec.node("client").address
+        client = host.world.spec.node("client").address
         talk = smtp_probe.converse(host.world.connector("client"), server, 25, **options)
     else:
         netns = _netns_of(host)

@@ -41,6 +41,8 @@ class LabContext(Protocol):
 
     def node_states(self) -> dict[str, str]: ...
 
+    def node(self, name: str, action: str) -> str: ...
+
 DNS_TIMEOUT = 3.0
 STORED = _("stored")  # a Hop's status at a remote server (the others are the log's words: sent, deferred, ...)
 
@@ -86,6 +88,10 @@ class World:
 
     def node_state(self, name: str) -> str:
         return self.session.node_states().get(name, "unknown")
+
+    def set_node(self, name: str, action: str) -> None:
+        """Stop or start a node, unplug or plug it in (a check that needs a fault puts it back)."""
+        self.session.node(name, action)
 
     def servers(self) -> list[str]:
         return [n.name for n in self.spec.nodes if n.kind == "server"]
@@ -162,6 +168,20 @@ class World:
         if reply.rcode() != dns.rcode.NOERROR:
             return []
         return [r for rrset in reply.answer for r in rrset if r.rdtype == dns.rdatatype.from_text(rtype)]
+
+    def greeting(self, host: str, port: int, *, from_node: str = "client", timeout: float = 3.0) -> str | None:
+        """The first line a server sends on connecting (a POP3 or IMAP greeting): None when the
+        connection is refused or times out, "" when the server says nothing."""
+        try:
+            sock = self.network.connect(from_node, host, port, timeout)
+        except OSError:
+            return None
+        try:
+            return sock.recv(200).decode("utf-8", "replace").strip()
+        except OSError:
+            return ""
+        finally:
+            sock.close()
 
     def connector(self, from_node: str = "client"):
         """A `connect(host, port, timeout)` that opens TCP connections from inside a node."""

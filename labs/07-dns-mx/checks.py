@@ -213,7 +213,7 @@ def with_mx1_down_mail_reaches_mx2(host):
                    hint=_("Bring mx2 back: `lab.node(\"mx2\", \"start\")` and `lab.node(\"mx2\", \"plug\")`."))
     was = world.node_state("mx1")
     if was == "up":
-        world.session.node("mx1", "stop")
+        world.set_node("mx1", "stop")
     try:
         log = host.maillog()
         mark = log.mark()
@@ -223,7 +223,7 @@ def with_mx1_down_mail_reaches_mx2(host):
         tried_mx1 = [line.text for line in log.lines(mark) if "198.51.100.10" in line.text]
     finally:
         if was == "up":
-            world.session.node("mx1", "start")
+            world.set_node("mx1", "start")
     if not hops or hops[-1].where != "mx2":
         _why_not_by_mx(host, delivery, hops)
     if not tried_mx1:

@@ -215,16 +215,7 @@ def _dovecot_runs(host):
 
 
 def _greeting(host, port):
-    try:
-        sock = host.world.connector()(MACHINE, port, 3.0)
-    except OSError:
-        return None
-    try:
-        return sock.recv(200).decode("utf-8", "replace").strip()
-    except OSError:
-        return ""
-    finally:
-        sock.close()
+    return host.world.greeting(MACHINE, port)
 
 
 def _reaches_alice_through_dovecot(host, recipient):
