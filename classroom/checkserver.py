@@ -10,7 +10,6 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-import re
 from pathlib import Path
 import resource
 import signal
@@ -100,8 +99,7 @@ def _maybe_recording(lab_id: str, step: str):
         return
     from grader import tape
 
-    test = os.environ.get("PYTEST_CURRENT_TEST", "check").split(" ")[0]
-    stem = re.sub(r"[^A-Za-z0-9_.-]+", "-", test.rsplit("/", 1)[-1]).strip("-")
+    stem = tape.stem(os.environ.get("PYTEST_CURRENT_TEST", "check"))
     where = Path(folder) / lab_id / step
     number = len(list(where.glob(f"{stem}--*.json.gz"))) + 1 if where.is_dir() else 1
     with tape.recording(where / f"{stem}--{number}.json.gz", lab_id=lab_id, step=step) as rec:

@@ -28,6 +28,7 @@ import importlib
 import json
 import os
 import random
+import re
 import subprocess
 import uuid
 from collections import defaultdict
@@ -117,6 +118,8 @@ def decode(value: Any) -> Any:
         return _Raise(error)
     if "__data__" in value:
         kind = _type(value["__data__"])
+        if not dataclasses.is_dataclass(kind):
+            raise ValueError(f"{value['__data__']} is not a type a tape may hold")
         obj = kind.__new__(kind)
         for name, field in value["fields"].items():
             object.__setattr__(obj, name, decode(field))
@@ -154,6 +157,12 @@ def _type(name: str, *, exception: bool = False) -> type:
 
 
 # -- the seams: every place a check's answer comes from outside the grader's Python -----------------
+
+def stem(test_id: str) -> str:
+    """A tape's name from the test that asked ("tests/course/test_11_tls.py::test_x[a]" ->
+    "test_11_tls.py-test_x-a"); the tapes of one test are STEM--1, STEM--2, ... in the order asked."""
+    return re.sub(r"[^A-Za-z0-9_.-]+", "-", test_id.split(" ")[0].rsplit("/", 1)[-1]).strip("-")
+
 
 def short_name(machine_name: str) -> str:
     """The machine's name in lab.toml ("mail1"), from its full name ("learner--backup-mx--mail1")."""
