@@ -19,7 +19,7 @@ import sys
 # Imported once here, so each child starts with the grader ready.
 from sandbox import cgroups
 
-from grader import lab as labs
+from grader import course
 from grader.check import checks_of
 from grader.i18n import use
 from .isolated import CGROUP_PREFIX
@@ -30,7 +30,7 @@ from .session import LabSession
 def main(fd: int) -> int:
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the caller's to handle; its socket closing ends us
     sock = socket.socket(fileno=fd)
-    for known in labs.all_labs():  # every lab's checks imported once, here
+    for known in course.all_labs():  # every lab's checks imported once, here
         try:
             checks_of(known.checks_file)
         except Exception:  # noqa: BLE001 - a broken lab says so when it is checked
@@ -72,7 +72,7 @@ def _child(request: dict, out: int) -> None:
         os.environ.clear()
         os.environ.update(request["env"])
         use(request["lang"])
-        lab = labs.load(Path(request["lab_dir"]))
+        lab = course.load(Path(request["lab_dir"]))
         session = LabSession(lab, request["learner"], record=False)
         checks = checks_of(lab.checks_file).get(request["step"], [])
         with _maybe_recording(lab.id, request["step"]) as tape:

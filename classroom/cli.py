@@ -13,7 +13,7 @@ import traceback
 from sandbox import Machine, SandboxError, all_machines, image, paths
 from sandbox.network import all_networks
 
-from grader import lab as labs
+from grader import course
 from grader.check import ChecksError
 from grader.errors import MailLabError, UsageError
 from .gradebook import GradebookError
@@ -196,7 +196,7 @@ def cmd_up(args) -> int:
     from pathlib import Path
 
     from grader import i18n
-    from .notebook.course import every_edition, home_name, lab_notebook_name
+    from .notebook.home import every_edition, home_name, lab_notebook_name
     from .notebook.server import serve
     from .notebook.workspace import link_machine_root
     from .session import save_language
@@ -209,7 +209,7 @@ def cmd_up(args) -> int:
 
         save_mode(args.mode)  # the notebooks' how-tos follow it
     i18n.use(lang)
-    known = [lab.id for lab in labs.all_labs()]
+    known = [lab.id for lab in course.all_labs()]
     first = open_session(args.lab or (current_lab() if current_lab() in known else known[0]))
     image.ensure_image(quiet=False)
     first.start(quiet=False)  # the notebook's first cell then finds the machine running
@@ -240,7 +240,7 @@ def cmd_lab(args) -> int:
         return EXIT_PASS
     if args.action == "lint":
         from . import lint
-        chosen = [labs.find(args.lab)] if args.lab else labs.all_labs()
+        chosen = [course.find(args.lab)] if args.lab else course.all_labs()
         found = [problem for lab in chosen for problem in lint.problems(lab)]
         for problem in found:
             print(problem)
@@ -251,7 +251,7 @@ def cmd_lab(args) -> int:
                  labs=", ".join(lab.id for lab in chosen)))
         return EXIT_PASS
     if args.action == "list":
-        for lab in labs.all_labs():
+        for lab in course.all_labs():
             steps = ", ".join(s.id for s in lab.steps)
             print(f"{lab.number:02d}  {lab.id:<18} {tr(lab.title)}  [{steps}]")  # titles: in the labs' catalogs
         return EXIT_PASS
@@ -372,7 +372,7 @@ def cmd_status(args) -> int:
             name = network.name.split("--", 1)[1]
             print("  " + (tr("network {name}: up", name=name) if network.is_up()
                           else tr("network {name}: down", name=name)))
-    for lab in labs.all_labs():
+    for lab in course.all_labs():
         session = LabSession(lab, learner)
         progress = session.progress()
         passed = sum(1 for s in lab.steps if progress.get(s.id, {}).get("passed_now"))
@@ -385,7 +385,7 @@ def cmd_selftest(args) -> int:
     _require_root()
     from .selftest import selftest_lab
 
-    chosen = [labs.find(lab_id) for lab_id in args.labs] if args.labs else labs.all_labs()
+    chosen = [course.find(lab_id) for lab_id in args.labs] if args.labs else course.all_labs()
     verdicts = []
     for lab in chosen:
         verdicts += selftest_lab(lab, report=lambda v: print(v, flush=True))
@@ -431,7 +431,7 @@ def cmd_gradebook(args) -> int:
     from . import export
 
     book = _gradebook()
-    chosen = [labs.find(args.lab)] if args.lab else labs.all_labs()
+    chosen = [course.find(args.lab)] if args.lab else course.all_labs()
     learner = getattr(args, "learner", None)
     if learner is not None and not book.has_learner(learner):
         known = ", ".join(book.learners())

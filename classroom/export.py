@@ -24,7 +24,7 @@ import io
 from collections.abc import Iterable
 
 from .gradebook import Gradebook, StepRecord
-from grader.lab import Lab
+from grader.course import Lab
 
 IDENTITY_COLUMNS = {
     "plain": ("learner",),

@@ -13,11 +13,11 @@ from pathlib import Path
 from sandbox import Machine, MachineSpec, SandboxError, image, paths
 from sandbox.network import Network
 
-from grader import lab as labs
+from grader import course
 from grader import queuefiles
 from grader.errors import MailLabError
 from grader.i18n import _, say, tr
-from grader.lab import Lab, MachineDecl
+from grader.course import Lab, MachineDecl
 
 
 # Bumped when the way layers are made changes, so old ones are not reused.
@@ -84,7 +84,7 @@ def state_at(lab: Lab, step_index: int, machine_name: str | None = None, *, quie
     decl = lab.machine(machine_name)
     if step_index == 0:
         if lab.starts_after:
-            before = labs.find(lab.starts_after)
+            before = course.find(lab.starts_after)
             base = state_at(before, len(before.steps), _machine_in(before, decl.name), quiet=quiet)
         else:
             root = image.ensure_image(quiet=quiet)

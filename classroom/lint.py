@@ -17,7 +17,7 @@ from pathlib import Path
 from grader import i18n
 from grader.check import Check, ChecksError, checks_of
 from grader.i18n import _
-from grader.lab import Lab
+from grader.course import Lab
 
 from . import layers
 

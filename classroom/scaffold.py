@@ -12,7 +12,7 @@ from nbformat import v4
 
 from grader.errors import UsageError
 from grader.i18n import _
-from grader.lab import ID, all_labs, labs_dir
+from grader.course import ID, all_labs, labs_dir
 
 LAB_TOML = '''id = "{id}"
 title = "{title}"

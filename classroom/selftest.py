@@ -8,7 +8,7 @@ from typing import Callable
 
 from grader.errors import MailLabError
 from grader.i18n import _, say, translate
-from grader.lab import Lab
+from grader.course import Lab
 from grader.result import Status
 from .session import LabSession
 

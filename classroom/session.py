@@ -6,13 +6,13 @@ from datetime import datetime, timezone
 from importlib.metadata import entry_points
 from pathlib import Path
 
-from grader import lab as labs
+from grader import course
 from grader.backends import MachineBackend
 from grader.check import checks_of
 from grader.errors import MailLabError, UsageError
 from grader.host import Host
 from grader.i18n import _, say
-from grader.lab import Lab
+from grader.course import Lab
 from grader.result import StepResult
 from grader.runner import STEP_DEADLINE
 from grader.state import current_lab, current_learner, save_language, saved_language, update_state
@@ -233,5 +233,5 @@ def open_session(lab_id: str, learner: str | None = None, *, record: bool = True
     MAILLAB_WORKSHOP_SOCKET is set), that one: the same methods, carried out for the learner."""
     if os.geteuid() != 0 and os.environ.get("MAILLAB_WORKSHOP_SOCKET"):
         for point in entry_points(group="maillab.remote_session"):
-            return point.load()(labs.find(lab_id))
-    return LabSession(labs.find(lab_id), learner, record=record)
+            return point.load()(course.find(lab_id))
+    return LabSession(course.find(lab_id), learner, record=record)

@@ -391,14 +391,14 @@ def _replaying(tape: Tape) -> dict[tuple[Any, str], Any]:
 
 def replay(path: str | Path, labs_dir: str | Path | None = None) -> tuple[list[list[str]], list[list[str]]]:
     """Run the tape's step on its answers: (the recorded [name, status] of each check, the replayed)."""
-    from . import lab as labs
+    from . import course
     from .check import checks_of
     from .runner import run_step
     from .testing import FakeClock
     from .world import World
 
     tape = Tape.load(path)
-    lab = labs.find(tape.data["lab"])
+    lab = course.find(tape.data["lab"])
     clock = FakeClock()
     context = _Context(lab, tape, clock)
     with _patched(_replaying(tape)), _seeded_tags(tape.data["seed"]):

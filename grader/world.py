@@ -25,7 +25,7 @@ if TYPE_CHECKING:
     from sandbox.network import Network
 
     from .host import Host
-    from .lab import Lab
+    from .course import Lab
     from .maillog import Delivery
 
 

@@ -13,7 +13,7 @@ import urllib.request
 from pathlib import Path
 from typing import Any
 
-from grader import lab as labs
+from grader import course
 from grader.errors import MailLabError, UsageError
 from grader.i18n import N_, _, chosen, tr
 from sandbox import paths
@@ -137,7 +137,7 @@ def up(args: Any) -> int:
                              "MailLab folder (it installs configurable-http-proxy with npm).", path=str(proxy_command())))
     if not port_is_free(args.ip, args.port):
         raise UsageError(_("Port {port} on {ip} is in use: choose another with `--port`.", port=args.port, ip=args.ip))
-    labs.find(args.lab)
+    course.find(args.lab)
     lang = chosen(args.lang)
     from sandbox import image
 
@@ -154,7 +154,7 @@ def up(args: Any) -> int:
         seats=args.seats, ip=args.ip, port=args.port, hub_port=free_port(), proxy_api_port=free_port(),
         dashboard_port=free_port(), group=args.group, instructors=list(args.instructor), password=password,
         instructor_password=instructor_password, idle_timeout=args.idle_timeout, max_age=args.max_age,
-        concurrent_spawns=max(1, args.concurrent_spawns), lab=args.lab, lang=lang, mode=args.mode, labs_dir=str(labs.labs_dir().resolve()),
+        concurrent_spawns=max(1, args.concurrent_spawns), lab=args.lab, lang=lang, mode=args.mode, labs_dir=str(course.labs_dir().resolve()),
         home=str(paths.home().resolve()), python=sys.executable)
     settings.save(settings_file())
     if not (state / "admin_token").exists():

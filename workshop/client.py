@@ -14,7 +14,7 @@ from typing import Any
 
 from grader.errors import MailLabError, UsageError
 from grader.i18n import Msg, _
-from grader.lab import Lab
+from grader.course import Lab
 from grader.result import StepResult
 from sandbox.errors import SandboxError
 

@@ -28,7 +28,7 @@ from tornado.web import Application, HTTPError, RequestHandler, authenticated
 from jupyterhub.services.auth import HubOAuthCallbackHandler, HubOAuthenticated
 
 from classroom import export
-from grader import lab as labs
+from grader import course
 from grader.errors import MailLabError
 from classroom.gradebook import Gradebook, GradebookError, StepRecord
 from classroom.gradebooks import open_gradebook
@@ -85,9 +85,9 @@ def learners_of(group: str, book: Gradebook, instructors: list[str] = ()) -> lis
 def grid(settings: WorkshopSettings, book: Gradebook, now: datetime | None = None) -> dict:
     """Everything the page shows, as JSON."""
     now = now or datetime.now(timezone.utc)
-    course = labs.all_labs()
+    every_lab = course.all_labs()
     records = {(r.learner, r.lab, r.step): r for r in book.records()}
-    columns = [{"lab": lab.id, "step": s.id, "title": s.title} for lab in course for s in lab.steps]
+    columns = [{"lab": lab.id, "step": s.id, "title": s.title} for lab in every_lab for s in lab.steps]
     rows = []
     for learner in learners_of(settings.group, book, settings.instructors):
         cells, where = [], None
@@ -206,7 +206,7 @@ class Export(Base):
         target = self.get_argument("for", "plain")
         if target not in export.IDENTITY_COLUMNS:
             raise HTTPError(400, tr("Export for one of: {targets}.", targets=", ".join(export.IDENTITY_COLUMNS)))
-        text = export.wide_csv(self.book, labs.all_labs(), target=target,
+        text = export.wide_csv(self.book, course.all_labs(), target=target,
                                score=self.get_argument("score", "ever"))
         self.set_header("Content-Type", "text/csv; charset=utf-8")
         self.set_header("Content-Disposition", f'attachment; filename="maillab-grades-{target}.csv"')

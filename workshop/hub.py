@@ -40,10 +40,10 @@ def service_env(settings: WorkshopSettings) -> dict[str, str]:
 
 
 def notebook_name(settings: WorkshopSettings) -> str:
-    from grader import lab as labs
-    from classroom.notebook.course import lab_notebook_name
+    from grader import course
+    from classroom.notebook.home import lab_notebook_name
 
-    return lab_notebook_name(labs.find(settings.lab), settings.lang)
+    return lab_notebook_name(course.find(settings.lab), settings.lang)
 
 
 async def prepare_learner(spawner: Any) -> None:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from classroom.notebook.course import every_edition
+from classroom.notebook.home import every_edition
 from classroom.notebook.server import prepare
 from classroom.notebook.workspace import install_notebooks
 

@@ -8,7 +8,7 @@
 The server side (`maillab up`) is classroom.notebook.server; the shell escapes are
 classroom.notebook.shell, loaded by the MailLab kernel.
 """
-from .course import course_home
+from .home import course_home
 from .notebook_lab import LabNotReady, NotebookLab, open_lab
 from .panel import CheckPanel
 from .shell import use_machine

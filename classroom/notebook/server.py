@@ -28,7 +28,7 @@ from grader.errors import MailLabError
 from grader.i18n import _, available, tr
 
 from .notebook_lab import WORKSPACE_ENV
-from .course import write_home
+from .home import write_home
 from .workspace import KERNEL_DISPLAY_NAME, KERNEL_NAME, KERNELSPEC_METADATA, install_notebooks
 
 SOURCE_ROOT = Path(__file__).resolve().parents[2]  # the folder holding grader/ and sandbox/

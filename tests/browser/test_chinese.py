@@ -6,7 +6,7 @@ import re
 
 import pytest
 
-from grader import lab as labs
+from grader import course
 from grader.check import load_checks
 from grader.i18n import tr
 from classroom.session import open_session
@@ -49,7 +49,7 @@ def first_words(text: str) -> str:
 
 
 def test_a_chinese_lab_checks_in_chinese_and_records_the_same_step_ids(zh_course, browser, zh_lab02, tmp_path):
-    lab02 = labs.find("install-postfix")
+    lab02 = course.find("install-postfix")
     lab = Lab(browser.new_page(), zh_course, tmp_path)
     page = lab.page
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 import nbformat
 from nbclient import NotebookClient
 
-from grader import lab as labs
+from grader import course
 from classroom.notebook import server
 
 
@@ -35,7 +35,7 @@ def run_notebook(lab_id: str, tmp_path, monkeypatch, learner: str, path=None, ti
     for name, value in server.jupyter_env(workspace).items():
         monkeypatch.setenv(name, value)
     monkeypatch.setenv("MAILLAB_LEARNER", learner)
-    nb = nbformat.read(path or labs.find(lab_id).notebook, as_version=4)
+    nb = nbformat.read(path or course.find(lab_id).notebook, as_version=4)
     NotebookClient(nb, kernel_name="maillab", timeout=timeout, startup_timeout=60, store_widget_state=True,
                    resources={"metadata": {"path": str(workspace)}}).execute()
     return nb, "\n".join(outputs_text(c) for c in nb.cells)

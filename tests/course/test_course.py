@@ -7,7 +7,7 @@ import re
 import pytest
 
 from grader import i18n
-from grader import lab as labs
+from grader import course
 from classroom.selftest import selftest_lab
 from sandbox import hermetic
 
@@ -18,7 +18,7 @@ pytestmark = pytest.mark.machine
 HAN = re.compile(r"[\u4e00-\u9fff]")
 PASS_WORD = "PASS"  # the panel's word for a passed check (its message id)
 
-COURSE = labs.all_labs()
+COURSE = course.all_labs()
 # What each notebook's own cells must have shown, besides every step passing.
 NOTEBOOK_SHOWS = {
     "install-postfix": ["mail.example.test",                 # `!hostname --fqdn` ran inside the machine

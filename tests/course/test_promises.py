@@ -9,10 +9,10 @@ from pathlib import Path
 
 import pytest
 
-from grader import lab as labs
+from grader import course
 from classroom import lint
 
-COURSE = labs.all_labs()
+COURSE = course.all_labs()
 HERE = Path(__file__).resolve().parent
 
 
@@ -26,7 +26,7 @@ def test_promises_are_a_few_words():
             assert 20 <= len(step.promise) <= 600, f"{lab.id} {step.id}: {len(step.promise)} characters"
 
 
-def _test_module(lab: labs.Lab):
+def _test_module(lab: course.Lab):
     found = sorted(HERE.glob(f"test_{lab.number:02d}_*.py"))
     assert len(found) == 1, f"lab {lab.id} needs one test file tests/course/test_{lab.number:02d}_*.py"
     return importlib.import_module(f"tests.course.{found[0].stem}")

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from grader import lab as labs
+from grader import course
 from grader.result import Status
 
 from .conftest import LEARNER
@@ -13,7 +13,7 @@ from .conftest import LEARNER
 pytestmark = pytest.mark.machine
 
 
-@pytest.mark.parametrize("lab_id", [lab.id for lab in labs.all_labs()])
+@pytest.mark.parametrize("lab_id", [lab.id for lab in course.all_labs()])
 def test_solve_after_reset_works_for_every_step(lab_session, lab_id):
     session = lab_session(lab_id)
     assert session.learner == LEARNER

@@ -8,7 +8,7 @@ import time
 import pytest
 
 from classroom import isolated
-from grader import lab as labs
+from grader import course
 from grader.result import Status
 from classroom.session import open_session
 
@@ -49,7 +49,7 @@ def lab(tmp_path):
     folder.mkdir()
     (folder / "lab.toml").write_text(textwrap.dedent(LAB))
     (folder / "checks.py").write_text(textwrap.dedent(CHECKS))
-    return labs.load(folder)
+    return course.load(folder)
 
 
 def test_a_check_that_eats_memory_fails_alone(lab):

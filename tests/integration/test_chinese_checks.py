@@ -9,7 +9,7 @@ import re
 import pytest
 
 from classroom import export
-from grader import lab as labs
+from grader import course
 from grader.i18n import speaking
 from grader.result import Status
 
@@ -39,7 +39,7 @@ def test_a_check_in_chinese_keeps_the_ids_of_the_gradebook(lab02, tmp_path, monk
     steps = {row[header.index("step")] for row in body}
     checks = {row[header.index("check")] for row in body}
     assert steps == {"install"} and "postfix_is_installed" in checks
-    wide = export.wide_csv(book, [labs.find("install-postfix")])
+    wide = export.wide_csv(book, [course.find("install-postfix")])
     assert "install-postfix: install" in wide.splitlines()[0]
 
 

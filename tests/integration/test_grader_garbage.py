@@ -105,9 +105,9 @@ def lab():
 
 
 def _all_labs() -> list[str]:
-    from grader import lab as labs
+    from grader import course
 
-    return [lab.id for lab in labs.all_labs()]
+    return [lab.id for lab in course.all_labs()]
 
 
 @pytest.fixture(scope="module", params=_all_labs())

@@ -4,7 +4,7 @@ import pytest
 
 from classroom.scaffold import new_lab
 from classroom.selftest import selftest_lab
-from grader import lab as labs
+from grader import course
 
 pytestmark = pytest.mark.machine
 
@@ -12,6 +12,6 @@ pytestmark = pytest.mark.machine
 def test_a_new_lab_passes_its_own_selftest(tmp_path, monkeypatch):
     monkeypatch.setenv("MAILLAB_LABS", str(tmp_path / "labs"))
     (tmp_path / "labs").mkdir()
-    lab = labs.load(new_lab("scaffold-demo"))
+    lab = course.load(new_lab("scaffold-demo"))
     verdicts = selftest_lab(lab, report=lambda verdict: None)
     assert [(v.step, v.ok) for v in verdicts] == [("mailname", True)], [str(v) for v in verdicts]

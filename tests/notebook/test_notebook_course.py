@@ -6,7 +6,7 @@ from types import SimpleNamespace
 
 import nbformat
 
-from classroom.notebook import course
+from classroom.notebook import home
 
 
 def lab(number, lab_id, title, steps):
@@ -20,8 +20,8 @@ LABS = [lab(2, "install-postfix", "Install Postfix", ["Install", "Start", "Deliv
 
 
 def test_the_map_shows_each_labs_progress_in_words_and_icons():
-    shown = course.home_html([course.LabProgress(LABS[0], (True, True, False)),
-                              course.LabProgress(LABS[1], (False, False))])
+    shown = home.home_html([home.LabProgress(LABS[0], (True, True, False)),
+                              home.LabProgress(LABS[1], (False, False))])
     assert '<a href="02-install-postfix.ipynb"><strong>Install Postfix</strong></a>' in shown
     assert "\u25d0</span> 2 of 3 steps passed" in shown
     assert "\u25cb</span> not started" in shown
@@ -30,28 +30,28 @@ def test_the_map_shows_each_labs_progress_in_words_and_icons():
 
 
 def test_a_finished_lab_sends_the_learner_to_the_next():
-    shown = course.home_html([course.LabProgress(LABS[0], (True, True, True)),
-                              course.LabProgress(LABS[1], (True, False))])
+    shown = home.home_html([home.LabProgress(LABS[0], (True, True, True)),
+                              home.LabProgress(LABS[1], (True, False))])
     assert "\u2714</span> all 3 steps passed" in shown
     assert "Continue with lab 03" in shown and "\u201cAliases\u201d" in shown
 
 
 def test_everything_passed_says_so():
-    shown = course.home_html([course.LabProgress(LABS[0], (True,) * 3)])
+    shown = home.home_html([home.LabProgress(LABS[0], (True,) * 3)])
     assert "You have passed every step of every lab" in shown
 
 
 def test_titles_are_never_markup():
     evil = lab(9, "x", "<img src=x onerror=alert(1)>", ["<b>"])
-    shown = course.home_html([course.LabProgress(evil, (False,))])
+    shown = home.home_html([home.LabProgress(evil, (False,))])
     assert "<img" not in shown and "&lt;img" in shown
 
 
 def test_the_home_notebook_is_a_valid_notebook_with_the_map_drawn(tmp_path, monkeypatch):
     monkeypatch.setenv("MAILLAB_GRADEBOOK", str(tmp_path / "gradebook.sqlite"))
     monkeypatch.setenv("MAILLAB_LEARNER", "course-test")
-    path = course.write_home(tmp_path, kernel={"name": "maillab", "display_name": "MailLab (Python 3)"})
-    assert path.name == course.HOME_NOTEBOOK
+    path = home.write_home(tmp_path, kernel={"name": "maillab", "display_name": "MailLab (Python 3)"})
+    assert path.name == home.HOME_NOTEBOOK
     notebook = nbformat.read(path, as_version=4)
     nbformat.validate(notebook)
     shown = notebook.cells[1].outputs[0]["data"]["text/html"]
@@ -59,11 +59,11 @@ def test_the_home_notebook_is_a_valid_notebook_with_the_map_drawn(tmp_path, monk
     assert notebook.cells[1].source == "from classroom.notebook import course_home\ncourse_home()"
     assert notebook.metadata.kernelspec.name == "maillab"
     path.write_text("{}")
-    assert course.write_home(tmp_path, kernel={"name": "maillab", "display_name": "MailLab (Python 3)"}) == path  # rewritten each time
+    assert home.write_home(tmp_path, kernel={"name": "maillab", "display_name": "MailLab (Python 3)"}) == path  # rewritten each time
     assert nbformat.read(path, as_version=4).cells
 
 
 def test_course_notebooks_name_every_lab():
-    names = [name for _source, name in course.course_notebooks()]
+    names = [name for _source, name in home.course_notebooks()]
     assert "02-install-postfix.ipynb" in names
-    assert all(Path(source).name == "lab.ipynb" for source, _ in course.course_notebooks())
+    assert all(Path(source).name == "lab.ipynb" for source, _ in home.course_notebooks())

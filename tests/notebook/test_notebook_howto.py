@@ -9,7 +9,7 @@ from classroom.gradebook import Gradebook
 from classroom.notebook.howto import HowTo, howto_path
 from classroom.session import LabSession
 from grader import i18n
-from grader import lab as labs
+from grader import course
 
 LAB = """id = "demo"
 title = "Demo"
@@ -29,7 +29,7 @@ def lab(tmp_path):
     (folder / "lab.toml").write_text(LAB)
     (folder / "howto" / "one.md").write_text("Type `echo example.test > /etc/mailname`.\n")
     (folder / "howto" / "one.zh.md").write_text("输入 `echo example.test > /etc/mailname`。\n")
-    return labs.load(folder)
+    return course.load(folder)
 
 
 class Recording:

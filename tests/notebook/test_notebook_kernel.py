@@ -162,11 +162,11 @@ def test_interrupting_the_kernel_stops_a_command_in_the_machine(jupyter):
 
 def test_the_course_home_notebook_redraws_its_map(jupyter, tmp_path, monkeypatch):
     """The home notebook as `maillab up` writes it, its one cell run in a real kernel."""
-    from classroom.notebook import course
+    from classroom.notebook import home
 
     workspace, _ = jupyter
     monkeypatch.setenv("MAILLAB_GRADEBOOK", str(tmp_path / "gradebook.sqlite"))
-    path = course.write_home(workspace, kernel={"name": "maillab", "display_name": "MailLab (Python 3)"})
+    path = home.write_home(workspace, kernel={"name": "maillab", "display_name": "MailLab (Python 3)"})
     nb = nbformat.read(path, as_version=4)
     nb.cells[1].outputs = []
     NotebookClient(nb, kernel_name="maillab", timeout=60, startup_timeout=30,

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from classroom import export
-from grader import lab as labs
+from grader import course
 from classroom.gradebook import Gradebook
 from classroom.gradebooks import open_gradebook
 
@@ -88,7 +88,7 @@ def assert_whole(book: Gradebook, committed: dict[str, list[int]]) -> None:
         assert {i["step_status"] for i in items} == {"FAIL"}
     attempts = sum(r.attempts for r in book.records())
     assert attempts == len(by_attempt) >= sum(map(len, committed.values()))
-    lab = [labs.find("install-postfix")]
+    lab = [course.find("install-postfix")]
     table = export.read_wide_csv(export.wide_csv(book, lab))
     assert set(table) == {name for name, ids in committed.items() if ids} | set(table)
     assert export.long_csv(book).count("\n") == len(rows) + 1

@@ -13,7 +13,7 @@ import threading
 import pytest
 
 from classroom import export
-from grader import lab as labs
+from grader import course
 from classroom.gradebook import Gradebook, GradebookError
 from classroom.gradebooks import open_gradebook
 from grader.result import ItemResult, Status, StepResult
@@ -95,7 +95,7 @@ def test_the_same_story_reads_back_the_same(url, tmp_path):
             sqlite.last_result(learner, "install-postfix", "install")
     assert postgres.first_pass("alice", "install-postfix", "install") == "2026-11-30T09:05:00+00:00"
     assert postgres.first_pass("bob", "install-postfix", "install") is None  # after a solve: not a pass
-    lab = [labs.find("install-postfix")]
+    lab = [course.find("install-postfix")]
     assert export.wide_csv(postgres, lab, target="canvas") == export.wide_csv(sqlite, lab, target="canvas")
     assert export.long_csv(postgres) == export.long_csv(sqlite)
     open_gradebook(url)  # opening again keeps the schema as it is

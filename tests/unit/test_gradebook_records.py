@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from classroom import export
-from grader import lab as labs
+from grader import course
 from classroom.gradebook import Gradebook
 from grader.result import ItemResult, Status, StepResult
 
@@ -92,7 +92,7 @@ def test_a_new_gradebook_is_private(tmp_path):
 
 
 def test_wide_export_round_trips_with_the_same_numbers(book):
-    lab = labs.find(LAB)
+    lab = course.find(LAB)
     for target in export.IDENTITY_COLUMNS:
         text = export.wide_csv(book, [lab], target=target)
         parsed = export.read_wide_csv(text)
@@ -108,7 +108,7 @@ def test_wide_export_round_trips_with_the_same_numbers(book):
 
 
 def test_canvas_and_moodle_headers(book):
-    lab = labs.find(LAB)
+    lab = course.find(LAB)
     canvas = next(csv.reader(io.StringIO(export.wide_csv(book, [lab], target="canvas"))))
     assert canvas[:5] == ["Student", "ID", "SIS User ID", "SIS Login ID", "Section"]
     assert canvas[5:] == ["install-postfix: install", "install-postfix: start", "install-postfix: local-delivery",
@@ -197,11 +197,11 @@ def test_gradebook_refuses_a_reader_without_permission(tmp_path):
 def test_score_own_counts_only_steps_passed_before_any_how_to(tmp_path):
     from classroom import export
     from classroom.gradebook import Gradebook
-    from grader import lab as labs
+    from grader import course
     from grader.result import ItemResult, Status, StepResult
 
     book = Gradebook(tmp_path / "gb.sqlite")
-    lab = labs.find("install-postfix")
+    lab = course.find("install-postfix")
     passed = StepResult(lab.id, "install", (ItemResult("c", "C", Status.PASS, "ok", None, 0.1),),
                         "2026-11-30T09:00:00+00:00", 0.1)
     shown = StepResult(lab.id, "install", (), "2026-11-30T08:59:00+00:00", 0.0)

@@ -11,7 +11,7 @@ from babel.messages.extract import extract_from_dir
 from babel.messages.pofile import write_po
 
 from grader import i18n
-from grader import lab as labs
+from grader import course
 from grader.i18n import _, speaking, translate
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -83,7 +83,7 @@ def _literal_text_calls(tree: ast.AST):
                     yield node.lineno, f"{name}(...) text must be a _() message"
 
 
-@pytest.mark.parametrize("lab", labs.all_labs(), ids=lambda lab: lab.id)
+@pytest.mark.parametrize("lab", course.all_labs(), ids=lambda lab: lab.id)
 def test_every_learner_facing_text_of_the_checks_can_be_translated(lab):
     tree = ast.parse(lab.checks_file.read_text())
     problems = [f"{lab.checks_file.name}:{line}: {why}" for line, why in _literal_text_calls(tree)]
@@ -274,13 +274,13 @@ def test_a_probe_says_what_it_saw_as_a_message(zh_core):
 
 
 def test_the_gradebook_table_keeps_its_columns_in_chinese(zh_core, tmp_path):
-    from grader import lab as labs
+    from grader import course
     from classroom.cli import show_gradebook
     from classroom.gradebook import Gradebook
     from grader.result import ItemResult, Status, StepResult, width
 
     book = Gradebook(tmp_path / "g.sqlite")
-    lab = labs.find("install-postfix")
+    lab = course.find("install-postfix")
     book.record("alice", StepResult(lab.id, "install", [ItemResult("a", "A", Status.PASS)]), kind="check")
     header, first = show_gradebook(book, [lab]).splitlines()[1:3]
     assert header.startswith("学员") and first.startswith("alice")

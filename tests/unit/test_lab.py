@@ -3,7 +3,7 @@ from pathlib import Path
 
 import pytest
 
-from grader import lab as labs
+from grader import course
 from grader.check import load_checks
 from grader.errors import MailLabError, UsageError
 from classroom.layers import solve_scripts
@@ -32,7 +32,7 @@ def write(tmp_path: Path, text: str, folder="05-demo") -> Path:
 
 
 def test_a_good_lab_loads(tmp_path):
-    lab = labs.load(write(tmp_path, GOOD))
+    lab = course.load(write(tmp_path, GOOD))
     assert (lab.id, lab.number, [s.id for s in lab.steps]) == ("demo", 5, ["one", "two"])
     assert lab.machine().hostname == "mail" and lab.step_index("two") == 1
 
@@ -47,12 +47,12 @@ def test_a_good_lab_loads(tmp_path):
 def test_a_wrong_lab_toml_is_named(tmp_path, text, words):
     folder = write(tmp_path, text)
     with pytest.raises(MailLabError) as caught:
-        labs.load(folder)
+        course.load(folder)
     assert words in str(caught.value) and str(folder / "lab.toml") in str(caught.value)
 
 
 def test_unknown_step_and_machine_list_the_known_ones(tmp_path):
-    lab = labs.load(write(tmp_path, GOOD))
+    lab = course.load(write(tmp_path, GOOD))
     with pytest.raises(UsageError, match="Its steps are: one, two"):
         lab.step("three")
     with pytest.raises(UsageError, match="Its machines are: mail"):
@@ -61,7 +61,7 @@ def test_unknown_step_and_machine_list_the_known_ones(tmp_path):
 
 def test_every_course_lab_is_complete():
     """Each lab has a notebook, and every step has checks with hints and a reference solution."""
-    for lab in labs.all_labs():
+    for lab in course.all_labs():
         checks = load_checks(lab.checks_file)
         assert lab.notebook.is_file(), lab.id
         for step in lab.steps:

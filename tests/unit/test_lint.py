@@ -10,7 +10,7 @@ import pytest
 from classroom import lint
 from classroom.cli import EXIT_FAIL, EXIT_PASS, main
 from grader import i18n
-from grader import lab as labs
+from grader import course
 
 LAB = """id = "demo"
 title = "Demo"
@@ -66,51 +66,51 @@ def make(tmp_path: Path, toml: str = LAB, checks: str = CHECKS, solved=("one", "
 
 
 def test_a_complete_lab_has_no_problems(tmp_path):
-    assert lint.problems(labs.load(make(tmp_path))) == []
+    assert lint.problems(course.load(make(tmp_path))) == []
 
 
 def test_a_missing_promise_is_named_with_its_line(tmp_path):
     toml = "\n".join(line for line in LAB.splitlines() if not line.startswith('promise = "alice'))
-    assert lint.problems(labs.load(make(tmp_path, toml))) == [
+    assert lint.problems(course.load(make(tmp_path, toml))) == [
         '01-demo/lab.toml:11: step two has no promise: say in a few words everyone and everything a PASS stands '
         'for (promise = "...").']
 
 
 def test_a_misspelt_step_never_runs_and_is_named(tmp_path):
-    found = lint.problems(labs.load(make(tmp_path, checks=CHECKS.replace('step="two"', 'step="tow"'))))
+    found = lint.problems(course.load(make(tmp_path, checks=CHECKS.replace('step="two"', 'step="tow"'))))
     assert found == ["01-demo/lab.toml:11: step two has no check in checks.py.",
                      "01-demo/checks.py:9: check second_check is declared for step 'tow', which the lab does not "
                      "have: it would never run."]
 
 
 def test_fresh_fails_must_name_a_check_of_the_step(tmp_path):
-    found = lint.problems(labs.load(make(tmp_path, LAB.replace('"second_check"', '"first_check"'))))
+    found = lint.problems(course.load(make(tmp_path, LAB.replace('"second_check"', '"first_check"'))))
     assert found == ["01-demo/lab.toml:11: the fresh_fails of step two names 'first_check', which is not one of its "
                      "checks (second_check)."]
 
 
 def test_a_step_without_a_reference_solution(tmp_path):
-    assert lint.problems(labs.load(make(tmp_path, solved=("one",)))) == [
+    assert lint.problems(course.load(make(tmp_path, solved=("one",)))) == [
         "01-demo/lab.toml:11: step two has no reference solution (solve/two.sh)."]
 
 
 def test_every_notebook_edition_checks_every_step(tmp_path):
     folder = make(tmp_path, cells=("one", "won"))
     (folder / "lab.zh.ipynb").write_text(notebook("one", "two"))
-    assert lint.problems(labs.load(folder)) == [
+    assert lint.problems(course.load(folder)) == [
         "01-demo/lab.ipynb cell 3: checks step won, which the lab does not have.",
         '01-demo/lab.ipynb: no check cell for step two (lab.check("two")).']
 
 
 def test_text_without_a_translation_is_named(tmp_path, monkeypatch):
     monkeypatch.setattr(i18n, "available", lambda: ("en", "zh"))
-    found = lint.problems(labs.load(make(tmp_path)))
+    found = lint.problems(course.load(make(tmp_path)))
     assert '01-demo/lab.toml: no zh translation of "Demo".' in found
     assert '01-demo/checks.py:4: no zh translation of "do one".' in found
 
 
 def test_checks_that_do_not_load_are_one_sentence(tmp_path):
-    found = lint.problems(labs.load(make(tmp_path, checks="import nothing_of_that_name\n")))
+    found = lint.problems(course.load(make(tmp_path, checks="import nothing_of_that_name\n")))
     assert len(found) == 1 and found[0].startswith("01-demo/checks.py: Loading") and "ModuleNotFoundError" in found[0]
 
 

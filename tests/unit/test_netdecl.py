@@ -4,7 +4,7 @@ import textwrap
 
 import pytest
 
-from grader import lab as labs
+from grader import course
 from grader.errors import MailLabError
 
 HEAD = """\
@@ -43,7 +43,7 @@ def load(tmp_path, text):
     folder = tmp_path / "07-net"
     folder.mkdir()
     (folder / "lab.toml").write_text(textwrap.dedent(text))
-    return labs.load(folder)
+    return course.load(folder)
 
 
 def error(tmp_path, text) -> str:

@@ -1,14 +1,14 @@
 """The quiz as data: loading, reading a learner's answers file, and grading with mix-up hints."""
 import pytest
 
-from grader import lab as labs
+from grader import course
 from grader import quiz as quizzes
 from grader.errors import MailLabError
 
 
 @pytest.fixture
 def roles():
-    return quizzes.load(labs.find("how-mail-works").dir / "quiz" / "roles-quiz.toml")
+    return quizzes.load(course.find("how-mail-works").dir / "quiz" / "roles-quiz.toml")
 
 
 def test_the_course_quiz_loads_and_every_wrong_option_has_a_hint(roles):

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from grader import lab as labs
+from grader import course
 from grader import tape
 
 TAPES = Path(__file__).resolve().parents[1] / "tapes"
@@ -39,7 +39,7 @@ def test_every_step_has_a_failing_and_a_passing_tape():
         with gzip.open(path, "rt") as handle:
             result = json.load(handle)["result"]
         verdicts.setdefault((lab_id, step), set()).add(all(status == "PASS" for _name, status in result))
-    missing = [f"{lab.id} {step.id}" for lab in labs.all_labs() for step in lab.steps
+    missing = [f"{lab.id} {step.id}" for lab in course.all_labs() for step in lab.steps
                if verdicts.get((lab.id, step.id)) != {True, False}]
     assert missing == [], "steps without both a failing and a passing tape"
 

@@ -11,9 +11,9 @@ from babel.messages.extract import extract_from_dir
 from babel.messages.frontend import parse_mapping_cfg
 
 from grader import i18n
-from grader import lab as labs
+from grader import course
 from grader.i18n import _, translate
-from classroom.notebook import course
+from classroom.notebook import home
 
 ROOT = Path(__file__).resolve().parents[2]
 OPEN_LAB = re.compile(r'open_lab\("([a-z0-9-]+)"(, lang="zh")?\)')
@@ -38,7 +38,7 @@ def _code(source: str) -> list[str]:
             if not (line.lstrip().startswith("#") and not line.lstrip().startswith("#!"))]
 
 
-@pytest.mark.parametrize("lab", labs.all_labs(), ids=lambda lab: lab.id)
+@pytest.mark.parametrize("lab", course.all_labs(), ids=lambda lab: lab.id)
 def test_every_lab_notebook_has_a_chinese_twin_with_the_same_cells_and_checks(lab):
     twin = lab.dir / "lab.zh.ipynb"
     assert twin.is_file(), f"{lab.id} has no Chinese notebook ({twin.name})"
@@ -85,21 +85,21 @@ def test_every_chinese_translation_keeps_its_placeholders_and_commands():
 def test_the_course_speaks_chinese():
     assert "zh" in i18n.available()
     assert translate(_("not run: an earlier check did not pass"), "zh") != "not run: an earlier check did not pass"
-    lab = labs.find("install-postfix")
+    lab = course.find("install-postfix")
     assert HAN.search(i18n.tr(lab.title, "zh")) and HAN.search(i18n.tr(lab.steps[0].title, "zh"))
 
 
 def test_the_chinese_edition_names_its_notebooks_beside_the_english_ones():
-    english, chinese = course.course_notebooks(), course.course_notebooks("zh")
+    english, chinese = home.course_notebooks(), home.course_notebooks("zh")
     assert [n for _s, n in chinese] == [n.replace(".ipynb", ".zh.ipynb") for _s, n in english]
     assert all(source.name == "lab.zh.ipynb" for source, _n in chinese)
-    assert course.home_name("zh") == "00-course-home.zh.ipynb" and course.home_name("en") == course.HOME_NOTEBOOK
+    assert home.home_name("zh") == "00-course-home.zh.ipynb" and home.home_name("en") == home.HOME_NOTEBOOK
 
 
 def test_every_edition_sits_side_by_side_in_the_workspace():
-    names = [name for _source, name in course.every_edition()]
+    names = [name for _source, name in home.every_edition()]
     assert "02-install-postfix.ipynb" in names and "02-install-postfix.zh.ipynb" in names
-    assert len(names) == len(set(names)) == 2 * len(labs.all_labs())
+    assert len(names) == len(set(names)) == 2 * len(course.all_labs())
 
 
 def test_each_course_home_speaks_its_language_and_links_to_the_other(tmp_path, monkeypatch):

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from datetime import datetime, timezone
 
-from grader import lab as labs
+from grader import course
 from classroom.gradebook import Gradebook
 from grader.result import ItemResult, Status, StepResult
 from workshop.dashboard import grid
@@ -35,7 +35,7 @@ def test_cells_and_who_is_stuck(tmp_path):
     data = grid(WorkshopSettings(group="no-such-group-here", instructors=["ana"]), book, now=now)
     ours = [i for i, c in enumerate(data["columns"]) if c["lab"] == LAB]  # one column per step of the course
     assert [data["columns"][i]["step"] for i in ours] == ["install", "start", "local-delivery"]
-    assert len(data["columns"]) == sum(len(lab.steps) for lab in labs.all_labs())
+    assert len(data["columns"]) == sum(len(lab.steps) for lab in course.all_labs())
     rows = {r["learner"]: r for r in data["rows"]}
     states = {name: [row["cells"][i]["state"] for i in ours] for name, row in rows.items()}
     assert states == {"ana": ["fail", "none", "none"],      # an instructor with grades is shown

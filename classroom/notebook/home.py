@@ -67,10 +67,10 @@ def home_name(lang: str | None = None) -> str:
 def course_notebooks(lang: str | None = None) -> list[tuple[Path, str]]:
     """(source, name in the workspace) for every lab's notebook in one edition (English by default);
     a lab without a translation gives its English notebook."""
-    from grader import lab as labs
+    from grader import course
 
     lang = lang or DEFAULT
-    return [(lab.notebook_in(lang), lab_notebook_name(lab, lang)) for lab in labs.all_labs()]
+    return [(lab.notebook_in(lang), lab_notebook_name(lab, lang)) for lab in course.all_labs()]
 
 
 def every_edition() -> list[tuple[Path, str]]:
@@ -107,11 +107,11 @@ class LabProgress:
 
 def course_progress(learner: str | None = None) -> list[LabProgress]:
     """Every lab, with which of its steps the learner has passed (from the gradebook)."""
-    from grader import lab as labs
+    from grader import course
     from classroom.session import LabSession
 
     found = []
-    for lab in labs.all_labs():
+    for lab in course.all_labs():
         progress = LabSession(lab, learner).progress()
         found.append(LabProgress(lab, tuple(bool(progress.get(s.id, {}).get("passed_now")) for s in lab.steps)))
     return found
@@ -156,11 +156,11 @@ def current_home_html(learner: str | None = None, lang: str | None = None) -> st
     try:
         return home_html(course_progress(learner), lang)
     except Exception as exc:  # the map without progress beats no map at all
-        from grader import lab as labs
+        from grader import course
 
         note = f'<p role="alert">{html.escape(tr(TEXT["unknown"], lang, why=exc))}</p>'
         try:
-            return note + home_html([LabProgress(lab, (False,) * len(lab.steps)) for lab in labs.all_labs()], lang)
+            return note + home_html([LabProgress(lab, (False,) * len(lab.steps)) for lab in course.all_labs()], lang)
         except Exception:
             return note
 
