@@ -19,6 +19,7 @@ from .i18n import _
 from .mailbox import Mailbox, Maildir
 from .maillog import DEFAULT_MAILLOG, Delivery, MailLog, Verification, find_verification
 from .queueread import read_queue
+from .tables import FILE_TABLES
 from .probes import (File, MissingCommand, Package, PostconfLint, Process, QueuedMessage, Socket,
                      User, first_line, parse_dpkg_query, parse_getent_passwd, parse_postconf_n,
                      parse_postqueue_json, parse_ps, parse_ss)
@@ -51,8 +52,6 @@ class Backend(Protocol):
 
 
 # Table types whose data is a file, and that file's name beside the table's path.
-TABLE_FILES = {"hash": ".db", "btree": ".db", "cdb": ".cdb", "lmdb": ".lmdb", "texthash": "", "regexp": "",
-               "cidr": ""}
 
 
 
@@ -302,7 +301,7 @@ class Host:
         no trusted tools, or a table type without a file of its own, asked of the machine instead)."""
         trusted = getattr(self.backend, "run_trusted", None)
         kind, _sep, path = table.partition(":")
-        suffix = TABLE_FILES.get(kind)
+        suffix = FILE_TABLES.get(kind)
         if trusted is None or suffix is None or not path.startswith("/") or "\0" in path:
             return None
         if self.backend.stat(f"/usr/sbin/{command}") is None:

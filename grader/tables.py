@@ -17,6 +17,9 @@ if TYPE_CHECKING:
 
 # Indexed table types and the suffix of the file the build command writes.
 INDEXED_SUFFIX = {"hash": ".db", "btree": ".db", "lmdb": ".lmdb", "cdb": ".cdb", "dbm": ".pag", "sdbm": ".pag"}
+# Table types whose data is one file, and that file's name beside the table's path ("": the table's own file).
+FILE_TABLES = {**{kind: INDEXED_SUFFIX[kind] for kind in ("hash", "btree", "cdb", "lmdb")},
+               "texthash": "", "regexp": "", "cidr": ""}
 _SPLIT = re.compile(r"[\s,]+")
 
 

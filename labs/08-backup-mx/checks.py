@@ -4,6 +4,7 @@ from grader import Fail, _, check, joined
 from grader.inbound import OUTSIDE_SENDER, send_from_outside
 from grader.liveconf import require_live
 from grader.maillog import outcome_of
+from grader.tables import freshness, parse_tables
 
 DOMAIN = "example.test"
 MAIL1, MAIL2 = "192.0.2.10", "192.0.2.20"
@@ -33,10 +34,6 @@ def _rcpt(host, server, rcpt):
                    hint=_("Postfix must run on that machine and listen on every interface "
                           "(`postfix status`, `postconf inet_interfaces`)."))
     return talk, talk.rcpt.get(rcpt) or talk.mail
-
-
-def _tables(value):
-    return [t for t in (value or "").replace(",", " ").split() if ":" in t]
 
 
 def _is_up(host, server):
@@ -115,21 +112,19 @@ def mail2_relays_for_example_test(host):
 def mail2_knows_the_real_recipients(host):
     mail2 = _mail2(host)
     value = mail2.postconf("relay_recipient_maps", expand=True)
-    tables = _tables(value)
+    tables = parse_tables(value)
     if not tables:
         raise Fail(_("on mail2, relay_recipient_maps is empty"))
     for table in tables:
-        kind, _sep, path = table.partition(":")
-        if kind in ("hash", "btree", "lmdb", "cdb"):
-            source, db = mail2.file(path), mail2.file(f"{path}.{'db' if kind != 'lmdb' else 'lmdb'}")
-            if not db.exists:
-                raise Fail(_("on mail2, {db} does not exist", db=db.path),
-                           hint=_("Build the table Postfix reads: `postmap {path}` on mail2.", path=path))
-            if source.newer_than(db):
-                raise Fail(_("on mail2, {path} is newer than {db}", path=path, db=db.path),
-                           hint=_("You edited the list but Postfix still reads the old table: `postmap {path}` "
-                                  "on mail2.", path=path))
-    found = [t for t in tables if mail2.postmap_query(ALICE, t) is not None]
+        fresh = freshness(mail2, table)
+        if fresh.state == "not-built":
+            raise Fail(_("on mail2, {db} does not exist", db=table.built_path),
+                       hint=_("Build the table Postfix reads: `postmap {path}` on mail2.", path=table.name))
+        if fresh.state == "stale":
+            raise Fail(_("on mail2, {path} is newer than {db}", path=table.name, db=table.built_path),
+                       hint=_("You edited the list but Postfix still reads the old table: `postmap {path}` "
+                              "on mail2.", path=table.name))
+    found = [t for t in tables if mail2.postmap_query(ALICE, str(t)) is not None]
     if not found:
         raise Fail(_("on mail2, {rcpt} is in none of: {tables}", rcpt=ALICE, tables=value),
                    hint=_("Add `{rcpt} OK` to the recipient list, then `postmap` it.", rcpt=ALICE))
@@ -270,7 +265,7 @@ def the_waiting_mail_reached_its_mailbox_on_mail1(host):
             lambda: [o for line in host.maillog().lines_for_queue_id(newid) if (o := outcome_of(line))],
             within=10)
         if not any(o.status == "sent" and o.relay == "local" for o in outcomes):
-            shown = "; ".join(o.describe() for o in outcomes) or _("no delivery yet")
+            shown = joined("; ", (o.describe() for o in outcomes)) or _("no delivery yet")
             raise Fail(_("mail2 handed {queue_id} over as {newid}, and on mail1: {shown}",
                          queue_id=queue_id, newid=newid, shown=shown))
         user = rcpt.split("@", 1)[0]
@@ -278,4 +273,4 @@ def the_waiting_mail_reached_its_mailbox_on_mail1(host):
             raise Fail(_("mail1 delivered {newid}, but /var/mail/{user} does not hold it", newid=newid, user=user))
         journeys.append(_("mail2 {queue_id} -> mail1 {newid} -> /var/mail/{user}",
                           queue_id=queue_id, newid=newid, user=user))
-    return "; ".join(journeys)
+    return joined("; ", journeys)
