@@ -37,6 +37,10 @@ def test_a_table_edited_after_its_build_is_stale():
     fresh = freshness(host, table)
     assert fresh.state == "stale" and fresh.source_mtime == 101.0 and fresh.built_mtime == 100.0
     assert freshness(host, Table("regexp", "/etc/postfix/virtual")).ok  # read as it is: nothing to build
+    cdb = Table("cdb", "/etc/postfix/virtual")  # postmap builds virtual.cdb, and a virtual.db says nothing
+    assert cdb.built_path == "/etc/postfix/virtual.cdb" and freshness(host, cdb).state == "not-built"
+    fake.add_file("/etc/postfix/virtual.cdb", b"\0", mtime=102.0)
+    assert freshness(host, cdb).ok
 
 
 def _probe(mtime, start=1315509, master=None):
