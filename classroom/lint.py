@@ -87,10 +87,17 @@ def _notebooks(lab: Lab) -> list[str]:
             found.append(_("{where}: not a notebook Jupyter can open ({error}).", where=_rel(path), error=str(exc)))
             continue
         seen: dict[str, int] = {}
+        learner = {learner_step(cell) for cell in cells} - {None}
         for number, cell in enumerate(cells, 1):
             if cell.get("cell_type") != "code":
                 continue
             source = "".join(cell.get("source", ""))
+            body = "\n".join(line for line in source.splitlines()
+                             if line.strip() and not line.lstrip().startswith(("#", "%%bash")))
+            if learner_step(cell) is not None and body:
+                found.append(_("{where} cell {cell}: the learner's cell for step {step} must start empty (a comment "
+                               "at most): the notebook never does a step for the learner.", where=_rel(path),
+                               cell=number, step=learner_step(cell)))
             for step_id in CHECK_CELL.findall(source):
                 seen.setdefault(step_id, number)
                 if step_id not in steps:
@@ -100,7 +107,19 @@ def _notebooks(lab: Lab) -> list[str]:
             if step_id not in seen:
                 found.append(_("{where}: no check cell for step {step} (lab.check(\"{step}\")).", where=_rel(path),
                                step=step_id))
+        if learner:  # a notebook where the learner acts: every hands-on step has a place to act
+            for step in lab.steps:
+                if step.kind == "hands-on" and step.id not in learner:
+                    found.append(_("{where}: no cell for the learner's commands in step {step} (a code cell with "
+                                   "metadata maillab.learner = \"{step}\").", where=_rel(path), step=step.id))
     return found
+
+
+def learner_step(cell: dict) -> str | None:
+    """The step whose commands the learner writes in this cell (metadata maillab.learner), or None."""
+    marked = (cell.get("metadata") or {}).get("maillab") or {}
+    step = marked.get("learner") if isinstance(marked, dict) else None
+    return step if isinstance(step, str) else None
 
 
 def _translations(lab: Lab, by_step: dict[str, list[Check]]) -> list[str]:

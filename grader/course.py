@@ -21,6 +21,9 @@ def labs_dir() -> Path:
     return Path(os.environ.get("MAILLAB_LABS", Path(__file__).resolve().parent.parent / "labs"))
 
 
+STEP_KINDS = ("hands-on", "quiz", "reading")
+
+
 @dataclass(frozen=True)
 class Step:
     id: str
@@ -30,6 +33,9 @@ class Step:
     # The whole outcome a PASS promises, in a few words for a reviewer: every user, recipient and kind
     # of client the step concerns (`maillab lab lint` refuses a step without one).
     promise: str = field(default="", compare=False)
+    # hands-on (the learner acts on a machine), quiz or reading: running an untouched notebook passes
+    # no hands-on step.
+    kind: str = "hands-on"
 
 
 @dataclass(frozen=True)
@@ -120,6 +126,8 @@ def load(folder: Path) -> Lab:
     if not ID.match(lab_id) or any(not ID.match(s.id) for s in steps):
         raise MailLabError(_("{path}: lab and step ids use lower-case letters, digits and dashes only.",
                              path=str(path)))
+    if any(s.kind not in STEP_KINDS for s in steps):
+        raise MailLabError(_("{path}: a step's kind is one of {kinds}.", path=str(path), kinds=", ".join(STEP_KINDS)))
     if len({s.id for s in steps}) != len(steps):
         raise MailLabError(_("{path}: two steps have the same id.", path=str(path)))
     return Lab(id=lab_id, title=data.get("title", lab_id), number=number, dir=folder, steps=steps,

@@ -1,11 +1,18 @@
 """Running a lab's notebook headless, top to bottom, against the test learner's real machines."""
 from __future__ import annotations
 
+import re
+
 import nbformat
 from nbclient import NotebookClient
 
 from grader import course
+from classroom.lint import learner_step
 from classroom.notebook import server
+from classroom.notebook.howto import howto_path
+
+FENCE = "`" * 3
+SHELL_BLOCK = re.compile(rf"^{FENCE}bash\n(.*?)^{FENCE}", re.S | re.M)
 
 
 def outputs_text(cell) -> str:
@@ -27,15 +34,40 @@ def panel_results(nb) -> list[str]:
     return [v for v in values if "maillab-status" in v]
 
 
-def run_notebook(lab_id: str, tmp_path, monkeypatch, learner: str, path=None, timeout: int = 300):
-    """Execute the lab's notebook (or `path`) in the MailLab kernel; returns (notebook, all output text)."""
+def learner_cells(nb) -> dict[str, list]:
+    """step -> the cells where the learner writes that step's commands (metadata maillab.learner)."""
+    found: dict[str, list] = {}
+    for cell in nb.cells:
+        step = learner_step(cell)
+        if step is not None:
+            found.setdefault(step, []).append(cell)
+    return found
+
+
+def type_the_howto(nb, lab, lang: str) -> None:
+    """What a learner does who reads each step's how-to: its shell blocks typed into the step's cell."""
+    for step, cells in learner_cells(nb).items():
+        path = howto_path(lab.dir, step, lang)
+        assert path is not None, f"{lab.id} {step}: a step with a place to act needs a how-to"
+        blocks = SHELL_BLOCK.findall(path.read_text())
+        assert blocks, f"{path}: no bash block to type"
+        cells[0].source = "%%bash\n" + "\n".join(blocks)
+
+
+def run_notebook(lab_id: str, tmp_path, monkeypatch, learner: str, path=None, timeout: int = 300,
+                 typed: bool = True):
+    """Execute the lab's notebook (or `path`) in the MailLab kernel; returns (notebook, all output text).
+    `typed`: each step's how-to is typed into the learner's cells first (else they stay untouched)."""
     workspace = tmp_path / "workspace"
     workspace.mkdir(exist_ok=True)
     server.prepare(workspace)
     for name, value in server.jupyter_env(workspace).items():
         monkeypatch.setenv(name, value)
     monkeypatch.setenv("MAILLAB_LEARNER", learner)
-    nb = nbformat.read(path or course.find(lab_id).notebook, as_version=4)
+    lab = course.find(lab_id)
+    nb = nbformat.read(path or lab.notebook, as_version=4)
+    if typed:
+        type_the_howto(nb, lab, "zh" if str(path or "").endswith(".zh.ipynb") else "en")
     NotebookClient(nb, kernel_name="maillab", timeout=timeout, startup_timeout=60, store_widget_state=True,
                    resources={"metadata": {"path": str(workspace)}}).execute()
     return nb, "\n".join(outputs_text(c) for c in nb.cells)
