@@ -122,3 +122,15 @@ def test_the_command_prints_each_problem_and_fails(tmp_path, monkeypatch, capsys
     (tmp_path / "labs" / "01-demo" / "solve" / "two.sh").write_text("true\n")
     assert main(["lab", "lint", "demo"]) == EXIT_PASS
     assert "Nothing to fix: every step of demo has" in capsys.readouterr().out
+
+
+def test_a_notebook_where_the_learner_acts_gives_every_hands_on_step_an_empty_place(tmp_path):
+    """Issue 16: once a notebook has a place to act, each hands-on step has one, and it starts empty."""
+    folder = make(tmp_path)
+    nb = json.loads((folder / "lab.ipynb").read_text())
+    nb["cells"].insert(1, {"cell_type": "code", "metadata": {"maillab": {"learner": "one"}}, "execution_count": None,
+                           "outputs": [], "source": ["%%bash\n", "# your commands\n", "service postfix start\n"]})
+    (folder / "lab.ipynb").write_text(json.dumps(nb))
+    found = lint.problems(course.load(folder))
+    assert any("cell 2: the learner's cell for step one must start empty" in p for p in found)
+    assert any("no cell for the learner's commands in step two" in p for p in found)
