@@ -13,6 +13,7 @@ from classroom.notebook.howto import howto_path
 
 FENCE = "`" * 3
 SHELL_BLOCK = re.compile(rf"^{FENCE}bash\n(.*?)^{FENCE}", re.S | re.M)
+PYTHON_BLOCK = re.compile(rf"^{FENCE}python\n(.*?)^{FENCE}", re.S | re.M)
 
 
 def outputs_text(cell) -> str:
@@ -49,9 +50,9 @@ def type_the_howto(nb, lab, lang: str) -> None:
     for step, cells in learner_cells(nb).items():
         path = howto_path(lab.dir, step, lang)
         assert path is not None, f"{lab.id} {step}: a step with a place to act needs a how-to"
-        blocks = SHELL_BLOCK.findall(path.read_text())
-        assert blocks, f"{path}: no bash block to type"
-        cells[0].source = "%%bash\n" + "\n".join(blocks)
+        shell, python = SHELL_BLOCK.findall(path.read_text()), PYTHON_BLOCK.findall(path.read_text())
+        assert bool(shell) != bool(python), f"{path}: the how-to of one cell is bash or Python"
+        cells[0].source = "%%bash\n" + "\n".join(shell) if shell else "\n".join(python)
 
 
 def run_notebook(lab_id: str, tmp_path, monkeypatch, learner: str, path=None, timeout: int = 300,
