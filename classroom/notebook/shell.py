@@ -186,7 +186,13 @@ class MachineScriptMagics(ScriptMagics):
         if reread != host_argv:
             _tell(tr("This cell could not be sent to your lab machine; run it with `!` instead."))
             return None
-        return super().shebang(host_line, cell)
+        try:
+            return super().shebang(host_line, cell)
+        except subprocess.CalledProcessError as failed:
+            # A command of the learner's that failed is theirs to read, not a Python traceback.
+            _tell(tr("The cell's last command ended with exit status {status}.", status=failed.returncode))
+            _explain_failure()
+            return None
 
 
 def load_ipython_extension(ip: Any) -> None:

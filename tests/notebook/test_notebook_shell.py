@@ -148,3 +148,12 @@ def test_a_daemon_holding_the_output_does_not_keep_the_cell_running(ip, fake_mac
     run(ip, cell.format(cmd=daemon))
     assert time.monotonic() - started < 5
     assert "started-daemon" in capsys.readouterr().out
+
+
+def test_a_failing_script_cell_is_a_sentence_not_a_traceback(ip, fake_machine, capsys):
+    """Issue 16: a learner's cell whose last command fails says so; Run All goes on to the next cell."""
+    shell.use_machine(fake_machine)
+    result = run(ip, "%%bash\necho before\nfalse\n")
+    assert result.success
+    out = capsys.readouterr()
+    assert "before" in out.out and "The cell's last command ended with exit status 1." in out.err
