@@ -64,6 +64,9 @@ def every_answer_is_right(host):
     return _("all {count} answers are right", count=len(QUIZ.questions))
 
 
+GREETING_WORD = re.compile(r"put the word '([a-z]+)' in your Subject")
+
+
 # --- smtp-by-hand --------------------------------------------------------------------------
 
 def yours(host, server):
@@ -138,6 +141,25 @@ def you_spoke_smtp_yourself(host):
         raise Fail(_("your last message was sent by a program: X-Mailer: {mailer}", mailer=mailer))
     said = [line.strip() for side, line in (latest.transcript or []) if side == "client" and line.strip()]
     return _("you said: {commands}", commands=" / ".join(said[:3]) or "?")
+
+
+@check(step="smtp-by-hand", title=_("Your Subject repeats the word of the server's greeting"),
+       hint=_("Read {server}'s first line, its greeting (`220 ...`): it names a word, new for each connection. "
+              "Put that word in your `Subject:` line, in the same conversation.", server=SERVER_NAME))
+def your_subject_repeats_the_greeting_word(host):
+    """The word is new for every connection: only someone who read the server's answer can know it,
+    so a conversation copied from anywhere cannot pass."""
+    latest = your_latest(host)
+    greeting = next((line for side, line in (latest.transcript or []) if side == "server" and line.startswith("220 ")),
+                    "")
+    match = GREETING_WORD.search(greeting)
+    if match is None:
+        raise Fail(_("{server} kept no greeting for your last message", server=SERVER_NAME))
+    word, subject = match.group(1), latest.subject or ""
+    if word not in subject.lower():
+        raise Fail(_("the greeting of that connection named the word '{word}'; your Subject: {subject}", word=word,
+                     subject=subject or _("(none)")))
+    return _("the greeting named '{word}'; your Subject: {subject}", word=word, subject=subject)
 
 
 # --- mx-lookup -----------------------------------------------------------------------------

@@ -7,6 +7,7 @@ address it cannot listen on is one sentence on stderr and exit status 2.
 from __future__ import annotations
 
 import asyncio
+import secrets
 import errno
 import json
 import logging
@@ -23,8 +24,18 @@ from .config import ConfigError, ServerConfig
 from .handlers import handler_for
 from .protocol import LabSMTP
 
+# A server that records conversations (a learner speaking SMTP by hand) names a word in its greeting,
+# new for each connection, that the learner's Subject must repeat: only someone who read the answer can.
+WORDS = ("apple", "banjo", "cactus", "dolphin", "ember", "falcon", "garnet", "harbor", "iris", "jasper",
+         "kettle", "lantern", "maple", "nutmeg", "orchid", "pepper", "quartz", "raven", "saffron", "tulip",
+         "umber", "violet", "walnut", "yarrow", "zephyr")
 IDLE_TIMEOUT = 120              # seconds a client may stay silent before it is cut off
 EXIT_BAD_SETUP = 2
+
+
+def greeting_words(word: str) -> str:
+    """What follows the host name in the 220 greeting of a recording server."""
+    return f"ESMTP; to show you read this, put the word '{word}' in your Subject"
 
 
 async def serve(config: ServerConfig) -> None:
@@ -33,7 +44,8 @@ async def serve(config: ServerConfig) -> None:
     handler = handler_for(config)
 
     def session() -> LabSMTP:
-        return LabSMTP(handler, record=handler.records_transcript, hostname=config.hostname, ident="ESMTP",
+        return LabSMTP(handler, record=handler.records_transcript, hostname=config.hostname,
+                       ident=greeting_words(secrets.choice(WORDS)) if handler.records_transcript else "ESMTP",
                        data_size_limit=config.size_limit, enable_SMTPUTF8=True, timeout=IDLE_TIMEOUT, loop=loop)
 
     stop = asyncio.Event()

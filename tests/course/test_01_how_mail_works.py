@@ -128,3 +128,14 @@ def test_wrong_mx_answers(lab01, text, check, words):
     sh(lab01, f"printf '{text}' > /root/answers/mx.txt")
     item = first_problem(lab01, "mx-lookup")
     assert item.name == check and words in item.hint, (item.detail, item.hint)
+
+
+def test_a_copied_conversation_does_not_know_the_greeting_word(lab01):
+    """Issue 16: the notebook's old worked example, sent as it was (`printf ... | nc`), is a conversation
+    copied from elsewhere: it never read mx1's greeting, so its Subject lacks the greeting's word."""
+    lab01.reset("smtp-by-hand")
+    smtp(lab01, *conversation("From: root@example.test", "To: postmaster@remote.test", "Subject: SMTP by hand", "",
+                              "Hello Bob! I typed this message myself."))
+    item = first_problem(lab01, "smtp-by-hand")
+    assert item.name == "your_subject_repeats_the_greeting_word"
+    assert "named the word" in item.detail and "Subject: SMTP by hand" in item.detail and "greeting" in item.hint

@@ -128,15 +128,7 @@ def test_chinese_notebook_runs_headless_and_every_step_passes(lab, lab_session, 
     assert all(progress[s.id]["passed_now"] for s in lab.steps)
 
 
-# Labs whose notebooks still do the hands-on steps for the learner (issue 16 stays open for them).
-# Strict: a lab converted (a place to act in every hands-on step) fails here until taken off.
-NOTEBOOK_DOES_THE_WORK = {lab.id for lab in COURSE} - {"install-postfix", "basic-config", "local-users", "addresses", "test-delivery", "dns-mx", "backup-mx", "dovecot", "relay-control", "tls", "troubleshooting"}
-LEARNER_ACTS = [lab for lab in COURSE if lab.id not in NOTEBOOK_DOES_THE_WORK]
-
-
-@pytest.mark.parametrize("lab", [pytest.param(lab, marks=pytest.mark.xfail(
-    lab.id in NOTEBOOK_DOES_THE_WORK, reason="the notebook still does the steps", strict=True)) for lab in COURSE],
-    ids=[lab.id for lab in COURSE])
+@pytest.mark.parametrize("lab", COURSE, ids=lambda lab: lab.id)
 def test_every_hands_on_step_leaves_the_learner_a_place_to_act(lab):
     import nbformat
 
@@ -148,7 +140,7 @@ def test_every_hands_on_step_leaves_the_learner_a_place_to_act(lab):
 
 
 @pytest.mark.parametrize("lang", ["en", "zh"])
-@pytest.mark.parametrize("lab", LEARNER_ACTS, ids=lambda lab: lab.id)
+@pytest.mark.parametrize("lab", COURSE, ids=lambda lab: lab.id)
 def test_running_every_cell_of_an_untouched_notebook_passes_no_hands_on_step(lab, lang, lab_session, tmp_path,
                                                                             monkeypatch):
     """Issue 16: Run All on the notebook as it ships does nothing for the learner: every hands-on

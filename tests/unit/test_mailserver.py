@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import re
 import os
 import signal
 import smtplib
@@ -15,6 +16,7 @@ from pathlib import Path
 import pytest
 
 from sandbox.errors import SandboxError
+from sandbox.mailserver.server import WORDS, greeting_words
 from sandbox.mailserver import Received, find, messages
 from sandbox.mailserver.config import ConfigError, from_dict
 from sandbox.mailserver.server import wait_ready
@@ -195,7 +197,9 @@ def test_capture_mode_records_exactly_what_crossed_the_wire(start):
     """Does capture keep every client line (bare LF as sent) and every reply, in order?"""
     server = start(mode="capture")
     raw = server.raw()
-    raw.reply()
+    greeting = raw.reply()[0]
+    word = re.search(r"put the word '([a-z]+)' in your Subject", greeting)[1]  # new for each connection
+    assert greeting == f"220 mx1.remote.test {greeting_words(word)}" and word in WORDS
     raw.say(b"HELO learner.example\n")
     raw.say(b"MAIL FROM:<alice@client.example>\r\n")
     raw.say(b"RCPT TO:<nobody@remote.test>\n")
@@ -206,7 +210,7 @@ def test_capture_mode_records_exactly_what_crossed_the_wire(start):
     queue_id = reply[0].rsplit(" ", 1)[1]
     stored = find(server.spool, queue_id=queue_id)
     assert stored.transcript == [
-        ("server", "220 mx1.remote.test ESMTP\r\n"),
+        ("server", f"{greeting}\r\n"),
         ("client", "HELO learner.example\n"),
         ("server", "250 mx1.remote.test\r\n"),
         ("client", "MAIL FROM:<alice@client.example>\r\n"),
