@@ -116,6 +116,18 @@ class Lab:
     def cell_with(self, text: str):
         return self.notebook.locator(".jp-CodeCell", has=self.page.locator(".jp-InputArea", has_text=text)).first
 
+    def learner_cell(self, number: int):
+        """The `number`-th cell left empty for the learner's commands (0: the first step's)."""
+        return self.notebook.locator(".jp-CodeCell", has=self.page.locator(
+            ".jp-InputArea", has_text="Your commands for this step")).nth(number)
+
+    def type_into(self, cell, text: str) -> None:
+        """Write `text` at the end of a cell, as a learner typing it (the editor's own indenting aside)."""
+        cell.scroll_into_view_if_needed()
+        cell.locator(".cm-content").first.click()
+        self.page.keyboard.press("Control+End")
+        self.page.keyboard.insert_text("\n" + text)
+
     def run(self, cell, *, timeout: float = 120_000) -> None:
         """Run one cell (select it, Shift+Enter) and wait until it has finished."""
         cell.scroll_into_view_if_needed()

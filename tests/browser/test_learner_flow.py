@@ -12,6 +12,9 @@ from .jupyterlab import Lab
 pytestmark = pytest.mark.machine
 
 CHECK_INSTALL = 'lab.check("install")'
+LEARNER_NAME = "browser"  # conftest.LEARNER
+INSTALL = ("debconf-set-selections <<'END'\npostfix postfix/main_mailer_type select Internet Site\n"
+           "postfix postfix/mailname string example.test\nEND\napt-get update\napt-get install -y postfix")
 
 
 def attempts(session, step: str) -> int:
@@ -83,9 +86,17 @@ def test_a_learner_goes_from_the_home_page_to_a_passed_step_and_back(course, bro
     expect(panel.locator("details").first).to_have_attribute("open", "")
     assert "Postfix is installed" in panel.locator("details").first.inner_text()
 
-    # The learner runs the install cell (the solution); Check (from the keyboard) says PASS and the
-    # progress moves.
-    lab.run(lab.cell_with("debconf-set-selections"), timeout=180_000)
+    # The how-to (guided mode, the default on one's own) shows at once, as text to type; the
+    # gradebook notes that it was seen. The learner types its commands into the empty cell, runs it;
+    # Check (from the keyboard) says PASS and the progress moves.
+    how = lab.cell_with('lab.how("install")')
+    lab.run(how)
+    assert "debconf-set-selections" in how.locator(".jp-OutputArea").first.inner_text()
+    record = next(r for r in lab02.gradebook.records() if (r.learner, r.lab, r.step) == (LEARNER_NAME, "install-postfix",
+                                                                                      "install"))
+    assert record.guided, "showing the how-to is in the gradebook"
+    lab.type_into(lab.learner_cell(0), INSTALL)
+    lab.run(lab.learner_cell(0), timeout=180_000)
     shown = click_and_wait_for_a_check(lab, panel, lab02, "install", keyboard=True)
     assert "\u2714 PASS" in shown and "FAIL" not in shown
     page.wait_for_function("h => h.textContent.includes('1 of 3 steps passed')", arg=header.element_handle())
@@ -155,7 +166,8 @@ def test_the_mail_flow_picture_of_the_learners_message(course, browser, lab02, t
     lab = Lab(browser.new_page(), course, tmp_path)
     lab.open("02-install-postfix.ipynb")
     lab.run(lab.cell_with("open_lab("))
-    lab.run(lab.cell_with("| sendmail root"))
+    lab.type_into(lab.learner_cell(2), "printf 'Subject: Hello\\n\\nHello root.\\n' | sendmail root")
+    lab.run(lab.learner_cell(2))
     lab.run(lab.cell_with("!tail -n 6 /var/log/mail.log"))  # by then the message is delivered
     cell = lab.cell_with("lab.mailflow()")
     lab.run(cell)
