@@ -32,21 +32,43 @@ def postfix_has_a_main_cf(host):
     return _("/etc/postfix/main.cf exists ({size} bytes)", size=main_cf.size)
 
 
+# What an Internet Site has where debconf's "Local only" differs (it sets all three).
+INTERNET_SITE = {"inet_interfaces": ("all",), "default_transport": ("smtp",), "relay_transport": ("relay", "smtp")}
+
+
+def local_only_leftovers(host):
+    """The settings of INTERNET_SITE that still hold another value, as "name = value" (all of them,
+    so a learner who undid one of Local only's three changes is told of the other two)."""
+    wrong = []
+    for name, right in INTERNET_SITE.items():
+        value = host.postconf(name) or ""
+        if value.strip() not in right:
+            wrong.append(f"{name} = {value}")
+    return wrong
+
+
 @check(step="install", hint=_("Choose \"Internet Site\": this server must listen on every interface "
                                 "and deliver mail itself, with no relay host."),
        title=_("Configured as an Internet Site"))
 def configured_as_an_internet_site(host):
-    interfaces = host.postconf("inet_interfaces")
+    """Proves every setting by which the debconf types differ: inet_interfaces (takes mail from other
+    computers), default_transport and relay_transport (sends mail to other domains; "Local only"
+    sets both to `error`, which bounces it all), relayhost (sends it itself, not via a smarthost)."""
+    wrong = local_only_leftovers(host)
+    if wrong:
+        raise Fail(_("{settings} (an Internet Site has inet_interfaces = all, default_transport = smtp, "
+                     "relay_transport = relay)", settings=", ".join(wrong)),
+                   hint=_("This looks like \"Local only\", which listens on loopback only and sets "
+                          "default_transport and relay_transport to `error`, so mail to any other domain "
+                          "bounces. Reconfigure as an Internet Site: `dpkg-reconfigure postfix` and choose "
+                          "\"Internet Site\", or undo all three: "
+                          "`postconf -e inet_interfaces=all default_transport=smtp relay_transport=relay`."))
     relayhost = host.postconf("relayhost")
-    if interfaces != "all":
-        raise Fail(_("inet_interfaces = {value} (an Internet Site has `all`)", value=interfaces),
-                   hint=_("This looks like \"Local only\": set `postconf -e inet_interfaces=all` "
-                          "(or reconfigure as Internet Site)."))
     if relayhost:
         raise Fail(_("relayhost = {value} (an Internet Site sends mail itself)", value=relayhost),
                    hint=_("This looks like a smarthost or satellite set-up: clear it with "
                           "`postconf -e relayhost=`."))
-    return _("inet_interfaces = all, relayhost is empty")
+    return _("inet_interfaces = all, default_transport = smtp, relayhost is empty")
 
 
 @check(step="install", hint=_("The system mail name is the domain of your addresses, {domain}: "

@@ -33,6 +33,53 @@ def test_local_only_is_not_an_internet_site(lab02):
     assert "loopback-only" in item.detail and "Local only" in item.hint
 
 
+LOCAL_ONLY_INSTALL = ("printf 'postfix postfix/main_mailer_type select Local only\\n"
+                      "postfix postfix/mailname string example.test\\n' | debconf-set-selections"
+                      " && apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postfix >/dev/null")
+
+
+def test_local_only_with_inet_interfaces_all_still_sends_nothing_out(lab02):
+    """debconf's "Local only" also sets default_transport = relay_transport = error: opening
+    inet_interfaces alone leaves a server that bounces all mail for other domains. Not an Internet Site."""
+    lab02.reset("install")
+    sh(lab02, LOCAL_ONLY_INSTALL)
+    item = first_problem(lab02, "install")
+    assert item.name == "configured_as_an_internet_site" and "loopback-only" in item.detail
+    sh(lab02, "postconf -e inet_interfaces=all")
+    item = first_problem(lab02, "install")
+    assert item.name == "configured_as_an_internet_site"
+    assert "default_transport = error" in item.detail and "relay_transport = error" in item.detail
+    assert "dpkg-reconfigure postfix" in item.hint and "default_transport=smtp" in item.hint
+
+
+@pytest.mark.parametrize("fix", [
+    "postconf -e inet_interfaces=all default_transport=smtp relay_transport=relay",
+    # `dpkg-reconfigure postfix` answered "Internet Site" at its prompt (which marks the answer changed)
+    "echo 'postfix postfix/main_mailer_type select Internet Site' | debconf-set-selections"
+    " && echo 'FSET postfix/main_mailer_type changed true' | debconf-communicate postfix >/dev/null"
+    " && DEBIAN_FRONTEND=noninteractive dpkg-reconfigure postfix >/dev/null 2>&1",
+], ids=["postconf", "dpkg-reconfigure"])
+def test_the_local_only_hint_leads_to_a_whole_internet_site(lab02, fix):
+    """Either way the hint offers undoes all of "Local only": the server's transports send mail to
+    other domains again, and the next hints lead on to PASS."""
+    lab02.reset("install")
+    sh(lab02, LOCAL_ONLY_INSTALL)
+    item = first_problem(lab02, "install")
+    assert item.name == "configured_as_an_internet_site"
+    assert "dpkg-reconfigure postfix" in item.hint and "Internet Site" in item.hint
+    assert "postconf -e inet_interfaces=all default_transport=smtp relay_transport=relay" in item.hint
+    sh(lab02, fix)
+    settings = sh(lab02, "postconf -h inet_interfaces default_transport relay_transport").out.split()
+    assert settings[0] == "all" and "error" not in settings
+    result = lab02.check("install")
+    assert {i.name: i.status for i in result.items}["configured_as_an_internet_site"] is Status.PASS, str(result)
+    if result.status is not Status.PASS:  # Debian's mydestination names mail.example.test, not the domain
+        item = result.first_problem
+        assert item.name == "lab_domain_is_a_local_destination"
+        sh(lab02, "postconf -e 'mydestination = $myhostname, example.test, localhost'")
+    assert lab02.check("install").status is Status.PASS
+
+
 def test_mail_name_must_be_the_domain(lab02):
     lab02.reset("start")
     sh(lab02, "echo mail.example.test > /etc/mailname")
