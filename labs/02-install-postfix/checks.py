@@ -5,6 +5,7 @@ from grader.reach import can_reach, describe_greeting, smtp_greeting, speaks_smt
 
 DOMAIN = "example.test"
 CHROOT = "/var/spool/postfix"
+MAILLOG = "/var/log/mail.log"
 # Files Debian's init script copies into Postfix's chroot so chrooted programs can look up names.
 CHROOT_COPIES = ("etc/resolv.conf", "etc/hosts", "etc/nsswitch.conf", "etc/services")
 
@@ -135,9 +136,15 @@ def smtp_port_25_is_listening(host):
        hint=_("There is no syslog here, so Postfix must write its own log: "
               "`postconf -e maillog_file=/var/log/mail.log`, then `postfix reload`."))
 def postfix_writes_its_log_file(host):
+    """Proves the one file the course reads: maillog_file is MAILLOG (any other path is a log no hint
+    or later check looks at), the file exists, and postfix/master wrote its start or reload there."""
     path = host.postconf("maillog_file", expand=True)
     if not path:
         raise Fail(_("maillog_file is empty: Postfix's log goes nowhere"))
+    if path != MAILLOG:
+        raise Fail(_("maillog_file = {path}: Postfix logs there, not to {maillog}", path=path, maillog=MAILLOG),
+                   hint=_("This course (and Debian) reads the mail log in {maillog}: "
+                          "`postconf -e maillog_file={maillog}`, then `postfix reload`.", maillog=MAILLOG))
     log = host.maillog()
     if not host.file(path).exists:
         raise Fail(_("maillog_file = {path}, but that file does not exist yet", path=path),
