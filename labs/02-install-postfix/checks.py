@@ -23,8 +23,10 @@ def postfix_is_installed(host):
 
 
 @check(step="install", hint=_("Postfix was installed with \"No configuration\", so there is no main.cf. "
-                                "Preseed `postfix postfix/main_mailer_type select Internet Site`, then run "
-                                "`dpkg-reconfigure postfix`."),
+                                "Start over: `apt-get purge -y postfix`, preseed the two answers "
+                                "(`postfix postfix/main_mailer_type select Internet Site` and "
+                                "`postfix postfix/mailname string {domain}`) with debconf-set-selections, "
+                                "then `apt-get install -y postfix`.", domain=DOMAIN),
        title=_("Postfix has a main.cf"))
 def postfix_has_a_main_cf(host):
     main_cf = host.file("/etc/postfix/main.cf")
@@ -54,15 +56,19 @@ def local_only_leftovers(host):
 def configured_as_an_internet_site(host):
     """Proves every setting by which the debconf types differ: inet_interfaces (takes mail from other
     computers), default_transport and relay_transport (sends mail to other domains; "Local only"
-    sets both to `error`, which bounces it all), relayhost (sends it itself, not via a smarthost)."""
+    sets both to `error`, which bounces it all), relayhost (sends it itself, not via a smarthost),
+    and inet_protocols not empty (`dpkg-reconfigure postfix` after a "No configuration" install
+    writes it empty here: every network service is then disabled)."""
+    if not (host.postconf("inet_protocols") or "").strip():
+        raise Fail(_("inet_protocols is empty: Postfix turns off every network service"),
+                   hint=_("Postfix must speak IPv4 and IPv6 on the network: `postconf -e inet_protocols=all`."))
     wrong = local_only_leftovers(host)
     if wrong:
         raise Fail(_("{settings} (an Internet Site has inet_interfaces = all, default_transport = smtp, "
                      "relay_transport = relay)", settings=", ".join(wrong)),
                    hint=_("This looks like \"Local only\", which listens on loopback only and sets "
                           "default_transport and relay_transport to `error`, so mail to any other domain "
-                          "bounces. Reconfigure as an Internet Site: `dpkg-reconfigure postfix` and choose "
-                          "\"Internet Site\", or undo all three: "
+                          "bounces. Undo all three, as an Internet Site has them: "
                           "`postconf -e inet_interfaces=all default_transport=smtp relay_transport=relay`."))
     relayhost = host.postconf("relayhost")
     if relayhost:
