@@ -5,6 +5,7 @@ from grader.reach import can_reach, describe_greeting, smtp_greeting, speaks_smt
 
 DOMAIN = "example.test"
 CHROOT = "/var/spool/postfix"
+MAILLOG = "/var/log/mail.log"
 # Files Debian's init script copies into Postfix's chroot so chrooted programs can look up names.
 CHROOT_COPIES = ("etc/resolv.conf", "etc/hosts", "etc/nsswitch.conf", "etc/services")
 
@@ -22,8 +23,10 @@ def postfix_is_installed(host):
 
 
 @check(step="install", hint=_("Postfix was installed with \"No configuration\", so there is no main.cf. "
-                                "Preseed `postfix postfix/main_mailer_type select Internet Site`, then run "
-                                "`dpkg-reconfigure postfix`."),
+                                "Start over: `apt-get purge -y postfix`, preseed the two answers "
+                                "(`postfix postfix/main_mailer_type select Internet Site` and "
+                                "`postfix postfix/mailname string {domain}`) with debconf-set-selections, "
+                                "then `apt-get install -y postfix`.", domain=DOMAIN),
        title=_("Postfix has a main.cf"))
 def postfix_has_a_main_cf(host):
     main_cf = host.file("/etc/postfix/main.cf")
@@ -32,21 +35,47 @@ def postfix_has_a_main_cf(host):
     return _("/etc/postfix/main.cf exists ({size} bytes)", size=main_cf.size)
 
 
+# What an Internet Site has where debconf's "Local only" differs (it sets all three).
+INTERNET_SITE = {"inet_interfaces": ("all",), "default_transport": ("smtp",), "relay_transport": ("relay", "smtp")}
+
+
+def local_only_leftovers(host):
+    """The settings of INTERNET_SITE that still hold another value, as "name = value" (all of them,
+    so a learner who undid one of Local only's three changes is told of the other two)."""
+    wrong = []
+    for name, right in INTERNET_SITE.items():
+        value = host.postconf(name) or ""
+        if value.strip() not in right:
+            wrong.append(f"{name} = {value}")
+    return wrong
+
+
 @check(step="install", hint=_("Choose \"Internet Site\": this server must listen on every interface "
                                 "and deliver mail itself, with no relay host."),
        title=_("Configured as an Internet Site"))
 def configured_as_an_internet_site(host):
-    interfaces = host.postconf("inet_interfaces")
+    """Proves every setting by which the debconf types differ: inet_interfaces (takes mail from other
+    computers), default_transport and relay_transport (sends mail to other domains; "Local only"
+    sets both to `error`, which bounces it all), relayhost (sends it itself, not via a smarthost),
+    and inet_protocols not empty (`dpkg-reconfigure postfix` after a "No configuration" install
+    writes it empty here: every network service is then disabled)."""
+    if not (host.postconf("inet_protocols") or "").strip():
+        raise Fail(_("inet_protocols is empty: Postfix turns off every network service"),
+                   hint=_("Postfix must speak IPv4 and IPv6 on the network: `postconf -e inet_protocols=all`."))
+    wrong = local_only_leftovers(host)
+    if wrong:
+        raise Fail(_("{settings} (an Internet Site has inet_interfaces = all, default_transport = smtp, "
+                     "relay_transport = relay)", settings=", ".join(wrong)),
+                   hint=_("This looks like \"Local only\", which listens on loopback only and sets "
+                          "default_transport and relay_transport to `error`, so mail to any other domain "
+                          "bounces. Undo all three, as an Internet Site has them: "
+                          "`postconf -e inet_interfaces=all default_transport=smtp relay_transport=relay`."))
     relayhost = host.postconf("relayhost")
-    if interfaces != "all":
-        raise Fail(_("inet_interfaces = {value} (an Internet Site has `all`)", value=interfaces),
-                   hint=_("This looks like \"Local only\": set `postconf -e inet_interfaces=all` "
-                          "(or reconfigure as Internet Site)."))
     if relayhost:
         raise Fail(_("relayhost = {value} (an Internet Site sends mail itself)", value=relayhost),
                    hint=_("This looks like a smarthost or satellite set-up: clear it with "
                           "`postconf -e relayhost=`."))
-    return _("inet_interfaces = all, relayhost is empty")
+    return _("inet_interfaces = all, default_transport = smtp, relayhost is empty")
 
 
 @check(step="install", hint=_("The system mail name is the domain of your addresses, {domain}: "
@@ -113,9 +142,15 @@ def smtp_port_25_is_listening(host):
        hint=_("There is no syslog here, so Postfix must write its own log: "
               "`postconf -e maillog_file=/var/log/mail.log`, then `postfix reload`."))
 def postfix_writes_its_log_file(host):
+    """Proves the one file the course reads: maillog_file is MAILLOG (any other path is a log no hint
+    or later check looks at), the file exists, and postfix/master wrote its start or reload there."""
     path = host.postconf("maillog_file", expand=True)
     if not path:
         raise Fail(_("maillog_file is empty: Postfix's log goes nowhere"))
+    if path != MAILLOG:
+        raise Fail(_("maillog_file = {path}: Postfix logs there, not to {maillog}", path=path, maillog=MAILLOG),
+                   hint=_("This course (and Debian) reads the mail log in {maillog}: "
+                          "`postconf -e maillog_file={maillog}`, then `postfix reload`.", maillog=MAILLOG))
     log = host.maillog()
     if not host.file(path).exists:
         raise Fail(_("maillog_file = {path}, but that file does not exist yet", path=path),
