@@ -198,6 +198,8 @@ def postfix_is_running(host):
        hint=_("Postfix's own lookup failed although its files look right: its running programs may still "
               "use the old copy. Run `service postfix restart`."))
 def postfix_itself_finds_the_mx_host(host):
+    """Postfix's own answer for user@remote.test must name mx1: a relay host or a transport entry also
+    makes `sendmail -bv` say deliverable, but via a host that no MX lookup chose."""
     verdict = host.sendmail_bv(RECIPIENT, within=10)
     if not verdict.deliverable:
         off = _dns_turned_off(host)
@@ -243,6 +245,8 @@ def you_sent_a_message_to_remote_test(host):
 @check(step="send-remote", title=_("Mail to {domain} reaches its priority-10 MX host, mx1", domain=REMOTE),
        hint=_("Mail for {domain} should go to its best MX host, mx1.remote.test (preference 10).", domain=REMOTE))
 def mail_to_remote_test_reaches_the_priority_10_mx(host):
+    """One message to remote.test traced to mx1, and no setting that would reach mx1 by accident
+    (relayhost=remote.test looks up the same MX, for every domain)."""
     for node in ("mx1", "mx2"):
         state = host.world.node_state(node)
         if state != "up":

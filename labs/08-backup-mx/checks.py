@@ -93,6 +93,9 @@ def mail1_runs_with_the_saved_configuration(host):
        hint=_("Mail from the Internet for {rcpt} should go to mail1 (MX 10) and into /var/mail/alice there.",
               rcpt=ALICE))
 def outside_mail_for_alice_reaches_her_mailbox_on_mail1(host):
+    """Samples alice, the user the promise names: one message from the outside client, followed from
+    the MX choice through mail1's log into her mailbox, so a closed port, a refusal, a wrong delivery
+    place or a log that lies each fail here."""
     inbound = send_from_outside(host, DOMAIN, [ALICE], subject="MailLab check: mail for alice")
     if inbound.machine != "mail1":
         _why_mail1_did_not_take_it(host, inbound)
@@ -153,6 +156,8 @@ def mail2_relays_for_example_test(host):
               "line), run `postmap {file}`, and set `relay_recipient_maps = hash:{file}`.",
               domain=DOMAIN, file=RECIPIENTS_FILE))
 def mail2_knows_the_real_recipients(host):
+    """Every table of relay_recipient_maps is proven to exist and be built (freshness by
+    grader.tables, so each table type's own file name), and one of them lists alice."""
     mail2 = _mail2(host)
     value = mail2.postconf("relay_recipient_maps", expand=True)
     tables = _tables(value)
@@ -187,6 +192,8 @@ def mail2_accepts_mail_for_alice_from_outside(host):
        hint=_("mail2 should refuse addresses that do not exist while the client is still connected, "
               "instead of taking the message and bouncing it later: set relay_recipient_maps on mail2."))
 def mail2_refuses_an_unknown_recipient(host):
+    """Samples one made-up name: with a recipient list mail2 refuses every name not in it, without one
+    it takes every name, so one unknown name tells the two apart."""
     talk, reply = _rcpt(host, MAIL2, UNKNOWN)
     if reply is None or reply.ok:
         raise Fail(_("RCPT TO:<{rcpt}> from the outside client: {reply}", rcpt=UNKNOWN, reply=reply))
@@ -197,6 +204,8 @@ def mail2_refuses_an_unknown_recipient(host):
        hint=_("mail2 relays for {domain} only: a third domain from outside must be refused. Look at "
               "smtpd_relay_restrictions, mynetworks and relay_domains on mail2.", domain=DOMAIN))
 def mail2_is_not_an_open_relay(host):
+    """Samples one third domain from the outside client: relay permission does not depend on which
+    foreign domain is asked for, only on relay_domains, mynetworks and the restrictions."""
     talk, reply = _rcpt(host, MAIL2, THIRD)
     if reply is None or reply.ok:
         raise Fail(_("RCPT TO:<{rcpt}> from the outside client: {reply}", rcpt=THIRD, reply=reply))
@@ -263,6 +272,8 @@ def mail1_is_down(host):
        hint=_("With mail1 down, mail for {domain} should go to mail2 (MX 20) and wait in its queue.",
               domain=DOMAIN))
 def outside_mail_waits_in_mail2s_queue(host):
+    """One message from outside for alice, followed on mail2 until the queue manager is done with it:
+    it must be deferred and still queued (an expired or bounced message passes through 'deferred' too)."""
     inbound = send_from_outside(host, DOMAIN, [ALICE], subject="MailLab check: while mail1 is down", within=12)
     if inbound.machine != "mail2":
         _why_mail2_did_not_take_it(host, inbound)
@@ -361,6 +372,8 @@ def _holds(mailbox, queue_id):
        hint=_("Follow it: `grep QUEUEID /var/log/mail.log` on mail2 names the queue id it got on mail1 "
               "(`queued as ...`); grep that on mail1."))
 def the_waiting_mail_reached_its_mailbox_on_mail1(host):
+    """Every message that ever waited on mail2 (its log), followed to mail1's mailbox; one that left
+    mail2 otherwise is named by how (bounced, expired, deleted)."""
     waited = _waited_on_mail2(_mail2(host))
     if not waited:
         raise Fail(_("mail2's log shows no message that waited for mail1"),
