@@ -39,6 +39,17 @@ def _ask_like_the_resolver(host, name, rtype):
     return None, []
 
 
+def _lab_dns_is_asked_first(host):
+    """The first nameserver line is the lab DNS. Checked because a dead server before it still lets
+    every lookup succeed, after a wait of seconds each time (the resolver asks in order)."""
+    first = _nameserver_list(host)[0]
+    if first != LAB_DNS:
+        raise Fail(_("/etc/resolv.conf names {first} first, which does not answer: every lookup waits for it "
+                     "before asking {dns}", first=first, dns=LAB_DNS),
+                   hint=_("The resolver asks the name servers in order. Keep only the line `nameserver {dns}` in "
+                          "/etc/resolv.conf (or put it first), then `service postfix restart`.", dns=LAB_DNS))
+
+
 def _nameserver_lines(text):
     lines = [line.strip() for line in text.splitlines() if line.strip().startswith("nameserver")]
     return "; ".join(lines) or _("no nameserver line")
@@ -63,14 +74,52 @@ def _transport_entry(host, domain):
     return None
 
 
-def _why_not_by_mx(host, delivery, hops):
-    """A Fail naming why a message to remote.test did not go where its MX records say."""
-    journey = _journey(hops)
+def _dns_turned_off(host):
+    """The setting that keeps Postfix's smtp client from asking DNS (so from finding MX records), or None."""
+    if (host.postconf("disable_dns_lookups") or "").strip().lower() == "yes":
+        return "disable_dns_lookups = yes"
+    level = (host.postconf("smtp_dns_support_level") or "").strip().lower()
+    if level == "disabled":
+        return "smtp_dns_support_level = disabled"
+    lookup = (host.postconf("smtp_host_lookup") or "").replace(",", " ").split()
+    if lookup and "dns" not in lookup:
+        return "smtp_host_lookup = " + " ".join(lookup)
+    return None
+
+
+def _not_by_mx_lookup(host, journey):
+    """Raise when a setting makes Postfix skip remote.test's MX records, whatever the outcome: a
+    relayhost, a transport map entry that names one host, DNS turned off, or remote.test taken as local."""
     relayhost = host.postconf("relayhost")
     if relayhost:
         raise Fail(_("relayhost = {value}, so the message went: {journey}", value=relayhost, journey=journey),
                    hint=_("A relay host takes all outgoing mail, whatever the MX records say. This server "
                           "delivers by MX itself: clear it with `postconf -e relayhost=` and `postfix reload`."))
+    entry = _transport_entry(host, REMOTE)
+    if entry and "[" in entry[1]:
+        raise Fail(_("{table} sends {domain} to {value}, so the message went: {journey}",
+                     table=entry[0], domain=REMOTE, value=entry[1], journey=journey),
+                   hint=_("A transport map entry forces one host and skips the MX lookup: remove the line "
+                          "for {domain} from the transport map, run `postmap` on it, then `postfix reload`.",
+                          domain=REMOTE))
+    off = _dns_turned_off(host)
+    if off:
+        raise Fail(_("{setting}, so the message went: {journey}", setting=off, journey=journey),
+                   hint=_("With {setting} Postfix does not ask DNS and finds no MX records. Remove it (`postconf -X "
+                          "{name}`), then `postfix reload`.", setting=off, name=off.split(" =")[0]))
+    local = host.postconf("mydestination", expand=True) or ""
+    if REMOTE in {name.strip().lower() for name in local.replace(",", " ").split()}:
+        raise Fail(_("mydestination includes {domain}, so the message went: {journey}", domain=REMOTE,
+                     journey=journey),
+                   hint=_("{domain} is a remote domain: with it in mydestination, Postfix delivers its mail "
+                          "locally and it never leaves the machine. Remove {domain} from mydestination, then "
+                          "`postfix reload`.", domain=REMOTE))
+
+
+def _why_not_by_mx(host, delivery, hops):
+    """A Fail naming why a message to remote.test did not go where its MX records say."""
+    journey = _journey(hops)
+    _not_by_mx_lookup(host, journey)
     entry = _transport_entry(host, REMOTE)
     if entry:
         raise Fail(_("{table} sends {domain} to {value}, so the message went: {journey}",
@@ -82,6 +131,17 @@ def _why_not_by_mx(host, delivery, hops):
         raise Fail(_("Postfix could not look up {domain}: {summary}", domain=REMOTE, summary=delivery.summary()),
                    hint=_("Postfix's smtp client runs in a chroot with its own copy of resolv.conf: "
                           "`service postfix restart` refreshes it (see step 1)."))
+    deferred = host.postconf("defer_transports")
+    if deferred:
+        raise Fail(_("the message went: {journey} ({summary})", journey=journey, summary=delivery.summary()),
+                   hint=_("defer_transports = {value} keeps the mail of those transports in the queue. Remove it "
+                          "(`postconf -X defer_transports`), `postfix reload`, then `postqueue -f`.", value=deferred))
+    for name in ("smtp_mx_address_limit", "smtp_mx_session_limit"):
+        limit = (host.postconf(name) or "").strip()
+        if limit == "1":
+            raise Fail(_("the message went: {journey} ({summary})", journey=journey, summary=delivery.summary()),
+                       hint=_("{name} = 1 lets Postfix try only the first MX host, never the next: remove it "
+                              "(`postconf -X {name}`), then `postfix reload`.", name=name))
     raise Fail(_("the message went: {journey} ({summary})", journey=journey, summary=delivery.summary()),
                hint=_("Read the log lines of its queue id (`grep QUEUEID /var/log/mail.log`): the reason is "
                       "after status=. `postqueue -p` shows what is still waiting."))
@@ -105,6 +165,7 @@ def the_machine_resolves_mx_records_through_the_lab_dns(host):
     if server != LAB_DNS:
         raise Fail(_("an MX query for {domain} was answered by {server}, not by the lab DNS {dns}",
                      domain=REMOTE, server=server, dns=LAB_DNS))
+    _lab_dns_is_asked_first(host)
     records = sorted((int(r.preference), str(r.exchange).rstrip(".").lower()) for r in answer)
     if records != EXPECTED_MX:
         shown = ", ".join(f"{p} {n}" for p, n in records) or _("no MX records")
@@ -137,9 +198,23 @@ def postfix_is_running(host):
        hint=_("Postfix's own lookup failed although its files look right: its running programs may still "
               "use the old copy. Run `service postfix restart`."))
 def postfix_itself_finds_the_mx_host(host):
+    """Postfix's own answer for user@remote.test must name mx1: a relay host or a transport entry also
+    makes `sendmail -bv` say deliverable, but via a host that no MX lookup chose."""
     verdict = host.sendmail_bv(RECIPIENT, within=10)
     if not verdict.deliverable:
+        off = _dns_turned_off(host)
+        if off:
+            raise Fail(verdict.summary(),
+                       hint=_("With {setting} Postfix does not ask DNS and finds no MX records. Remove it (`postconf -X "
+                              "{name}`), then `postfix reload`.", setting=off, name=off.split(" =")[0]))
         raise Fail(verdict.summary())
+    if not (verdict.outcome.relay or "").lower().startswith(EXPECTED_MX[0][1]):
+        _not_by_mx_lookup(host, _("sendmail -bv {rcpt}: deliverable via {relay}", rcpt=RECIPIENT,
+                                  relay=verdict.outcome.relay))
+        raise Fail(_("sendmail -bv {rcpt}: deliverable via {relay}, not via {best}", rcpt=RECIPIENT,
+                     relay=verdict.outcome.relay, best=EXPECTED_MX[0][1]),
+                   hint=_("Postfix should pick the best MX host of {domain} itself, mx1.remote.test (preference 10): "
+                          "look for settings that name another host (`postconf -n`).", domain=REMOTE))
     return _("sendmail -bv {rcpt}: deliverable via {relay}", rcpt=RECIPIENT, relay=verdict.outcome.relay)
 
 
@@ -170,6 +245,8 @@ def you_sent_a_message_to_remote_test(host):
 @check(step="send-remote", title=_("Mail to {domain} reaches its priority-10 MX host, mx1", domain=REMOTE),
        hint=_("Mail for {domain} should go to its best MX host, mx1.remote.test (preference 10).", domain=REMOTE))
 def mail_to_remote_test_reaches_the_priority_10_mx(host):
+    """One message to remote.test traced to mx1, and no setting that would reach mx1 by accident
+    (relayhost=remote.test looks up the same MX, for every domain)."""
     for node in ("mx1", "mx2"):
         state = host.world.node_state(node)
         if state != "up":
@@ -180,6 +257,7 @@ def mail_to_remote_test_reaches_the_priority_10_mx(host):
     hops = host.world.trace(delivery)
     if not hops or hops[-1].where != "mx1":
         _why_not_by_mx(host, delivery, hops)
+    _not_by_mx_lookup(host, _journey(hops))  # mx1 reached, but not by MX lookup: other mail would go astray
     return _journey(hops)
 
 
