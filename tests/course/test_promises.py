@@ -35,7 +35,7 @@ def _test_module(lab: labs.Lab):
 # Labs whose wrong states are not hunted yet (the issue stays open for them). Strict: a lab that
 # gets its HUNTED table fails here until it is taken off this list.
 NOT_HUNTED_YET = {"how-mail-works", "install-postfix", "basic-config", "dns-mx", "backup-mx", "dovecot",
-                  "relay-control", "tls", "troubleshooting"}
+                  "tls"}
 
 
 @pytest.mark.parametrize("lab", [pytest.param(lab, marks=pytest.mark.xfail(
