@@ -201,6 +201,12 @@ def the_office_may_relay(host):
     return _("from the office ({office}): {journey}", office=OFFICE, journey=joined(" -> ", (h.describe() for h in hops)))
 
 
+@check(step="trusted-relay", title=_("The outside client still cannot relay"),
+       hint=_("Trusting the office must not open the relay to the Internet again."))
+def outside_client_still_cannot_relay(host):
+    return _outside_cannot_relay(host, REMOTE_RCPT)
+
+
 @check(step="trusted-relay", title=_("mynetworks takes in the whole office network {network}", network=OFFICE_NETWORK),
        hint=_("The office is a network, not one machine: trust all of {network}, e.g. `postconf -e 'mynetworks "
               "= 127.0.0.0/8 [::ffff:127.0.0.0]/104 [::1]/128 {network}'`, then `postfix reload`.",
@@ -217,10 +223,12 @@ def mynetworks_takes_in_the_whole_office_network(host):
     return _("mynetworks = {value} takes in {network}", value=value, network=OFFICE_NETWORK)
 
 
-@check(step="trusted-relay", title=_("The outside client still cannot relay"),
-       hint=_("Trusting the office must not open the relay to the Internet again."))
-def outside_client_still_cannot_relay(host):
-    return _outside_cannot_relay(host, REMOTE_RCPT)
+@check(step="trusted-relay", title=_("relay_domains names only your own domains"),
+       hint=_("relay_domains lists domains this server relays for from anyone (as a backup MX does). Leave out "
+              "every domain that is not yours, then `postfix reload`."))
+def relay_domains_still_names_only_your_domains(host):
+    """The same proof as in not-open-relay: every domain written in relay_domains is read."""
+    return relay_domains_names_only_your_domains(host)
 
 
 @check(step="trusted-relay", title=_("mynetworks lists only your own networks"),

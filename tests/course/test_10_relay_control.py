@@ -30,6 +30,8 @@ HUNTED = {
         ("test_trusting_everyone_again_for_the_office", "the office relays again, and so does everyone on the Internet"),
         ("test_only_the_office_machine_trusted", "the office machine relays, every other computer of the office network does not"),
         ("test_office_trusted_in_main_cf_but_not_reloaded", "main.cf trusts the office, the running Postfix does not yet"),
+        ("test_office_let_through_by_relay_domains", "the office relays to remote.test, and so does every stranger"),
+        ("test_relay_domains_widened_while_trusting_the_office", "office and strangers are right, but anyone may relay to partner.test"),
     ],
 }
 
@@ -170,3 +172,21 @@ def test_strangers_refused_by_recipient_restrictions(lab10):
     item = first_problem(lab10, "not-open-relay")
     assert item.name == "outside_client_can_still_mail_alice"
     assert "Recipient address rejected" in item.detail and "smtpd_recipient_restrictions" in item.hint
+
+
+def test_office_let_through_by_relay_domains(lab10):
+    """relay_domains = remote.test instead of trusting the office: the office relays there, so does everyone."""
+    lab10.reset("trusted-relay")
+    sh(lab10, "postconf -e relay_domains=remote.test && postfix reload")
+    item = first_problem(lab10, "trusted-relay")
+    assert item.name == "outside_client_still_cannot_relay"
+    assert "relay_domains = remote.test" in item.detail and "not yours" in item.hint
+
+
+def test_relay_domains_widened_while_trusting_the_office(lab10):
+    """The office is trusted right, and relay_domains names a foreign domain no check relays to."""
+    lab10.reset("trusted-relay")
+    lab10.solve("trusted-relay", only=True)
+    sh(lab10, "postconf -e relay_domains=partner.test && postfix reload")
+    item = first_problem(lab10, "trusted-relay")
+    assert item.name == "relay_domains_still_names_only_your_domains" and "partner.test" in item.detail
