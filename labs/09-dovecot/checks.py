@@ -10,6 +10,7 @@ PACKAGES = ("dovecot-imapd", "dovecot-pop3d", "dovecot-lmtpd")
 QUEUE_DIR = "/var/spool/postfix"
 ALICE, ALICE_PASSWORD = "alice", "alice123"
 ALIAS_OF_ALICE = "info"
+BOB = "bob"
 FOLDERS = {"Drafts": "\\Drafts", "Sent": "\\Sent", "Junk": "\\Junk", "Trash": "\\Trash"}
 
 
@@ -143,6 +144,15 @@ def a_tagged_message_to_alice_reaches_dovecot(host):
     return _reaches_alice_through_dovecot(host, ALICE)
 
 
+@check(step="lmtp", title=_("A tagged message to bob reaches his own Maildir through Dovecot"),
+       hint=_("Each user's mail must land in that user's home: `mail_location = maildir:~/Maildir` (the ~ is "
+              "the home of whoever the mail is for, not one fixed path), then `doveadm reload`."))
+def a_tagged_message_to_bob_reaches_his_maildir(host):
+    """Proves every user: alice is checked above; bob, the second user, catches a mail_location that
+    names one user's folder (or any fixed path), the only way one user's mail could land in another's."""
+    return _reaches_through_dovecot(host, BOB, BOB)
+
+
 @check(step="lmtp", title=_("An alias of alice still works"),
        hint=_("Aliases are expanded by Postfix's local(8) before it passes mail on: use mailbox_transport "
               "(not local_transport), and keep `info: alice` in /etc/aliases (run `newaliases`)."))
@@ -158,7 +168,7 @@ def an_alias_of_alice_still_works(host):
 def alice_reads_the_message_over_pop3(host):
     tag = _deliver_to_alice(host)
     seen = host.world.pop3(MACHINE, ALICE, ALICE_PASSWORD, tag=tag)
-    _explain_retrieval(seen)
+    _explain_retrieval(host, seen)
     return _("POP3 from client.example: alice logged in, {count} message(s), the tagged one among them",
              count=seen.messages)
 
@@ -171,7 +181,7 @@ def alice_reads_the_message_over_pop3(host):
 def alice_reads_the_message_over_imap(host):
     tag = _deliver_to_alice(host)
     seen = host.world.imap(MACHINE, ALICE, ALICE_PASSWORD, tag=tag)
-    _explain_retrieval(seen)
+    _explain_retrieval(host, seen)
     return _("IMAP from client.example: alice logged in, INBOX has {count} message(s), the tagged one among them",
              count=seen.messages)
 
@@ -181,11 +191,12 @@ def alice_reads_the_message_over_imap(host):
               "`mailbox Drafts`, `Sent`, `Junk` and `Trash` the line `auto = subscribe`, then `doveadm reload`."))
 def alice_has_her_special_folders(host):
     seen = host.world.imap(MACHINE, ALICE, ALICE_PASSWORD)
-    _explain_retrieval(seen, need_tag=False)
+    _explain_retrieval(host, seen, need_tag=False)
     missing = [name for name in FOLDERS if name not in seen.folders]
     if missing:
         raise Fail(_("IMAP LIST shows {folders}; missing: {missing}",
-                     folders=", ".join(seen.folders) or _("(nothing)"), missing=", ".join(missing)))
+                     folders=", ".join(seen.folders) or _("(nothing)"), missing=", ".join(missing)),
+                   hint=_not_reloaded_hint(host, missing))
     unmarked = [name for name, flag in FOLDERS.items() if flag not in seen.folders[name]]
     if unmarked:
         raise Fail(_("these folders lack their special-use flag: {folders}", folders=", ".join(unmarked)),
@@ -201,6 +212,15 @@ def alice_has_her_special_folders(host):
 
 
 # --- helpers ------------------------------------------------------------------------------------
+
+def _not_reloaded_hint(host, missing):
+    """When the configuration already creates every missing folder, the running Dovecot has not read it."""
+    if all(dovecot.setting(host, f"namespace/inbox/mailbox/{name}/auto") in ("create", "subscribe")
+           for name in missing):
+        return _("`doveconf` already shows `auto =` for {folders}, but the running Dovecot has not read it: "
+                 "`doveadm reload`.", folders=", ".join(missing))
+    return None
+
 
 def _dovecot_runs(host):
     pids = dovecot.running(host)
@@ -219,6 +239,10 @@ def _greeting(host, port):
 
 
 def _reaches_alice_through_dovecot(host, recipient):
+    return _reaches_through_dovecot(host, recipient, ALICE)
+
+
+def _reaches_through_dovecot(host, recipient, user):
     delivery = host.send_tagged("grader@example.test", recipient, subject="MailLab check: LMTP to Dovecot",
                                 within=8)
     outcome = delivery.result_for(recipient)
@@ -228,20 +252,24 @@ def _reaches_alice_through_dovecot(host, recipient):
         raise Fail(_("local(8) delivered it itself ({reason}), not Dovecot", reason=outcome.reason),
                    hint=_("Postfix does not use mailbox_transport yet: `postfix reload`."))
     if outcome.status != "sent":
+        location = dovecot.setting(host, "mail_location")
+        fixed = "~" not in location and "%" not in location
         raise Fail(_("{queue_id}: {outcome}", queue_id=outcome.queue_id, outcome=outcome.describe()),
-                   hint=_lmtp_hint(outcome.reason))
-    found = dovecot.find_tagged(host, ALICE, delivery.tag)
+                   hint=_("mail_location = {value} is one fixed folder, not each user's own: write "
+                          "`mail_location = maildir:~/Maildir`, then `doveadm reload` and `postqueue -f`.",
+                          value=location) if fixed else _lmtp_hint(outcome.reason))
+    found = dovecot.find_tagged(host, user, delivery.tag)
     if not found:
-        raise Fail(_("Postfix says {outcome}, but `doveadm search -u alice` does not find it ({error})",
-                     outcome=outcome.describe(), error=found.error or _("no match")),
+        raise Fail(_("Postfix says {outcome}, but `doveadm search -u {user}` does not find it ({error})",
+                     outcome=outcome.describe(), user=user, error=found.error or _("no match")),
                    hint=_("Dovecot saved the message somewhere it does not read: check mail_location "
                           "(`doveconf mail_location`) and /var/log/dovecot.log."))
-    maildir = host.maildir("/home/alice/Maildir")
-    if maildir.find_tag(delivery.tag) is None:
-        raise Fail(_("Dovecot has the message, but not in /home/alice/Maildir (mail_location = {value})",
-                     value=dovecot.setting(host, "mail_location")),
+    home = f"/home/{user}/Maildir"
+    if host.maildir(home).find_tag(delivery.tag) is None:
+        raise Fail(_("Dovecot has the message for {user}, but not in {maildir} (mail_location = {value})",
+                     user=user, maildir=home, value=dovecot.setting(host, "mail_location")),
                    hint=_("Set `mail_location = maildir:~/Maildir`, then `doveadm reload`."))
-    return _("{queue_id}: {outcome}; in /home/alice/Maildir", queue_id=outcome.queue_id, outcome=outcome.describe())
+    return _("{queue_id}: {outcome}; in {maildir}", queue_id=outcome.queue_id, outcome=outcome.describe(), maildir=home)
 
 
 def _lmtp_hint(reason):
@@ -284,12 +312,16 @@ def _said(seen):
              "but not the tagged one", protocol=seen.protocol, user=seen.user, count=seen.messages)
 
 
-def _explain_retrieval(seen, need_tag=True):
+def _explain_retrieval(host, seen, need_tag=True):
     if not seen.connected or seen.error:
         raise Fail(_said(seen),
                    hint=_("Is Dovecot running and listening on every interface? `service dovecot status`, `ss -ltn`."))
     if not seen.logged_in:
         if "Plaintext authentication disallowed" in seen.login_error:
+            if dovecot.setting(host, "disable_plaintext_auth") == "no":
+                raise Fail(_said(seen),
+                           hint=_("`doveconf disable_plaintext_auth` already says no, but the running Dovecot has "
+                                  "not read it: `doveadm reload`."))
             raise Fail(_said(seen),
                        hint=_("Dovecot refuses passwords over a connection without TLS. For this lab network allow "
                               "them: `disable_plaintext_auth = no` (e.g. in /etc/dovecot/conf.d/99-plaintext.conf), "

@@ -100,6 +100,49 @@ def outside_client_cannot_relay(host):
     return _outside_cannot_relay(host, THIRD)
 
 
+@check(step="not-open-relay", title=_("relay_domains names only your own domains"),
+       hint=_("relay_domains lists domains this server relays for from anyone (as a backup MX does). Leave out "
+              "every domain that is not yours, then `postfix reload`."))
+def relay_domains_names_only_your_domains(host):
+    """Proves every domain: each name written in relay_domains is read, not sampled. A table in
+    relay_domains (type:name) cannot be listed, so the two foreign domains of this lab are looked up in it."""
+    value = host.postconf("relay_domains", expand=True) or ""
+    ours = {d.lstrip(".") for d in (host.postconf("mydestination", expand=True) or "").replace(",", " ").lower().split()}
+    foreign = []
+    for entry in value.replace(",", " ").lower().split():
+        if ":" in entry:
+            foreign += [d for d in (THIRD.split("@")[1], REMOTE_RCPT.split("@")[1])
+                        if host.postmap_query(d, entry) is not None]
+            continue
+        name = entry.lstrip(".")
+        if name not in ours and name != "example.test" and not name.endswith(".example.test"):
+            foreign.append(name)
+    if foreign:
+        raise Fail(_("relay_domains = {value}: {domains} is not yours, so anyone may relay mail to it through "
+                     "this server", value=value, domains=", ".join(foreign)),
+                   hint=_("relay_domains lists domains this server relays for from anyone (as a backup MX does). "
+                          "{domain} is not yours: remove it, then `postfix reload`.", domain=", ".join(foreign)))
+    return _("relay_domains = {value}", value=value or _("(empty)"))
+
+
+def _why_refused(host, reply):
+    """A hint naming the setting whose rule refused mail for the server's own domain (None: the
+    check's own hint, on mydestination and smtpd_relay_restrictions)."""
+    text = str(reply or "")
+    recipient_rules = (host.postconf("smtpd_recipient_restrictions", expand=True) or "").replace(",", " ").split()
+    if "Client host rejected" in text:
+        return _("smtpd_client_restrictions refuses every stranger, so nobody on the Internet can send you "
+                 "mail. Close the relay in smtpd_relay_restrictions only (reject_unauth_destination) and "
+                 "remove the refusal from smtpd_client_restrictions, then `postfix reload`.")
+    if "Sender address rejected" in text:
+        return _("smtpd_sender_restrictions refuses the stranger's sender address: remove that refusal, "
+                 "close the relay in smtpd_relay_restrictions only, then `postfix reload`.")
+    if "Recipient address rejected: Access denied" in text and "reject" in recipient_rules:
+        return _("smtpd_recipient_restrictions refuses strangers even for your own domain: leave only "
+                 "reject_unauth_destination-style rules there, then `postfix reload`.")
+    return None
+
+
 @check(step="not-open-relay", title=_("The outside client can still send mail to {rcpt}", rcpt=ALICE),
        hint=_("Closing the relay must not close the door: mail for your own domain, example.test, must still "
               "be accepted from anyone. Check mydestination and smtpd_relay_restrictions."))
@@ -107,7 +150,7 @@ def outside_client_can_still_mail_alice(host):
     reply = _rcpt(host, ALICE)
     if reply is None or not reply.ok:
         raise Fail(_("RCPT TO:<{rcpt}> from the outside client ({client}): {reply}", rcpt=ALICE, client=CLIENT,
-                     reply=reply))
+                     reply=reply), hint=_why_refused(host, reply))
     return _("RCPT TO:<{rcpt}> from the outside client ({client}): {reply}", rcpt=ALICE, client=CLIENT, reply=reply)
 
 
@@ -162,6 +205,30 @@ def the_office_may_relay(host):
        hint=_("Trusting the office must not open the relay to the Internet again."))
 def outside_client_still_cannot_relay(host):
     return _outside_cannot_relay(host, REMOTE_RCPT)
+
+
+@check(step="trusted-relay", title=_("mynetworks takes in the whole office network {network}", network=OFFICE_NETWORK),
+       hint=_("The office is a network, not one machine: trust all of {network}, e.g. `postconf -e 'mynetworks "
+              "= 127.0.0.0/8 [::ffff:127.0.0.0]/104 [::1]/128 {network}'`, then `postfix reload`.",
+              network=OFFICE_NETWORK))
+def mynetworks_takes_in_the_whole_office_network(host):
+    """Proves every office address: the grader sends only from the office machine (192.0.2.30), so
+    this reads mynetworks and asks that its entries together cover all of 192.0.2.0/24."""
+    value = host.postconf("mynetworks", expand=True) or ""
+    office = ipaddress.ip_network(OFFICE_NETWORK)
+    parts = [net for _entry, net in _networks(value) if net.version == office.version and net.overlaps(office)]
+    if not any(office.subnet_of(net) for net in ipaddress.collapse_addresses(parts)):
+        raise Fail(_("mynetworks = {value}: only part of the office network {network} is trusted",
+                     value=value, network=OFFICE_NETWORK))
+    return _("mynetworks = {value} takes in {network}", value=value, network=OFFICE_NETWORK)
+
+
+@check(step="trusted-relay", title=_("relay_domains names only your own domains"),
+       hint=_("relay_domains lists domains this server relays for from anyone (as a backup MX does). Leave out "
+              "every domain that is not yours, then `postfix reload`."))
+def relay_domains_still_names_only_your_domains(host):
+    """The same proof as in not-open-relay: every domain written in relay_domains is read."""
+    return relay_domains_names_only_your_domains(host)
 
 
 @check(step="trusted-relay", title=_("mynetworks lists only your own networks"),
