@@ -24,6 +24,7 @@ HUNTED = {
         ("test_swaks_is_not_speaking_smtp_yourself", "mx1 stored a fine message, but a program spoke SMTP, not the learner"),
         ("test_quit_before_the_final_dot_stores_nothing", "every command was typed and answered, but QUIT came before the lone dot"),
         ("test_headers_with_only_an_empty_line_of_text", "the headers and the empty line are right, but there is no text after them"),
+        ("test_a_copied_conversation_does_not_know_the_greeting_word", "a conversation copied from elsewhere reaches mx1, but never read the greeting it answers"),
     ],
     "mx-lookup": [
         ("test_wrong_mx_answers[host-first]", "the right hosts and numbers, but each line is written the other way round"),
