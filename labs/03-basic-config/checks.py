@@ -49,6 +49,19 @@ def fail_with_indent_hint(host, name, detail, hint=None):
     raise Fail(detail, hint=hint)
 
 
+SHELL_ATE_THE_DOLLAR = _(
+    "Your shell replaced each `$name` before postconf saw it (in double quotes or none, `$mydomain` is a "
+    "shell variable, and the shell has none): the value came out empty. Put the whole setting in single "
+    "quotes, e.g. `postconf -e 'myorigin = $mydomain'`, so that Postfix gets the `$` itself.")
+
+
+def _shell_ate_a_reference(raw):
+    """A list whose `$` references the shell expanded to nothing: empty items, or names cut off at a dot
+    (`localhost.` from `localhost.$mydomain`)."""
+    items = [item.strip() for item in raw.split(",")]
+    return bool(raw.strip()) and (any(not item for item in items) or any(i.endswith(".") for i in items))
+
+
 def origin_of(host):
     """The domain myorigin gives (Debian's myorigin = /etc/mailname means: the name in that file)."""
     value = host.postconf("myorigin", expand=True) or ""
@@ -107,6 +120,8 @@ def mydomain_is_the_lab_domain(host):
        hint=_("myorigin is the domain added to local names such as root: set `postconf -e 'myorigin = $mydomain'`."))
 def myorigin_is_the_domain(host):
     origin, value = origin_of(host)
+    if not value.strip():  # its default, $myhostname, is never empty: it was set to nothing
+        raise Fail(_("myorigin is set in main.cf, but to nothing"), hint=SHELL_ATE_THE_DOLLAR)
     if origin == DOMAIN:
         return _("myorigin = {value}: mail from root leaves as root@{origin}", value=value, origin=origin)
     if value.startswith("/"):
@@ -145,6 +160,9 @@ def mydestination_includes_the_domain(host):
             raise Fail(_("mydestination = {raw} expands to {names}", raw=raw, names=", ".join(names)),
                        hint=_("mydestination names $mydomain, but mydomain is not {domain}: fix it first "
                               "(step 1).", domain=DOMAIN))
+        if _shell_ate_a_reference(raw):
+            raise Fail(_("mydestination = {raw}: {domain} is not in it, and the names around it are cut short",
+                         raw=raw, domain=DOMAIN), hint=SHELL_ATE_THE_DOLLAR)
         fail_with_indent_hint(host, "mydestination",
                               _("mydestination = {raw}: {domain} is not in it", raw=raw, domain=DOMAIN))
     return _("mydestination includes {domain}", domain=DOMAIN)

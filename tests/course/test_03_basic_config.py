@@ -17,6 +17,7 @@ HUNTED = {
         ("test_mydomain_set_to_the_full_host_name", "mydomain is set and has example.test in it, but it is the host's full name"),
         ("test_myorigin_left_at_the_host_name", "host and domain are right, but mail from root still leaves as root@mail.example.test"),
         ("test_myhostname_set_to_the_domain", "the domain is right, but the server is named as the whole domain, not a host in it"),
+        ("test_myorigin_in_double_quotes_comes_out_empty", "the command looked right, but the shell swallowed $mydomain: myorigin is empty"),
     ],
     "destinations": [
         ("test_mydestination_without_the_domain", "the server's own names are local, but mail for the domain is not"),
@@ -24,6 +25,7 @@ HUNTED = {
         ("test_the_domain_also_relayed", "the domain is in mydestination, but also in relay_domains"),
         ("test_the_domain_also_a_virtual_mailbox_domain", "the domain is in mydestination, but also a virtual mailbox domain"),
         ("test_mydestination_set_twice_the_last_line_wins", "main.cf has the right mydestination line, but a later one without the domain wins"),
+        ("test_mydestination_in_double_quotes_is_cut_short", "the shell swallowed every $name: only localhost. and localhost are left"),
     ],
     "reload": [
         ("test_edited_but_not_reloaded", "main.cf is right, but the running Postfix has not read it"),
@@ -156,3 +158,20 @@ def test_mail_for_the_domain_sent_away_before_the_reload(lab03):
     item = first_problem(lab03, "reload")
     assert item.name == "you_sent_mail_to_the_domain"
     assert "not delivered here" in item.detail and "mydestination" in item.hint
+
+
+def test_myorigin_in_double_quotes_comes_out_empty(lab03):
+    """Issue 16: `postconf -e "myorigin = $mydomain"` lets the shell expand $mydomain (to nothing)."""
+    lab03.reset("identity")
+    sh(lab03, 'postconf -e myhostname=mail.example.test mydomain=example.test "myorigin = $mydomain"')
+    item = first_problem(lab03, "identity")
+    assert item.name == "myorigin_is_the_domain" and "to nothing" in item.detail
+    assert "single quotes" in item.hint and "'myorigin = $mydomain'" in item.hint
+
+
+def test_mydestination_in_double_quotes_is_cut_short(lab03):
+    lab03.reset("destinations")
+    sh(lab03, 'postconf -e "mydestination = $myhostname, localhost.$mydomain, localhost, $mydomain"')
+    item = first_problem(lab03, "destinations")
+    assert item.name == "mydestination_includes_the_domain" and "cut short" in item.detail
+    assert "single quotes" in item.hint
