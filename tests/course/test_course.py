@@ -48,7 +48,8 @@ NOTEBOOK_SHOWS = {
                "status=deliverable",                        # sendmail -bv through the refreshed chroot
                "relay=mx1.remote.test[198.51.100.10]:25",   # the best MX took the message
                "Connection refused", "relay=mx2.remote.test",  # failover when mx1 is stopped
-               "Connection timed out"],                     # ... and when it is silent
+               "Connection timed out",                      # ... and when it is silent
+               "Greylisted, try again later", "relay=mx.busy.test"],  # a 4xx, then the retry
     "backup-mx": ["SMTP from client.example (203.0.113.10) to 192.0.2.20",  # lab.outside_smtp
                   "User unknown in relay recipient table",  # the backup refuses unknown recipients
                   "Relay access denied",                    # ... and third domains
