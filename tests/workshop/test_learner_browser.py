@@ -1,9 +1,18 @@
 """A learner in a workshop, in a real browser: log in, get JupyterLab, do the whole lab, pass."""
 from __future__ import annotations
 
+import re
+
 from classroom.gradebook import Gradebook
+from grader import course
 
 from .conftest import LAB, PREFIX, wait_for
+
+
+def howto_commands(step: str) -> str:
+    """The shell commands of a step's how-to in lab 02, as the learner would type them."""
+    text = (course.find(LAB).dir / "howto" / f"{step}.md").read_text()
+    return "\n".join(re.findall(r"^```bash\n(.*?)^```", text, re.S | re.M))
 
 
 def run_all_cells(page, tmp_path) -> None:
@@ -33,6 +42,21 @@ def test_a_learner_logs_in_and_passes_the_lab_in_the_browser(room, browser_page,
     wait_for(page, ".jp-Notebook .jp-Cell", tmp_path / "notebook.png", timeout=120)
     wait_for(page, ".jp-Notebook-ExecutionIndicator[data-status='idle']", tmp_path / "kernel.png", timeout=120)
 
+    run_all_cells(page, tmp_path)
+
+    # Run All on the notebook as it ships does nothing for the learner: three Check panels, each FAIL.
+    page.wait_for_function("document.querySelectorAll('.maillab-status.maillab-fail').length >= 3",
+                           timeout=300_000)
+    assert not any(r.passed_now for r in Gradebook(room.gradebook).records(learner=learner))
+
+    # The learner types each step's commands into the cell left for them, and runs everything again.
+    cells = page.locator(".jp-CodeCell", has=page.locator(".jp-InputArea", has_text="Your commands for this step"))
+    for number, step in enumerate(("install", "start", "local-delivery")):
+        cell = cells.nth(number)
+        cell.scroll_into_view_if_needed()
+        cell.locator(".cm-content").first.click()
+        page.keyboard.press("Control+End")
+        page.keyboard.insert_text("\n" + howto_commands(step))
     run_all_cells(page, tmp_path)
 
     # Three Check panels, each showing PASS: the learner did every step in their own machine.
