@@ -73,9 +73,10 @@ def _child(request: dict, out: int) -> None:
         os.environ.update(request["env"])
         use(request["lang"])
         lab = course.load(Path(request["lab_dir"]))
-        session = LabSession(lab, request["learner"], record=False)
+        drawn = request.get("drawn")
+        session = LabSession(lab, request["learner"], record=False, drawn=None if drawn is None else tuple(drawn))
         checks = checks_of(lab.checks_file).get(request["step"], [])
-        with _maybe_recording(lab.id, request["step"]) as tape:
+        with _maybe_recording(lab.id, request["step"], session.drawn) as tape:
             result = run_step(checks, session.host(), lab=lab.id, step=request["step"],
                               deadline=float(request["deadline"]), fails_before=request.get("fails_before") or {})
             if tape is not None:
@@ -90,7 +91,7 @@ def _child(request: dict, out: int) -> None:
 
 
 @contextlib.contextmanager
-def _maybe_recording(lab_id: str, step: str):
+def _maybe_recording(lab_id: str, step: str, drawn: tuple[str, ...] = ()):
     """With MAILLAB_RECORD=DIR (the course tests, to make tapes for the unit tests): the step's
     answers recorded in DIR/LAB/STEP/, named after the test that asked (grader.tape)."""
     folder = os.environ.get("MAILLAB_RECORD")
@@ -102,7 +103,7 @@ def _maybe_recording(lab_id: str, step: str):
     stem = tape.stem(os.environ.get("PYTEST_CURRENT_TEST", "check"))
     where = Path(folder) / lab_id / step
     number = len(list(where.glob(f"{stem}--*.json.gz"))) + 1 if where.is_dir() else 1
-    with tape.recording(where / f"{stem}--{number}.json.gz", lab_id=lab_id, step=step) as rec:
+    with tape.recording(where / f"{stem}--{number}.json.gz", lab_id=lab_id, step=step, drawn=drawn) as rec:
         yield rec
 
 

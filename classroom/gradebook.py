@@ -18,9 +18,10 @@ from pathlib import Path
 from typing import Any, Iterator
 
 from grader.i18n import _
+from grader.runner import ladder_key
 from grader.result import ItemResult, Status, StepResult
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 KINDS = ("check", "solve", "skip", "reset", "guidance")
 MODES = ("guided", "challenge")
 BUSY_TIMEOUT = 30.0
@@ -52,6 +53,7 @@ CREATE TABLE items (
     hint       TEXT,
     duration   REAL NOT NULL,
     hint_level INTEGER NOT NULL DEFAULT 0,  -- the rung of the check's hint ladder shown
+    about      TEXT NOT NULL DEFAULT '',  -- a FAIL with a ladder of its own: what it was about
     PRIMARY KEY (attempt_id, position)
 );
 """
@@ -81,6 +83,10 @@ ALTER TABLE attempts_new RENAME TO attempts;
 CREATE INDEX attempts_by_step ON attempts (learner, lab, step, id);
 ALTER TABLE items ADD COLUMN hint_level INTEGER NOT NULL DEFAULT 0;
 UPDATE schema_version SET version = 2
+""",
+    2: """
+ALTER TABLE items ADD COLUMN about TEXT NOT NULL DEFAULT '';
+UPDATE schema_version SET version = 3
 """,
 }
 
@@ -272,9 +278,9 @@ class Gradebook:
                 attempt_id = int(cursor.fetchone()[0])
                 db.executemany(
                     "INSERT INTO items (attempt_id, position, name, title, status, detail, hint,"
-                    " duration, hint_level) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                    [(attempt_id, n, i.name, i.title, i.status.value, i.detail, i.hint, i.duration, i.hint_level)
-                     for n, i in enumerate(result.items)])
+                    " duration, hint_level, about) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    [(attempt_id, n, i.name, i.title, i.status.value, i.detail, i.hint, i.duration, i.hint_level,
+                      i.about) for n, i in enumerate(result.items)])
                 db.execute("COMMIT")
             except BaseException:
                 db.execute("ROLLBACK")
@@ -306,21 +312,27 @@ class Gradebook:
         if not rows:
             return None
         items = self._query(
-            "SELECT name, title, status, detail, hint, duration, hint_level FROM items WHERE attempt_id = ?"
+            "SELECT name, title, status, detail, hint, duration, hint_level, about FROM items WHERE attempt_id = ?"
             " ORDER BY position", (rows[0]["id"],))
         return StepResult(lab, step, tuple(
             ItemResult(r["name"], r["title"], Status(r["status"]), r["detail"], r["hint"],
-                       r["duration"], r["hint_level"]) for r in items),
+                       r["duration"], r["hint_level"], r["about"]) for r in items),
             rows[0]["started_at"], rows[0]["duration"])
 
     def fails_before(self, learner: str, lab: str, step: str) -> dict[str, int]:
         """How often each check of the step FAILED this learner's own checks: the rung of its
-        hint ladder the next FAIL shows."""
+        hint ladder the next FAIL shows (by runner.ladder_key: a FAIL with a ladder of its own is
+        counted by what it was about)."""
         rows = self._query(
-            "SELECT i.name, COUNT(*) AS fails FROM attempts a JOIN items i ON i.attempt_id = a.id"
+            "SELECT i.name, i.about, COUNT(*) AS fails FROM attempts a JOIN items i ON i.attempt_id = a.id"
             " WHERE a.learner = ? AND a.lab = ? AND a.step = ? AND a.kind = 'check' AND i.status = 'FAIL'"
-            " GROUP BY i.name", (learner, lab, step))
-        return {row["name"]: int(row["fails"]) for row in rows}
+            " GROUP BY i.name, i.about", (learner, lab, step))
+        counts: dict[str, int] = {}
+        for row in rows:
+            counts[row["name"]] = counts.get(row["name"], 0) + int(row["fails"])
+            if row["about"]:
+                counts[ladder_key(row["name"], row["about"])] = int(row["fails"])
+        return counts
 
     def first_pass(self, learner: str, lab: str, step: str) -> str | None:
         """When the learner's own check first passed (UTC ISO time), or None."""

@@ -40,6 +40,7 @@ CREATE TABLE items (
     hint       TEXT,
     duration   DOUBLE PRECISION NOT NULL,
     hint_level INTEGER NOT NULL DEFAULT 0,
+    about      TEXT NOT NULL DEFAULT '',
     PRIMARY KEY (attempt_id, position)
 )
 """
@@ -52,6 +53,10 @@ ALTER TABLE attempts ADD CONSTRAINT attempts_kind_check
 ALTER TABLE attempts ADD COLUMN mode TEXT NOT NULL DEFAULT '';
 ALTER TABLE items ADD COLUMN hint_level INTEGER NOT NULL DEFAULT 0;
 UPDATE schema_version SET version = 2
+""",
+    2: """
+ALTER TABLE items ADD COLUMN about TEXT NOT NULL DEFAULT '';
+UPDATE schema_version SET version = 3
 """,
 }
 # One creator at a time, across every grader of the room.

@@ -99,13 +99,14 @@ last_child_peak_kib: int | None = None
 
 
 def run_isolated(lab: Any, learner: str, step_id: str, *, deadline: float,
-                 fails_before: dict[str, int] | None = None) -> StepResult:
-    """run_step of the lab's checks for `step_id`, in a capped child; its result, or an ERROR."""
+                 fails_before: dict[str, int] | None = None, drawn: tuple[str, ...] | None = None) -> StepResult:
+    """run_step of the lab's checks for `step_id`, in a capped child; its result, or an ERROR.
+    `drawn`: the faults of the lab's pool the learner's machines were given (None: the learner's draw)."""
     started_at = datetime.now(timezone.utc).isoformat()
     reader, writer = os.pipe()
     request = {"lab_dir": str(lab.dir), "learner": learner, "step": step_id, "env": dict(os.environ),
                "lang": language(), "deadline": deadline, "grace": GRACE, "memory": MEMORY_CAP,
-               "fails_before": dict(fails_before or {})}
+               "fails_before": dict(fails_before or {}), "drawn": None if drawn is None else list(drawn)}
     pid = None
     oom = False
     try:

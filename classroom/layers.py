@@ -17,7 +17,7 @@ from grader import course
 from grader import queuefiles
 from grader.errors import MailLabError
 from grader.i18n import _, say, tr
-from grader.course import Lab, MachineDecl
+from grader.course import Lab, MachineDecl, Variant
 
 
 # Bumped when the way layers are made changes, so old ones are not reused.
@@ -45,63 +45,88 @@ def spec_for(decl: MachineDecl, state: State, network: Network | None = None) ->
     return spec
 
 
-def solve_scripts(lab: Lab, step_id: str, machine: str) -> list[Path]:
+@dataclass(frozen=True)
+class Script:
+    """A script run on a machine: its name (for messages) and its text."""
+    name: str
+    text: bytes
+
+
+def solve_scripts(lab: Lab, step_id: str, machine: str, variant: Variant | None = None) -> list[Script]:
     """The reference solution of a step for one machine: solve/STEP.sh runs on the lab's first
-    machine, solve/STEP@NAME.sh on machine NAME."""
-    return _scripts(lab.dir / "solve", step_id, lab, machine)
+    machine, solve/STEP@NAME.sh on machine NAME. In a lab with a pool, each drawn fault's own part
+    (faults/ID/STEP.sh) runs first."""
+    faults = _fault_scripts(lab, step_id, machine, variant)
+    return faults + _scripts(lab.dir / "solve", step_id, lab, machine, variant)
 
 
-def setup_scripts(lab: Lab, machine: str) -> list[Path]:
+def setup_scripts(lab: Lab, machine: str, variant: Variant | None = None) -> list[Script]:
     """What a lab does to a machine before its first step, on top of the state it starts from:
     setup.sh on the lab's first machine, setup@NAME.sh on machine NAME (e.g. users an earlier lab
-    made, or the faults a troubleshooting lab plants)."""
-    return _scripts(lab.dir, "setup", lab, machine)
+    made). In a lab with a pool, the drawn faults are planted next (faults/ID/plant.sh), then
+    start.sh runs (e.g. starting the services the faults were planted around)."""
+    return (_scripts(lab.dir, "setup", lab, machine, variant) + _fault_scripts(lab, "plant", machine, variant)
+            + (_scripts(lab.dir, "start", lab, machine, variant) if lab.pool else []))
 
 
-def _scripts(folder: Path, stem: str, lab: Lab, machine: str) -> list[Path]:
+def _scripts(folder: Path, stem: str, lab: Lab, machine: str, variant: Variant | None) -> list[Script]:
     default = lab.machines[0].name
     path = folder / (f"{stem}.sh" if machine == default else f"{stem}@{machine}.sh")
-    return [path] if path.is_file() else []
+    return [_script(path, lab, variant)] if path.is_file() else []
 
 
-def run_scripts(scripts: list[Path], machine: Machine, timeout: float = 300) -> None:
+def _fault_scripts(lab: Lab, stem: str, machine: str, variant: Variant | None) -> list[Script]:
+    drawn = variant.drawn if variant is not None else ()
+    return [s for fault in drawn for s in _scripts(lab.dir / "faults" / fault, stem, lab, machine, variant)]
+
+
+def _script(path: Path, lab: Lab, variant: Variant | None) -> Script:
+    name = str(path.relative_to(lab.dir))
+    text = path.read_bytes()
+    return Script(name, variant.script_prefix() + text if variant is not None else text)
+
+
+def run_scripts(scripts: list[Script], machine: Machine, timeout: float = 300) -> None:
     for script in scripts:
-        done = machine.exec(["/bin/bash", "-s"], input=script.read_bytes(), timeout=timeout)
+        done = machine.exec(["/bin/bash", "-s"], input=script.text, timeout=timeout)
         if done.returncode != 0:
             tail = (done.err or done.out).strip().splitlines()[-3:]
             raise MailLabError(_("The script {script} failed (exit {code}): {output}",
-                                 script=f"{script.parent.name}/{script.name}", code=done.returncode,
-                                 output=" / ".join(tail)))
+                                 script=script.name, code=done.returncode, output=" / ".join(tail)))
 
 
-def run_solution(lab: Lab, step_id: str, machine: Machine, machine_name: str, timeout: float = 300) -> None:
-    run_scripts(solve_scripts(lab, step_id, machine_name), machine, timeout)
+def run_solution(lab: Lab, step_id: str, machine: Machine, machine_name: str, timeout: float = 300,
+                 variant: Variant | None = None) -> None:
+    run_scripts(solve_scripts(lab, step_id, machine_name, variant), machine, timeout)
 
 
-def state_at(lab: Lab, step_index: int, machine_name: str | None = None, *, quiet: bool = True) -> State:
+def state_at(lab: Lab, step_index: int, machine_name: str | None = None, *, quiet: bool = True,
+             variant: Variant | None = None) -> State:
     """The state a machine of `lab` is in at the start of step number `step_index` (0-based;
-    len(steps) means the lab is finished)."""
+    len(steps) means the lab is finished). `variant`: the learner's own copy of a per-learner lab."""
     decl = lab.machine(machine_name)
     if step_index == 0:
         if lab.starts_after:
             before = course.find(lab.starts_after)
-            base = state_at(before, len(before.steps), _machine_in(before, decl.name), quiet=quiet)
+            # A lab made for each learner is the base of a later lab in one neutral variant.
+            base = state_at(before, len(before.steps), _machine_in(before, decl.name), quiet=quiet,
+                            variant=course.variant_for(before, ""))
         else:
             root = image.ensure_image(quiet=quiet)
             base = State(key=image.recipe_key(), lowers=(str(root),), services=())
-        return _layer(lab, decl, base, setup_scripts(lab, decl.name), "setup", quiet)
-    parent = state_at(lab, step_index - 1, decl.name, quiet=quiet)
+        return _layer(lab, decl, base, setup_scripts(lab, decl.name, variant), "setup", quiet)
+    parent = state_at(lab, step_index - 1, decl.name, quiet=quiet, variant=variant)
     step = lab.steps[step_index - 1]
-    return _layer(lab, decl, parent, solve_scripts(lab, step.id, decl.name), step.id, quiet)
+    return _layer(lab, decl, parent, solve_scripts(lab, step.id, decl.name, variant), step.id, quiet)
 
 
-def _layer(lab: Lab, decl: MachineDecl, parent: State, scripts: list[Path], after: str, quiet: bool) -> State:
+def _layer(lab: Lab, decl: MachineDecl, parent: State, scripts: list[Script], after: str, quiet: bool) -> State:
     """`parent` with `scripts` applied, frozen once as a cached layer."""
     if not scripts:
         return parent  # nothing to do on this machine
     digest = hashlib.sha256(f"{LAYER_FORMAT}\n{parent.key}\n{decl}\n".encode())
     for script in scripts:
-        digest.update(script.read_bytes())
+        digest.update(script.text)
     key = digest.hexdigest()[:16]
     layer = paths.layers_dir() / key
     if not (layer / "layer.json").is_file():
@@ -122,7 +147,7 @@ def _machine_in(lab: Lab, name: str) -> str | None:
     return name if any(m.name == name for m in lab.machines) else None
 
 
-def _build_layer(lab: Lab, step_id: str, scripts: list[Path], decl: MachineDecl, parent: State, layer: Path,
+def _build_layer(lab: Lab, step_id: str, scripts: list[Script], decl: MachineDecl, parent: State, layer: Path,
                  key: str) -> None:
     work = paths.layers_dir() / f".build-{key}-{os.getpid()}"
     shutil.rmtree(work, ignore_errors=True)

@@ -6,6 +6,7 @@ import time
 from dataclasses import dataclass
 from typing import Callable
 
+from grader import course
 from grader.errors import MailLabError
 from grader.i18n import _, say, translate
 from grader.course import Lab
@@ -22,14 +23,26 @@ class StepVerdict:
     ok: bool
     seconds: float
     note: str
+    drawn: tuple[str, ...] = ()  # a lab with a pool: the faults this run was given
 
     def __str__(self) -> str:
         mark = "ok  " if self.ok else "FAIL"  # the same in every language: bench/flaky reads it
-        return f"{mark} {self.lab + '/' + self.step:<34} {self.seconds:6.1f} s  {translate(self.note)}"
+        faults = f"  [{', '.join(self.drawn)}]" if self.drawn else ""
+        return f"{mark} {self.lab + '/' + self.step:<34} {self.seconds:6.1f} s  {translate(self.note)}{faults}"
 
 
 def selftest_lab(lab: Lab, report: Callable[[StepVerdict], None] = print) -> list[StepVerdict]:
-    session = LabSession(lab, LEARNER, record=False)
+    """Every step proved; a lab with a pool of faults once per draw, the draws together holding
+    every fault of the pool (not only the one a learner happens to get)."""
+    verdicts = []
+    for drawn in course.covering_draws(lab) if lab.pool else [None]:
+        verdicts += _selftest_draw(lab, drawn, report)
+    return verdicts
+
+
+def _selftest_draw(lab: Lab, drawn: tuple[str, ...] | None,
+                   report: Callable[[StepVerdict], None]) -> list[StepVerdict]:
+    session = LabSession(lab, LEARNER, record=False, drawn=drawn)
     verdicts = []
     try:
         for step in lab.steps:
@@ -38,7 +51,7 @@ def selftest_lab(lab: Lab, report: Callable[[StepVerdict], None] = print) -> lis
                 ok, note = _prove_step(session, step)
             except MailLabError as exc:
                 ok, note = False, say(exc)
-            verdict = StepVerdict(lab.id, step.id, ok, time.monotonic() - started, note)
+            verdict = StepVerdict(lab.id, step.id, ok, time.monotonic() - started, note, drawn or ())
             report(verdict)
             verdicts.append(verdict)
     finally:

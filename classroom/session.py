@@ -34,11 +34,19 @@ def gradebook_path() -> Path:
 
 
 class LabSession:
-    def __init__(self, lab: Lab, learner: str | None = None, *, record: bool = True):
+    def __init__(self, lab: Lab, learner: str | None = None, *, record: bool = True,
+                 drawn: tuple[str, ...] | None = None):
         self.lab = lab
         self.learner = learner or current_learner()
         self.record = record
         self._gradebook: Gradebook | None = None
+        # The learner's own copy of a lab made per learner (its seed and drawn faults); None: everyone's.
+        self.variant = course.variant_for(lab, self.learner, drawn)
+
+    @property
+    def drawn(self) -> tuple[str, ...]:
+        """The faults of the lab's pool this learner's machines were given (none in most labs)."""
+        return self.variant.drawn if self.variant is not None else ()
 
     # -- machines ------------------------------------------------------------------------
     def machine_name(self, name: str | None = None) -> str:
@@ -72,7 +80,7 @@ class LabSession:
                 if machine.exists():
                     machine.start()
                 else:
-                    state = layers.state_at(self.lab, 0, decl.name, quiet=quiet)
+                    state = layers.state_at(self.lab, 0, decl.name, quiet=quiet, variant=self.variant)
                     Machine.create(machine.name, layers.spec_for(decl, state, network))
         except SandboxError as exc:
             raise MailLabError(say(exc)) from None
@@ -170,7 +178,8 @@ class LabSession:
             raise MailLabError(_("Lab {lab} has no checks for step {step}.", lab=self.lab.id, step=step_id))
         # In a child process with a memory and time cap: a hostile machine fails its own check, nothing else.
         fails = self.gradebook.fails_before(self.learner, self.lab.id, step_id) if self.record else {}
-        result = run_isolated(self.lab, self.learner, step_id, deadline=STEP_DEADLINE, fails_before=fails)
+        result = run_isolated(self.lab, self.learner, step_id, deadline=STEP_DEADLINE, fails_before=fails,
+                              drawn=self.drawn if self.variant is not None else None)
         if self.record:
             self.gradebook.record(self.learner, result, kind="check")
         return result
@@ -184,7 +193,8 @@ class LabSession:
         for step in self.lab.steps[last if only else 0: last + 1]:
             for decl in self.lab.machines:
                 try:
-                    layers.run_solution(self.lab, step.id, self.machine(decl.name), decl.name)
+                    layers.run_solution(self.lab, step.id, self.machine(decl.name), decl.name,
+                                        variant=self.variant)
                 except SandboxError as exc:
                     raise MailLabError(say(exc)) from None
             done.append(step.id)
@@ -201,7 +211,8 @@ class LabSession:
         """Machines back to the state at the start of `step_id` (the lab's start by default)."""
         index = self.lab.step_index(step_id) if step_id else 0
         try:
-            states = {d.name: layers.state_at(self.lab, index, d.name, quiet=quiet) for d in self.lab.machines}
+            states = {d.name: layers.state_at(self.lab, index, d.name, quiet=quiet, variant=self.variant)
+                      for d in self.lab.machines}
             for machine in self.machines():
                 machine.destroy()
             network = self._network_up(fresh=True)  # servers running, cables in, nothing received

@@ -1,7 +1,9 @@
 """A lab is data: a folder with lab.toml, lab.ipynb, checks.py and solve/ (one script per step)."""
 from __future__ import annotations
 
+import hashlib
 import os
+import random
 import re
 import tomllib
 from dataclasses import dataclass, field
@@ -61,6 +63,11 @@ class Lab:
     starts_after: str = ""  # a lab whose reference solutions make this lab's starting state
     summary: str = field(default="", compare=False)
     network: NetworkSpec | None = field(default=None, compare=False)  # None: each machine on its own
+    # A starting state made for each learner: its scripts see $MAILLAB_SEED (from the learner's name).
+    per_learner: bool = False
+    # A pool of faults (faults/ID/ folders) of which each learner gets `draw`, chosen by their seed.
+    pool: tuple[str, ...] = ()
+    draw: int = 0
 
     def step(self, step_id: str) -> Step:
         for step in self.steps:
@@ -97,6 +104,58 @@ class Lab:
         return twin if lang != "en" and twin.is_file() else self.notebook
 
 
+@dataclass(frozen=True)
+class Variant:
+    """What makes one learner's copy of a lab their own: a seed from their name and, in a lab with a
+    pool, the faults drawn with it (the same after every reset, different between learners)."""
+    seed: str
+    drawn: tuple[str, ...] = ()
+
+    def script_prefix(self) -> bytes:
+        """Shell lines put before each setup and solve script of the lab."""
+        return f"MAILLAB_SEED={self.seed}\nMAILLAB_DRAWN='{' '.join(self.drawn)}'\n".encode()
+
+
+def variant_for(lab: Lab, learner: str, drawn: tuple[str, ...] | None = None) -> Variant | None:
+    """The learner's variant of `lab` (None for a lab that is the same for everyone). `drawn`
+    overrides the draw (the selftest proves every fault of the pool that way)."""
+    if not lab.per_learner and not lab.pool:
+        return None
+    seed = hashlib.sha256(f"maillab/{lab.id}/{learner}".encode()).hexdigest()[:16]
+    if drawn is None:
+        picked = set(random.Random(seed).sample(lab.pool, lab.draw)) if lab.pool else set()
+        drawn = tuple(fault for fault in lab.pool if fault in picked)
+    unknown = [fault for fault in drawn if fault not in lab.pool]
+    if unknown:
+        raise UsageError(_("Lab {lab} has no fault {fault} in its pool.", lab=lab.id, fault=repr(unknown[0])))
+    return Variant(seed, tuple(drawn))
+
+
+def covering_draws(lab: Lab) -> list[tuple[str, ...]]:
+    """Draws that together hold every fault of the pool, each the size of a learner's draw."""
+    pool, size = list(lab.pool), lab.draw
+    draws = []
+    for start in range(0, len(pool), size):
+        chunk = pool[start:start + size]
+        chunk += [f for f in pool if f not in chunk][:size - len(chunk)]  # a short last one is filled up
+        draws.append(tuple(f for f in pool if f in chunk))
+    return draws
+
+
+def _pool(folder: Path, data: dict, path: Path) -> tuple[tuple[str, ...], int]:
+    table = data.get("pool")
+    if table is None:
+        return (), 0
+    faults = tuple(sorted(d.name for d in (folder / "faults").iterdir() if (d / "plant.sh").is_file())) \
+        if (folder / "faults").is_dir() else ()
+    draw = table.get("draw", 0) if isinstance(table, dict) else 0
+    if not isinstance(draw, int) or not 0 < draw <= len(faults) or any(not ID.match(f) for f in faults):
+        raise MailLabError(_("{path}: [pool] draw is how many of the faults/ID/plant.sh a learner gets, between 1 "
+                             "and their number ({count}); fault ids use lower-case letters, digits and dashes.",
+                             path=str(path), count=len(faults)))
+    return faults, draw
+
+
 def load(folder: Path) -> Lab:
     """Read one lab folder; a mistake in lab.toml is reported with the file's name."""
     path = folder / "lab.toml"
@@ -130,9 +189,10 @@ def load(folder: Path) -> Lab:
         raise MailLabError(_("{path}: a step's kind is one of {kinds}.", path=str(path), kinds=", ".join(STEP_KINDS)))
     if len({s.id for s in steps}) != len(steps):
         raise MailLabError(_("{path}: two steps have the same id.", path=str(path)))
+    pool, draw = _pool(folder, data, path)
     return Lab(id=lab_id, title=data.get("title", lab_id), number=number, dir=folder, steps=steps,
                machines=machines, starts_after=data.get("starts_after", ""), summary=data.get("summary", ""),
-               network=network)
+               network=network, per_learner=bool(data.get("per_learner", False)), pool=pool, draw=draw)
 
 
 def all_labs() -> list[Lab]:

@@ -19,12 +19,17 @@ class UsageError(MailLabError):
 
 
 class Fail(Exception):
-    """The learner's machine is not in the wanted state. `detail` says what was seen."""
+    """The learner's machine is not in the wanted state. `detail` says what was seen; `hint` what to
+    do. `ladder` instead of `hint`: hints that climb, one rung per earlier FAIL about the same thing
+    (`about`, e.g. one fault of several): the symptom first, then where to look, then what is wrong."""
 
-    def __init__(self, detail: str, hint: str | None = None) -> None:
+    def __init__(self, detail: str, hint: str | None = None, *, ladder: tuple[str, ...] = (),
+                 about: str = "") -> None:
         super().__init__(detail)
         self.detail = detail
         self.hint = hint
+        self.ladder = tuple(ladder)
+        self.about = about
 
 
 class ChecksError(Exception):

@@ -44,6 +44,7 @@ class ItemResult:
     hint: str | None = None
     duration: float = 0.0
     hint_level: int = 0  # the rung of the check's hint ladder shown (0: the first)
+    about: str = ""  # a FAIL with a ladder of its own: what it was about (its rungs are counted by it)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -54,6 +55,7 @@ class ItemResult:
             "hint": self.hint,
             "duration": self.duration,
             "hint_level": self.hint_level,
+            "about": self.about,
         }
 
     @classmethod
@@ -66,6 +68,7 @@ class ItemResult:
             hint=data.get("hint"),
             duration=float(data.get("duration") or 0.0),
             hint_level=int(data.get("hint_level") or 0),
+            about=str(data.get("about") or ""),
         )
 
 

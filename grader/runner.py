@@ -35,7 +35,8 @@ def run_step(checks: Sequence[Check], host: Host, *, lab: str, step: str,
              sleep: Callable[[float], None] = time.sleep,
              fails_before: Mapping[str, int] | None = None) -> StepResult:
     """Run `checks` in order. The first FAIL or ERROR stops the step; later checks are NOT_RUN.
-    `fails_before`: how often each check FAILED this learner before (the rung of its hint ladder)."""
+    `fails_before`: how often each check FAILED this learner before (the rung of its hint ladder), by
+    ladder_key."""
     started_at = datetime.now(timezone.utc).isoformat()
     start = clock()
     step_end = start + deadline
@@ -56,24 +57,30 @@ def run_step(checks: Sequence[Check], host: Host, *, lab: str, step: str,
                     str(translate(RETRY_HINT))))
                 stopped = True
                 continue
-            item = _run_check(chk, host, step_end, clock, sleep, (fails_before or {}).get(chk.name, 0))
+            item = _run_check(chk, host, step_end, clock, sleep, fails_before or {})
             items.append(item)
             stopped = item.status is not Status.PASS
     return StepResult(lab=lab, step=step, items=tuple(items), started_at=started_at,
                       duration=round(clock() - start, 6))
 
 
+def ladder_key(name: str, about: str = "") -> str:
+    """What earlier FAILs are counted by to find a ladder's rung: the check, and what a FAIL with a
+    ladder of its own was about."""
+    return f"{name}#{about}" if about else name
+
+
 def _run_check(chk: Check, host: Host, step_end: float, clock: Callable[[], float],
-               sleep: Callable[[float], None], fails_before: int = 0) -> ItemResult:
+               sleep: Callable[[float], None], fails_before: Mapping[str, int]) -> ItemResult:
     start = clock()
     retry_until = min(start + chk.within, step_end)
-    level = min(max(fails_before, 0), len(chk.ladder) - 1)
+    level = min(max(fails_before.get(chk.name, 0), 0), len(chk.ladder) - 1)
 
-    def item(status: Status, detail: str, hint: str | None = None, hint_level: int = 0) -> ItemResult:
+    def item(status: Status, detail: str, hint: str | None = None, hint_level: int = 0, about: str = "") -> ItemResult:
         # Checks speak English in the code; the learner reads their own language.
         return ItemResult(chk.name, str(translate(chk.title)), status, _bounded(str(translate(detail))),
                           None if hint is None else _bounded(str(translate(hint))), round(clock() - start, 6),
-                          hint_level)
+                          hint_level, about)
 
     while True:
         try:
@@ -82,6 +89,9 @@ def _run_check(chk: Check, host: Host, step_end: float, clock: Callable[[], floa
             if clock() + RETRY_INTERVAL < retry_until:
                 sleep(RETRY_INTERVAL)
                 continue
+            if failure.ladder:  # its own ladder, climbed per thing it is about
+                rung = min(max(fails_before.get(ladder_key(chk.name, failure.about), 0), 0), len(failure.ladder) - 1)
+                return item(Status.FAIL, failure.detail, failure.ladder[rung], rung, failure.about)
             if failure.hint:  # it names the actual problem
                 return item(Status.FAIL, failure.detail, failure.hint)
             return item(Status.FAIL, failure.detail, chk.ladder[level], level)

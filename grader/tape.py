@@ -243,8 +243,8 @@ def _seeded_tags(seed: int) -> Iterator[None]:
 # -- recording ------------------------------------------------------------------------------------
 
 class Recording:
-    def __init__(self, path: Path, lab_id: str, step: str, seed: int) -> None:
-        self.path, self.lab_id, self.step, self.seed = path, lab_id, step, seed
+    def __init__(self, path: Path, lab_id: str, step: str, seed: int, drawn: tuple[str, ...] = ()) -> None:
+        self.path, self.lab_id, self.step, self.seed, self.drawn = path, lab_id, step, seed, drawn
         self.answers: dict[str, list] = defaultdict(list)
 
     def wrap(self, seam: str, real: Callable, key: Callable[..., str]) -> Callable:
@@ -261,7 +261,7 @@ class Recording:
 
     def finish(self, result: Any) -> None:
         """Write the tape: the answers and the step's result (status of each check)."""
-        tape = {"format": FORMAT, "lab": self.lab_id, "step": self.step, "seed": self.seed,
+        tape = {"format": FORMAT, "lab": self.lab_id, "step": self.step, "seed": self.seed, "drawn": list(self.drawn),
                 "result": [[item.name, item.status.value] for item in result.items],
                 "answers": dict(self.answers)}
         self.path.parent.mkdir(parents=True, exist_ok=True)
@@ -272,9 +272,10 @@ class Recording:
 
 
 @contextlib.contextmanager
-def recording(path: str | Path, *, lab_id: str, step: str) -> Iterator[Recording]:
-    """Record every answer the step's checks get, on real machines; `finish(result)` writes it."""
-    rec = Recording(Path(path), lab_id, step, random.SystemRandom().getrandbits(64))
+def recording(path: str | Path, *, lab_id: str, step: str, drawn: tuple[str, ...] = ()) -> Iterator[Recording]:
+    """Record every answer the step's checks get, on real machines; `finish(result)` writes it.
+    `drawn`: the faults of the lab's pool the machines were given (a lab with a pool)."""
+    rec = Recording(Path(path), lab_id, step, random.SystemRandom().getrandbits(64), tuple(drawn))
     wrapped = {(owner, attr): rec.wrap(seam, getattr(owner, attr), key)
                for seam, (owner, attr, key) in _seams().items() if key is not None}
     with _patched(wrapped), _seeded_tags(rec.seed):
@@ -357,6 +358,7 @@ class _Context:
     def __init__(self, lab: Any, tape: Tape, clock: Any) -> None:
         self.lab, self.tape, self.clock = lab, tape, clock
         self.world = None
+        self.drawn = tuple(tape.data.get("drawn") or ())
 
     def network(self) -> _Network:
         return _Network()

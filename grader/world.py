@@ -34,6 +34,7 @@ class LabContext(Protocol):
     network, a machine's host and the nodes' states."""
 
     lab: "Lab"
+    drawn: tuple[str, ...]  # the faults of the lab's pool this learner's machines were given
 
     def network(self) -> "Network | None": ...
 
@@ -69,6 +70,11 @@ class World:
         if self.network is None:
             raise SandboxError(_("The lab {lab} has no lab network.", lab=session.lab.id))
         self.spec = session.lab.network
+
+    @property
+    def drawn(self) -> tuple[str, ...]:
+        """The faults of the lab's pool (faults/ID/) this learner's machines were given."""
+        return tuple(getattr(self.session, "drawn", ()))
 
     # -- machines and nodes --------------------------------------------------------------
     def machine(self, name: str) -> "Host":

@@ -221,8 +221,8 @@ def test_a_version_1_gradebook_is_brought_up_to_date_and_loses_nothing(tmp_path)
     old.executescript(V1_SCHEMA)
     old.close()
     book = Gradebook(path)
-    assert SCHEMA_VERSION == 2
-    assert sqlite3.connect(path).execute("SELECT version FROM schema_version").fetchall() == [(2,)]
+    assert SCHEMA_VERSION == 3
+    assert sqlite3.connect(path).execute("SELECT version FROM schema_version").fetchall() == [(3,)]
     [record] = book.records()
     assert (record.learner, record.attempts, record.ever_passed, record.own_passed) == ("alice", 2, True, True)
     assert book.last_result("alice", "02-install-postfix", "install").passed
