@@ -1,0 +1,2 @@
+set -e
+sed -i 's/^mydestinaton *=/mydestination =/' /etc/postfix/main.cf

@@ -1,0 +1,2 @@
+set -e
+postconf -X default_transport relay_transport

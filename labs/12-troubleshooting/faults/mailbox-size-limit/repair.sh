@@ -1,0 +1,2 @@
+set -e
+postconf -X mailbox_size_limit

@@ -1,0 +1,2 @@
+set -e
+chown -R alice:alice /home/alice/Maildir

@@ -1,0 +1,3 @@
+set -e
+postconf -X home_mailbox
+postconf -e mailbox_transport=lmtp:unix:private/dovecot-lmtp

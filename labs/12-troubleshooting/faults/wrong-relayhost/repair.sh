@@ -1,0 +1,2 @@
+set -e
+postconf -e 'relayhost ='
