@@ -87,18 +87,17 @@ def _domain_is_local(host, planted):
 
 
 def _lmtp_path(host):
-    """The socket Postfix hands mailbox delivery to (None when delivery is not over LMTP to a unix socket)."""
+    """The socket Postfix hands mailbox delivery to: mailbox_transport's, or where the course put it
+    when delivery is not over LMTP just now (_delivery_is_dovecots speaks of that)."""
     transport = host.postconf("mailbox_transport") or ""
     if not transport.startswith("lmtp:unix:"):
-        return transport, None
+        transport = LMTP_TRANSPORT
     where = transport.split(":", 2)[2]
     return transport, where if where.startswith("/") else f"{QUEUE_DIR}/{where}"
 
 
 def _lmtp_socket_agrees(host, planted):
     transport, path = _lmtp_path(host)
-    if path is None:
-        return None  # not delivering over LMTP: _delivery_is_dovecots says so
     listeners = dovecot.lmtp_listeners(host)
     if path not in listeners:
         return (_("mailbox_transport = {transport}; Dovecot's LMTP listens on {listeners}",
@@ -110,18 +109,19 @@ def _lmtp_socket_agrees(host, planted):
 
 
 def _lmtp_socket_is_postfixs(host, planted):
-    _transport, path = _lmtp_path(host)
-    info = host.backend.stat(path) if path else None
-    if info is None or not stat.S_ISSOCK(info.st_mode):
-        return None  # no socket there: _lmtp_socket_agrees says so
+    """Every LMTP socket Dovecot makes in Postfix's queue folder is one Postfix may connect to."""
     postfix = host.user("postfix")
-    mode = stat.S_IMODE(info.st_mode)
-    allowed = ((postfix and info.st_uid == postfix.uid and mode & 0o600 == 0o600)
-               or (postfix and info.st_gid == postfix.gid and mode & 0o060 == 0o060) or mode & 0o006 == 0o006)
-    if not allowed:
-        owner = host._user_names().get(info.st_uid, str(info.st_uid))
-        return (_("{path} belongs to {owner} with mode {mode:04o}: Postfix's lmtp client runs as postfix",
-                  path=path, owner=owner, mode=mode), None)
+    for path in dovecot.lmtp_listeners(host):
+        info = host.backend.stat(path) if path.startswith(QUEUE_DIR + "/") else None
+        if info is None or not stat.S_ISSOCK(info.st_mode):
+            continue
+        mode = stat.S_IMODE(info.st_mode)
+        allowed = ((postfix and info.st_uid == postfix.uid and mode & 0o600 == 0o600)
+                   or (postfix and info.st_gid == postfix.gid and mode & 0o060 == 0o060) or mode & 0o006 == 0o006)
+        if not allowed:
+            owner = host._user_names().get(info.st_uid, str(info.st_uid))
+            return (_("{path} belongs to {owner} with mode {mode}: Postfix's lmtp client runs as postfix",
+                      path=path, owner=owner, mode=f"{mode:04o}"), None)
     return None
 
 
@@ -341,7 +341,7 @@ FAULTS = {
           "(`postconf -X mailbox_size_limit`) or make it larger, then `postfix reload`.")),
     "maildir-permissions": Fault(
         _maildir_is_alices, _("the Maildirs"), _("alice's Maildir belongs to alice"),
-        _("Mail for alice waits in the queue, while mail for bob arrives."),
+        _("Mail for alice waits in the queue, or reaches her Maildir where she cannot read it; bob's mail is fine."),
         _("Look at who owns alice's mail folder: `ls -la /home/alice/Maildir`, and at /var/log/dovecot.log when "
           "Dovecot tries to deliver."),
         _("alice's Maildir belongs to root: Dovecot delivers as alice. `chown -R alice:alice /home/alice/Maildir`.")),

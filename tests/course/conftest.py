@@ -5,6 +5,7 @@ import os
 
 import pytest
 
+from grader import course
 from grader.result import Status
 from classroom.session import LabSession, open_session
 
@@ -38,8 +39,10 @@ def lab_session():
     network are removed afterwards."""
     opened: list[LabSession] = []
 
-    def open_one(lab_id: str) -> LabSession:
-        session = open_session(lab_id, LEARNER)
+    def open_one(lab_id: str, drawn: tuple[str, ...] | None = None) -> LabSession:
+        """`drawn`: the faults a lab with a pool gives the machines (else the test learner's draw)."""
+        session = open_session(lab_id, LEARNER) if drawn is None else \
+            LabSession(course.find(lab_id), LEARNER, drawn=drawn)
         opened.append(session)
         return session
 
