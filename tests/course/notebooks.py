@@ -7,6 +7,7 @@ import nbformat
 from nbclient import NotebookClient
 
 from grader import course
+from classroom import layers
 from classroom.lint import learner_step
 from classroom.notebook import server
 from classroom.notebook.howto import howto_path
@@ -45,8 +46,16 @@ def learner_cells(nb) -> dict[str, list]:
     return found
 
 
-def type_the_howto(nb, lab, lang: str) -> None:
-    """What a learner does who reads each step's how-to: its shell blocks typed into the step's cell."""
+def type_the_howto(nb, lab, lang: str, learner: str = "") -> None:
+    """What a learner does who reads each step's how-to: its shell blocks typed into the step's cell.
+    In an exam (a lab with a pool of faults) the how-to teaches where to look, not this learner's
+    answers: their reference solution is typed instead."""
+    if lab.pool:
+        variant = course.variant_for(lab, learner)
+        for step, cells in learner_cells(nb).items():
+            scripts = layers.solve_scripts(lab, step, lab.machines[0].name, variant)
+            cells[0].source = "%%bash\n" + "\n".join(s.text.decode() for s in scripts)
+        return
     for step, cells in learner_cells(nb).items():
         path = howto_path(lab.dir, step, lang)
         assert path is not None, f"{lab.id} {step}: a step with a place to act needs a how-to"
@@ -68,7 +77,7 @@ def run_notebook(lab_id: str, tmp_path, monkeypatch, learner: str, path=None, ti
     lab = course.find(lab_id)
     nb = nbformat.read(path or lab.notebook, as_version=4)
     if typed:
-        type_the_howto(nb, lab, "zh" if str(path or "").endswith(".zh.ipynb") else "en")
+        type_the_howto(nb, lab, "zh" if str(path or "").endswith(".zh.ipynb") else "en", learner)
     NotebookClient(nb, kernel_name="maillab", timeout=timeout, startup_timeout=60, store_widget_state=True,
                    resources={"metadata": {"path": str(workspace)}}).execute()
     return nb, "\n".join(outputs_text(c) for c in nb.cells)
