@@ -9,7 +9,7 @@ MACHINE = "192.0.2.10"
 PACKAGES = ("dovecot-imapd", "dovecot-pop3d", "dovecot-lmtpd")
 QUEUE_DIR = "/var/spool/postfix"
 ALICE, ALICE_PASSWORD = "alice", "alice123"
-ALIAS_OF_ALICE = "info"
+ALIAS_OF_ALICE = "postmaster"  # lab 05: postmaster -> root -> alice, an alias of an alias
 BOB = "bob"
 FOLDERS = {"Drafts": "\\Drafts", "Sent": "\\Sent", "Junk": "\\Junk", "Trash": "\\Trash"}
 
@@ -155,7 +155,8 @@ def a_tagged_message_to_bob_reaches_his_maildir(host):
 
 @check(step="lmtp", title=_("An alias of alice still works"),
        hint=_("Aliases are expanded by Postfix's local(8) before it passes mail on: use mailbox_transport "
-              "(not local_transport), and keep `info: alice` in /etc/aliases (run `newaliases`)."))
+              "(not local_transport), and keep lab 05's `postmaster: root` and `root: alice` in /etc/aliases "
+              "(run `newaliases`)."))
 def an_alias_of_alice_still_works(host):
     return _reaches_alice_through_dovecot(host, ALIAS_OF_ALICE)
 

@@ -4,8 +4,10 @@ set -e
 cat > /etc/dovecot/conf.d/99-lmtp.conf <<'CONF'
 # Mail lives in each user's ~/Maildir.
 mail_location = maildir:~/Maildir
-# Postfix says RCPT TO:<alice@example.test>; the system user is alice.
-auth_username_format = %Ln
+protocol lmtp {
+  # Postfix says RCPT TO:<alice@example.test>; the system user is alice.
+  auth_username_format = %Ln
+}
 service lmtp {
   unix_listener /var/spool/postfix/private/dovecot-lmtp {
     mode = 0600
