@@ -25,7 +25,7 @@ LOCAL_DOMAINS = ("example.test", "mail.example.test", "localhost")  # what mydes
 MAILDIR_WALK_LIMIT = 500  # entries of a Maildir the ownership probe looks at (a lab Maildir has a few dozen)
 ALICE_MAILDIR = "/home/alice/Maildir"  # her INBOX (mail_location = maildir:~/Maildir)
 NEW_ALIAS = "support"  # the alias the aliases-not-rebuilt fault added
-ALIASES = ("info",)  # aliases every server of the lab has (lab 09)
+ALIASES = ("sales",)  # aliases every server of the lab has (lab 05: sales reaches alice and bob)
 QUEUE_DIR = "/var/spool/postfix"
 HELD_IDS = ("held-1.maillab@example.test", "held-2.maillab@example.test")  # what the mail-on-hold fault held
 LMTP_TRANSPORT = "lmtp:unix:private/dovecot-lmtp"
