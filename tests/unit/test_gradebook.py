@@ -247,3 +247,16 @@ def test_fails_before_counts_each_checks_own_fails_and_levels_are_kept(book):
     assert book.fails_before("bob", "02-install-postfix", "install") == {}
     assert book.last_result("alice", "02-install-postfix", "install", checks_only=True).items[1].hint_level == 1
     assert book.records(learner="alice")[0].hint_level == 1
+
+
+def test_fails_with_a_ladder_of_their_own_are_counted_per_thing_they_were_about(book):
+    def failing(about, level):
+        return StepResult("12-troubleshooting", "repair", (
+            ItemResult("every_fault_is_repaired", "Every fault is repaired", Status.FAIL, "left", "hint", 0.1, level,
+                       about),), "2026-11-30T06:00:00+00:00", 0.2)
+
+    for about, level in (("lmtp-socket", 0), ("lmtp-socket", 1), ("open-relay", 0)):
+        book.record("alice", failing(about, level))
+    assert book.fails_before("alice", "12-troubleshooting", "repair") == {
+        "every_fault_is_repaired": 3, "every_fault_is_repaired#lmtp-socket": 2, "every_fault_is_repaired#open-relay": 1}
+    assert book.last_result("alice", "12-troubleshooting", "repair").items[0].about == "open-relay"

@@ -75,3 +75,47 @@ def test_every_course_lab_is_complete():
         sources = "\n".join(c.source for c in nbformat.read(lab.notebook, as_version=4).cells)
         for step in lab.steps:
             assert f'lab.check("{step.id}")' in sources, f"{lab.id}: no check cell for {step.id}"
+
+
+def _pool_lab(tmp_path, draw=2, faults=("a-one", "b-two", "c-three")):
+    folder = write(tmp_path, GOOD + f"\n[pool]\ndraw = {draw}\n")
+    for fault in faults:
+        (folder / "faults" / fault).mkdir(parents=True)
+        (folder / "faults" / fault / "plant.sh").write_text("true\n")
+    return course.load(folder)
+
+
+def test_a_pool_draw_is_the_learners_own_and_the_same_every_time(tmp_path):
+    lab = _pool_lab(tmp_path, draw=2, faults=("a-one", "b-two", "c-three", "d-four", "e-five"))
+    assert lab.pool == ("a-one", "b-two", "c-three", "d-four", "e-five") and lab.draw == 2
+    draws = {name: course.variant_for(lab, name) for name in ("ana", "ben", "chen", "dara", "eli", "fay")}
+    assert all(course.variant_for(lab, name) == v for name, v in draws.items())  # the same after a reset
+    assert len({v.drawn for v in draws.values()}) > 1 and len({v.seed for v in draws.values()}) == 6
+    assert all(len(v.drawn) == 2 and list(v.drawn) == sorted(v.drawn) for v in draws.values())
+    assert course.variant_for(lab, "ana", drawn=("e-five",)).drawn == ("e-five",)
+    with pytest.raises(UsageError, match="no fault"):
+        course.variant_for(lab, "ana", drawn=("z-none",))
+    assert b"MAILLAB_DRAWN='" in draws["ana"].script_prefix()
+
+
+def test_covering_draws_hold_every_fault_of_the_pool(tmp_path):
+    lab = _pool_lab(tmp_path, draw=2)
+    draws = course.covering_draws(lab)
+    assert all(len(d) == 2 for d in draws) and {f for d in draws for f in d} == set(lab.pool)
+    assert course.variant_for(course.load(write(tmp_path, GOOD, "06-plain")), "ana") is None  # the same for all
+
+
+@pytest.mark.parametrize("draw", [0, 4, "two"])
+def test_a_wrong_draw_is_named(tmp_path, draw):
+    with pytest.raises(MailLabError, match="draw"):
+        _pool_lab(tmp_path, draw=draw if isinstance(draw, int) else '"two"')
+
+
+def test_lab_12_probes_every_fault_of_its_pool():
+    lab = course.find("troubleshooting")
+    load_checks(lab.checks_file)  # it loads
+    source = lab.checks_file.read_text()
+    for fault in lab.pool:
+        assert f'"{fault}": Fault(' in source, f"no probe for {fault}"
+        assert (lab.dir / "faults" / fault / "repair.sh").is_file(), f"{fault} has no repair"
+    assert len(lab.pool) >= 12 and lab.draw == 5

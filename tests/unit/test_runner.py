@@ -260,3 +260,33 @@ def test_more_hints_must_be_hints():
         check(step="x", hint="h", more_hints="one string")
     with pytest.raises(ChecksError, match="more_hints"):
         check(step="x", hint="h", more_hints=["", "b"])
+
+
+LEFT = ["lmtp-socket"]  # the fault the check below finds
+
+
+@check(step="repair", hint="Something is still broken.")
+def every_fault_is_repaired(host):
+    fault = LEFT[0]
+    raise Fail("one fault is left", ladder=(f"symptom of {fault}", f"where {fault} shows", f"what {fault} is"),
+               about=fault)
+
+
+def test_a_fail_with_its_own_ladder_climbs_it_per_thing_it_is_about():
+    """Rungs are counted per `about` (one fault of several): the next fault starts at its symptom."""
+    from grader.runner import ladder_key
+
+    host, _ = make_host()
+    LEFT[0] = "lmtp-socket"
+    seen = []
+    for before in ({}, {ladder_key("every_fault_is_repaired", "lmtp-socket"): 1},
+                   {ladder_key("every_fault_is_repaired", "lmtp-socket"): 5, "every_fault_is_repaired": 5}):
+        item = run_step([every_fault_is_repaired], host, lab="demo", step="repair", fails_before=before).items[0]
+        seen.append((item.hint_level, item.hint, item.about))
+    assert seen == [(0, "symptom of lmtp-socket", "lmtp-socket"), (1, "where lmtp-socket shows", "lmtp-socket"),
+                    (2, "what lmtp-socket is", "lmtp-socket")]
+    LEFT[0] = "open-relay"
+    item = run_step([every_fault_is_repaired], host, lab="demo", step="repair",
+                    fails_before={"every_fault_is_repaired": 6,
+                                  ladder_key("every_fault_is_repaired", "lmtp-socket"): 6}).items[0]
+    assert (item.hint_level, item.hint) == (0, "symptom of open-relay")
