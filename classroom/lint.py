@@ -5,6 +5,8 @@ Each problem is one sentence naming the file and the line (or the notebook cell)
   reference solution, a `fresh_fails` naming one of its own checks, and a check cell
   (`lab.check("STEP")`) in every edition of the notebook;
 - a check whose `step=` names no step of the lab would never run;
+- in a lab with a pool of faults, every folder of faults/ plants its fault (plant.sh) and has its
+  part of some step's reference solution (faults/ID/STEP.sh);
 - every learner-facing text (titles, the summary, each check's title and hint) has a translation
   in every language of the course.
 """
@@ -30,7 +32,26 @@ def problems(lab: Lab) -> list[str]:
         by_step = checks_of(lab.checks_file)
     except ChecksError as exc:
         return [f"{_rel(lab.checks_file)}: {exc}"]
-    return [*_steps(lab, by_step), *_orphans(lab, by_step), *_notebooks(lab), *_translations(lab, by_step)]
+    return [*_steps(lab, by_step), *_orphans(lab, by_step), *_pool(lab), *_notebooks(lab),
+            *_translations(lab, by_step)]
+
+
+def _pool(lab: Lab) -> list[str]:
+    folder = lab.dir / "faults"
+    if not folder.is_dir():
+        return []
+    found = []
+    steps = {s.id for s in lab.steps}
+    for fault in sorted(d for d in folder.iterdir() if d.is_dir()):
+        if not (fault / "plant.sh").is_file():
+            found.append(_("faults/{fault}: there is no plant.sh, so this fault is never given to anyone.",
+                           fault=fault.name))
+        elif not any((fault / f"{step}.sh").is_file() for step in steps):
+            found.append(_("faults/{fault}: no step's reference solution repairs it (faults/{fault}/STEP.sh, e.g. "
+                           "repair.sh).", fault=fault.name))
+    if not lab.pool and any((fault / "plant.sh").is_file() for fault in folder.iterdir()):
+        found.append(_("{path}: faults/ holds a pool, but lab.toml has no [pool] draw.", path=_rel(lab.dir / "lab.toml")))
+    return found
 
 
 def _rel(path: Path) -> str:

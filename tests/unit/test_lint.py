@@ -89,6 +89,17 @@ def test_fresh_fails_must_name_a_check_of_the_step(tmp_path):
                      "checks (second_check)."]
 
 
+def test_a_pool_fault_that_is_never_planted_or_never_repaired(tmp_path):
+    folder = make(tmp_path, LAB + "\n[pool]\ndraw = 1\n")
+    for fault, files in (("good", ("plant.sh", "two.sh")), ("unplanted", ("two.sh",)), ("unrepaired", ("plant.sh",))):
+        (folder / "faults" / fault).mkdir(parents=True)
+        for name in files:
+            (folder / "faults" / fault / name).write_text("true\n")
+    assert lint.problems(course.load(folder)) == [
+        "faults/unplanted: there is no plant.sh, so this fault is never given to anyone.",
+        "faults/unrepaired: no step's reference solution repairs it (faults/unrepaired/STEP.sh, e.g. repair.sh)."]
+
+
 def test_a_step_without_a_reference_solution(tmp_path):
     assert lint.problems(course.load(make(tmp_path, solved=("one",)))) == [
         "01-demo/lab.toml:11: step two has no reference solution (solve/two.sh)."]
