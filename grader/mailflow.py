@@ -6,6 +6,10 @@ queue ids and delays. A `status=sent (250 ... queued as NEWID)` is followed into
     logs = [("mail", text_of_mail_log), ("mx1", text_of_mx1_log)]
     journey = trace(logs)                      # the last message a person sent, or trace(logs, "<id>")
     html = journey_html(journey)               # SVG, and the same journey in words
+
+"The last message you sent" is the learner's, in this lab, since the lab's start: `lab_mail_logs`
+leaves out what a machine's log already held when it was made (first start or reset), that is the
+log of its starting state, whose cached layers were built by running earlier reference solutions.
 """
 from __future__ import annotations
 
@@ -16,7 +20,7 @@ from typing import Sequence
 
 from .errors import NoMessage
 from .i18n import N_, Msg, tr, translate
-from .maillog import LogLine, Outcome, outcome_of, parse_lines
+from .maillog import DEFAULT_MAILLOG, READ_LIMIT, LogLine, MailLog, Outcome, outcome_of, parse_lines
 
 GRADER_MESSAGE_ID = re.compile(r"^maillab-[0-9a-f]+@")  # the grader's own tagged messages
 _MESSAGE_ID = re.compile(r"^message-id=<?(?P<mid>[^>\s]*)>?")
@@ -41,7 +45,8 @@ TEXT = {
     "step": N_("{name} on {host}: {note}"), "step_queue": N_("{name} on {host} (queue id {qid}): {note}"),
     "step_bare": N_("{name} on {host}"), "step_queue_bare": N_("{name} on {host} (queue id {qid})"),
     "queued_as": N_("queued as {qid}"), "queued_as_delay": N_("queued as {qid}, {delay}"),
-    "no_message": N_("No message was found in the mail log yet. Send one (for example "
+    "no_message": N_("No message sent since this lab started was found in the mail log yet (what the "
+                     "lab's starting state was made with is left out). Send one (for example "
                      "`echo Hello | sendmail root`), then run this cell again."),
     "no_such_message": N_("No message with Message-Id <{mid}> is in the mail log. The last messages in it "
                           "are: {known}."),
@@ -130,6 +135,66 @@ class Journey:
                 key = ("step_queue" if s.queue_id else "step") + ("" if s.note else "_bare")
                 lines.append(tr(TEXT[key], name=s.name, host=s.host, qid=s.queue_id, note=s.note).rstrip(": "))
         return lines
+
+
+# -- the logs of this lab, since its start ----------------------------------------------------
+
+def since_start(text: str, starting: str) -> str:
+    """The lines of a mail log written since the machine was made: those its starting state's log
+    already held (`starting`) are left out. The log usually grows from that text; when it was read
+    from a tail, rotated or edited, every line the starting log holds is left out one by one."""
+    if not starting:
+        return text
+    if text.startswith(starting):
+        return text[len(starting):]
+    made = set(starting.splitlines())
+    return "".join(line for line in text.splitlines(keepends=True) if line.rstrip("\n") not in made)
+
+
+class _LayerRoot:
+    """A starting-state layer seen as a machine root: read with the machine backend's safe walk."""
+
+    def __init__(self, root: str):
+        self.root = root
+
+
+def starting_log(lowers: Sequence[str], path: str, limit: int = READ_LIMIT) -> str:
+    """The mail log at `path` as a machine's starting state holds it: in the topmost of its layers
+    (`lowers`, top first) that has the file; "" when none has it or a layer removed it."""
+    from .backends import MachineBackend  # here: the grader reads logs without the sandbox otherwise
+
+    for lower in lowers:
+        backend = MachineBackend(_LayerRoot(lower))
+        try:
+            if backend.stat(path) is None:
+                continue
+            return MailLog(backend, path, limit=limit).text()
+        except Exception:  # a whiteout (the layer deleted it), or something that is no file
+            return ""
+    return ""
+
+
+def lab_mail_logs(session, first: str | None = None) -> list[tuple[str, str]]:
+    """(machine, log text since the lab's start) of every machine of a lab session, the machine
+    `first` (the one the learner works on) first: what `trace` reads."""
+    names = [d.name for d in session.lab.machines]
+    if first in names:
+        names.remove(first)
+        names.insert(0, first)
+    logs = []
+    for name in names:
+        host = session.host(name)
+        try:
+            log = host.maillog()
+        except Exception:  # no Postfix there (yet), or the machine is stopped: the usual place
+            log = MailLog(host.backend, DEFAULT_MAILLOG)
+        text = log.text()
+        try:
+            lowers = list(session.machine(name).spec.lowers)
+        except Exception:
+            lowers = []
+        logs.append((name, since_start(text, starting_log(lowers, log.path, log.limit))))
+    return logs
 
 
 # -- reading the logs -------------------------------------------------------------------------
