@@ -177,7 +177,12 @@ def chroot_has_the_name_service_files(host):
         elif original.exists and inside.content != original.content:
             stale.append(f"{CHROOT}/{rel}")
     if missing:
-        raise Fail(_("missing in the chroot: {files}", files=", ".join(missing)))
+        detail = _("missing in the chroot: {files}", files=", ".join(missing))
+        if postfix_master(host).pid is not None:  # `service postfix start` would do nothing now
+            raise Fail(detail, hint=_("Postfix runs, but it was started without Debian's start script (a bare "
+                                      "`postfix start`?), which copies these files into the chroot. Run "
+                                      "`service postfix restart`: it copies them and starts Postfix again."))
+        raise Fail(detail)
     if stale:
         raise Fail(_("different from the original (stale copies): {files}", files=", ".join(stale)),
                    hint=_("The chroot copies are out of date: `service postfix restart` refreshes them."))

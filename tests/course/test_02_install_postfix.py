@@ -166,6 +166,9 @@ def test_bare_postfix_start_leaves_the_chroot_empty(lab02):
     assert result.first_problem.name == "chroot_has_the_name_service_files"
     assert "/var/spool/postfix/etc/resolv.conf" in result.first_problem.detail
     assert [i.status for i in result.items[:3]] == [Status.PASS] * 3
+    # Postfix runs: `service postfix start` would do nothing, so the hint says restart, and only that.
+    assert "`service postfix restart`" in result.first_problem.hint
+    assert "service postfix start`" not in result.first_problem.hint
 
 
 def test_hosts_edited_after_the_start_leaves_a_stale_chroot_copy(lab02):
