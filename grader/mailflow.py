@@ -59,7 +59,6 @@ TEXT = {
     "waited_unknown": N_("waited, then tried again"),
     "waiting_since": N_("waiting since {time}: Postfix tries again later, `postqueue -f` now"),
     "minutes": N_("{minutes} min {seconds} s"),
-    "retry": N_("retry"),
 }
 
 

@@ -259,3 +259,46 @@ def test_wrap_breaks_long_words_and_keeps_every_character():
     assert len(lines) > 1 and all(text_width(line, 11, mono=True) <= BOX_W - 2 * PAD for line in lines)
     assert "".join(lines).replace(" ", "") == text.replace(" ", "")
     assert wrap("\u90ae\u4ef6" * 20, 12, 100) and all(text_width(x, 12) <= 100 for x in wrap("\u90ae\u4ef6" * 20, 12, 100))
+
+
+def test_the_chinese_picture_fits_its_boxes_too():
+    from grader.i18n import speaking
+
+    with speaking("zh"):
+        svg = journey_svg(trace([("mail2", BACKUP), ("mail1", PRIMARY)]))
+    root = ET.fromstring(svg)
+    assert "\u5ef6\u8fdf\u961f\u5217" in svg  # 延迟队列: the deferred queue, in Chinese
+    for g in root.iter(f"{NS}g"):
+        if "maillab-stage" in (g.get("class") or ""):
+            rect = g.find(f"{NS}rect")
+            right_edge = float(rect.get("x")) + float(rect.get("width")) - PAD
+            for t in g.findall(f"{NS}text"):
+                mono = t.get("font-family") == "monospace"
+                assert float(t.get("x")) + text_width(t.text, float(t.get("font-size")), mono=mono) <= right_edge + 0.01
+
+
+def test_the_starting_states_messages_are_not_the_learners(tmp_path):
+    """Lab 08's machines start from layers an earlier lab's reference solutions made: their log
+    already holds that lab's messages (host "mail"). Only what came after the lab's start counts."""
+    from grader.mailflow import since_start, starting_log
+
+    old = LOCAL.split("Nov 30 06:53:40")[0]  # the starting state's own messages (hello-1, a bounce)
+    layer, image = tmp_path / "layer", tmp_path / "image"
+    (layer / "var/log").mkdir(parents=True)
+    (image / "var/log").mkdir(parents=True)
+    (layer / "var/log/mail.log").write_text(old)
+    (image / "var/log/mail.log").write_text("Nov 29 00:00:00 base postfix/master[1]: daemon started\n")
+    starting = starting_log([str(layer), str(image)], "/var/log/mail.log")
+    assert starting == old  # the topmost layer that has the file
+    assert starting_log([str(tmp_path / "none")], "/var/log/mail.log") == ""
+
+    with pytest.raises(NoMessage, match="since this lab started"):
+        trace([("mail2", since_start(old, starting))])  # nothing sent since: hello-1 is not drawn
+    now = old + BACKUP
+    assert trace([("mail2", since_start(now, starting))]).message_id == "while-down@outside.test"
+    # Read from a tail (or edited): the starting state's lines are left out one by one.
+    tail = now[now.index("\n", 100) + 1:]
+    assert "hello-1" not in since_start(tail, starting) and "while-down" in since_start(tail, starting)
+    # A message id asked for by name from the starting state is not this lab's either.
+    with pytest.raises(NoMessage):
+        trace([("mail2", since_start(now, starting))], "hello-1@example.test")
