@@ -63,6 +63,15 @@ def configured_as_an_internet_site(host):
         raise Fail(_("inet_protocols is empty: Postfix turns off every network service"),
                    hint=_("Postfix must speak IPv4 and IPv6 on the network: `postconf -e inet_protocols=all`."))
     wrong = local_only_leftovers(host)
+    if wrong and not any(w.startswith("inet_interfaces ") for w in wrong):
+        # It listens everywhere (a learner who opened inet_interfaces after "Local only"), and still
+        # cannot send one message out: name what is left, and the postconf that undoes just that.
+        fix = " ".join(f"{w.split(' =')[0]}={INTERNET_SITE[w.split(' =')[0]][0]}" for w in wrong)
+        raise Fail(_("{settings} (an Internet Site has default_transport = smtp, relay_transport = relay)",
+                     settings=", ".join(wrong)),
+                   hint=_("Postfix listens on every interface now, but \"Local only\" also set {settings}: every "
+                          "message to another domain bounces (mail transport unavailable). Set what an Internet "
+                          "Site has: `postconf -e {fix}`.", settings=", ".join(wrong), fix=fix))
     if wrong:
         raise Fail(_("{settings} (an Internet Site has inet_interfaces = all, default_transport = smtp, "
                      "relay_transport = relay)", settings=", ".join(wrong)),
