@@ -598,7 +598,7 @@ def journey_svg(journey: Journey) -> str:
     desc = html.escape(" ".join(s + "." for s in journey.sentences()))
     paths, labels = zip(*(_edge(e, arrow) for e in edges)) if edges else ((), ())
     return (f'<svg xmlns="http://www.w3.org/2000/svg" class="maillab-mailflow" role="img" '
-            f'viewBox="0 0 {width} {height}" width="{width}" height="{height}" '
+            f'viewBox="0 0 {width} {height}" width="{width}" height="{height}" style="max-width:none" '
             f'aria-labelledby="{ids}-title {ids}-desc" font-family="sans-serif" font-size="12">'
             f'<title id="{ids}-title">{title}</title><desc id="{ids}-desc">{desc}</desc>'
             f'<defs><marker id="{arrow}" viewBox="0 0 10 10" refX="9" refY="5" markerWidth="7" '
@@ -610,7 +610,8 @@ def journey_html(journey: Journey) -> str:
     """The picture, then the same journey in words (for screen readers and for copying)."""
     items = "".join(f"<li>{html.escape(s)}</li>" for s in journey.sentences())
     title = html.escape(tr(TEXT["title"], mid=journey.message_id))
-    # Drawn at its real size (readable text), scrolled sideways when the page is narrower.
+    # Drawn at its real size (readable text), scrolled sideways when the page is narrower (the svg's
+    # own max-width:none: JupyterLab's output styles would shrink it to the column, text and all).
     return (f'<div class="maillab-mailflow-view"><p><strong>{title}</strong></p>'
             f'<div style="overflow-x:auto">{journey_svg(journey)}</div>'
             f'<details><summary>{html.escape(tr(TEXT["in_words"]))}</summary><ol>{items}</ol></details></div>')
