@@ -302,3 +302,33 @@ def test_the_starting_states_messages_are_not_the_learners(tmp_path):
     # A message id asked for by name from the starting state is not this lab's either.
     with pytest.raises(NoMessage):
         trace([("mail2", since_start(now, starting))], "hello-1@example.test")
+
+
+def test_lab_mail_logs_reads_every_machine_since_its_start_the_learners_first(tmp_path):
+    """What lab.mailflow reads: each machine's log less its starting state's, the attached machine
+    first; a machine whose log cannot be read (stopped) gives nothing rather than an error."""
+    from types import SimpleNamespace
+
+    from grader.mailflow import lab_mail_logs
+    from grader.testing import FakeBackend, fake_host
+
+    old = LOCAL.split("Nov 30 06:53:40")[0]
+    layer = tmp_path / "layer"
+    (layer / "var/log").mkdir(parents=True)
+    (layer / "var/log/mail.log").write_text(old)
+    hosts = {"mail2": fake_host(FakeBackend({"/var/log/mail.log": old + BACKUP})),
+             "mail1": fake_host(FakeBackend({"/var/log/mail.log": PRIMARY}))}
+
+    class Broken(FakeBackend):
+        def read_bytes(self, *args, **kwargs):
+            raise OSError(5, "the machine is stopped")
+
+    lab = SimpleNamespace(machines=[SimpleNamespace(name="mail1"), SimpleNamespace(name="mail2")])
+    session = SimpleNamespace(lab=lab, host=lambda name: hosts[name],
+                              machine=lambda name: SimpleNamespace(spec=SimpleNamespace(lowers=[str(layer)])))
+    logs = lab_mail_logs(session, "mail2")
+    assert [name for name, _ in logs] == ["mail2", "mail1"]
+    assert logs[0][1] == BACKUP and logs[1][1] == PRIMARY  # PRIMARY is not in the layer's log: all of it
+    assert trace(logs).message_id == "while-down@outside.test"
+    hosts["mail1"] = fake_host(Broken({"/var/log/mail.log": PRIMARY}))
+    assert lab_mail_logs(session, "mail2")[1] == ("mail1", "")
