@@ -36,7 +36,20 @@ def learner_env(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def lab02():
-    return None  # the pictures are drawn from log text: no lab machine is needed
+    """The pictures are drawn from log text: no lab machine is needed. Whatever `maillab up` started
+    for this learner (its first lab) is removed after the server stops."""
+    yield None
+    from classroom.session import open_session
+    from grader import course as lab_course
+
+    for lab in lab_course.all_labs():
+        session = open_session(lab.id, LEARNER)
+        for machine in session.machines():
+            if machine.exists():
+                machine.destroy()
+        network = session.network()
+        if network is not None and network.exists():
+            network.destroy()
 
 
 def _notebook(path: Path) -> None:
