@@ -69,8 +69,9 @@ def _label(key: str, **params) -> Msg:
 
 def _shown(value) -> str:
     return str(translate(value))
-STATUS_ICON = {"sent": "\u2714", "bounced": "\u2718", "deferred": "\u23f3", "expired": "\u2718",
-               "pending": "\u2026"}
+
+
+# Each status is drawn as a shape (_icon: a tick, a cross, a clock, dots), never as a font's symbol.
 STATUS_COLOUR = {"sent": "#1a7f37", "bounced": "#b42318", "deferred": "#9a6700", "expired": "#b42318",
                  "pending": "#57606a"}
 
@@ -357,7 +358,7 @@ def _delivery(outcome: Outcome, line: LogLine, host: str) -> tuple[Stage, Stage]
     onwards = _seconds(str(float(delays["c"]) + float(delays["d"]))) if delays else None
     note = f"to=<{outcome.to}>" + (f", relay={outcome.relay}" if outcome.relay else "")
     agent = Stage(agent_name, host, note, outcome.queue_id, when, into_agent)
-    status = outcome.status if outcome.status in STATUS_ICON else "pending"
+    status = outcome.status if outcome.status in STATUS_COLOUR else "pending"
     reason = outcome.reason
     if outcome.queued_as:
         relay = outcome.relay or "?"
