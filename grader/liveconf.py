@@ -163,6 +163,12 @@ def postfix_master(host: "Host") -> Master:
     return Master(pid, _("the Postfix master process runs (pid {pid})", pid=pid))
 
 
+def running_or_not(host: "Host", *, running: Msg, stopped: Msg) -> Msg:
+    """The hint that fits what the grader sees: `running` when Postfix's master process runs, else
+    `stopped`. A hint to `service postfix start` does nothing for a learner whose Postfix runs."""
+    return running if postfix_master(host).pid is not None else stopped
+
+
 def require_running(host: "Host") -> Msg:
     """A check's body: PASS when Postfix's master process runs, else a Fail saying what was seen."""
     master = postfix_master(host)

@@ -6,17 +6,23 @@ queue ids and delays. A `status=sent (250 ... queued as NEWID)` is followed into
     logs = [("mail", text_of_mail_log), ("mx1", text_of_mx1_log)]
     journey = trace(logs)                      # the last message a person sent, or trace(logs, "<id>")
     html = journey_html(journey)               # SVG, and the same journey in words
+
+"The last message you sent" is the learner's, in this lab, since the lab's start: `lab_mail_logs`
+leaves out what a machine's log already held when it was made (first start or reset), that is the
+log of its starting state, whose cached layers were built by running earlier reference solutions.
 """
 from __future__ import annotations
 
 import html
 import re
+import secrets
+import unicodedata
 from dataclasses import dataclass, field
 from typing import Sequence
 
 from .errors import NoMessage
 from .i18n import N_, Msg, tr, translate
-from .maillog import LogLine, Outcome, outcome_of, parse_lines
+from .maillog import DEFAULT_MAILLOG, READ_LIMIT, LogLine, MailLog, Outcome, outcome_of, parse_lines
 
 GRADER_MESSAGE_ID = re.compile(r"^maillab-[0-9a-f]+@")  # the grader's own tagged messages
 _MESSAGE_ID = re.compile(r"^message-id=<?(?P<mid>[^>\s]*)>?")
@@ -41,12 +47,18 @@ TEXT = {
     "step": N_("{name} on {host}: {note}"), "step_queue": N_("{name} on {host} (queue id {qid}): {note}"),
     "step_bare": N_("{name} on {host}"), "step_queue_bare": N_("{name} on {host} (queue id {qid})"),
     "queued_as": N_("queued as {qid}"), "queued_as_delay": N_("queued as {qid}, {delay}"),
-    "no_message": N_("No message was found in the mail log yet. Send one (for example "
+    "no_message": N_("No message sent since this lab started was found in the mail log yet (what the "
+                     "lab's starting state was made with is left out). Send one (for example "
                      "`echo Hello | sendmail root`), then run this cell again."),
     "no_such_message": N_("No message with Message-Id <{mid}> is in the mail log. The last messages in it "
                           "are: {known}."),
     "none": N_("none"),
     "in_words": N_("The journey in words"),
+    "deferred_queue": N_("deferred queue"),
+    "waited": N_("waited {wait}, then tried again"),
+    "waited_unknown": N_("waited, then tried again"),
+    "waiting_since": N_("waiting since {time}: Postfix tries again later, `postqueue -f` now"),
+    "minutes": N_("{minutes} min {seconds} s"),
 }
 
 
@@ -57,8 +69,9 @@ def _label(key: str, **params) -> Msg:
 
 def _shown(value) -> str:
     return str(translate(value))
-STATUS_ICON = {"sent": "\u2714", "bounced": "\u2718", "deferred": "\u23f3", "expired": "\u2718",
-               "pending": "\u2026"}
+
+
+# Each status is drawn as a shape (_icon: a tick, a cross, a clock, dots), never as a font's symbol.
 STATUS_COLOUR = {"sent": "#1a7f37", "bounced": "#b42318", "deferred": "#9a6700", "expired": "#b42318",
                  "pending": "#57606a"}
 
@@ -79,10 +92,19 @@ class Stage:
 
 @dataclass
 class Handoff:
-    """One recipient's outcome at one hop: the agent, then where the message went."""
+    """One recipient's outcome at one hop: the agent, then where the message went. After a deferral
+    the message waits in the deferred queue: the next attempt for that recipient is a Handoff whose
+    `waited` says how long (from the log's clock); a deferral not yet tried again has `waiting`."""
     agent: Stage
     destination: Stage
     next_hop: "Hop | None" = None
+    waited: Msg | None = None    # this attempt is a retry, after that long in the deferred queue
+    waiting: Msg | None = None   # deferred and not tried again yet: since when it waits
+    after: "Handoff | None" = None  # the deferral this attempt tries again
+
+    def queue_stage(self, note: Msg) -> Stage:
+        """The deferred queue, as a box of the picture, with how long the message waited there."""
+        return Stage(_label("deferred_queue"), self.agent.host, note, self.agent.queue_id)
 
 
 @dataclass
@@ -123,13 +145,82 @@ class Journey:
         for hop in self.hops():
             stages = list(hop.intake)
             for delivery in hop.deliveries:
+                if delivery.waited is not None:
+                    stages.append(delivery.queue_stage(delivery.waited))
                 stages.append(delivery.agent)
                 if delivery.next_hop is None:
                     stages.append(delivery.destination)
+                if delivery.waiting is not None:
+                    stages.append(delivery.queue_stage(delivery.waiting))
             for s in stages:
                 key = ("step_queue" if s.queue_id else "step") + ("" if s.note else "_bare")
                 lines.append(tr(TEXT[key], name=s.name, host=s.host, qid=s.queue_id, note=s.note).rstrip(": "))
         return lines
+
+
+# -- the logs of this lab, since its start ----------------------------------------------------
+
+def since_start(text: str, starting: str) -> str:
+    """The lines of a mail log written since the machine was made: those its starting state's log
+    already held (`starting`) are left out. The log usually grows from that text; when it was read
+    from a tail, rotated or edited, every line the starting log holds is left out one by one."""
+    if not starting:
+        return text
+    if text.startswith(starting):
+        return text[len(starting):]
+    made = set(starting.splitlines())
+    return "".join(line for line in text.splitlines(keepends=True) if line.rstrip("\n") not in made)
+
+
+class _LayerRoot:
+    """A starting-state layer seen as a machine root: read with the machine backend's safe walk."""
+
+    def __init__(self, root: str):
+        self.root = root
+
+
+def starting_log(lowers: Sequence[str], path: str, limit: int = READ_LIMIT) -> str:
+    """The mail log at `path` as a machine's starting state holds it: in the topmost of its layers
+    (`lowers`, top first) that has the file; "" when none has it or a layer removed it."""
+    from .backends import MachineBackend  # here: the grader reads logs without the sandbox otherwise
+
+    for lower in lowers:
+        backend = MachineBackend(_LayerRoot(lower))
+        try:
+            if backend.stat(path) is None:
+                continue
+            return MailLog(backend, path, limit=limit).text()
+        except Exception:  # a whiteout (the layer deleted it), or something that is no file
+            return ""
+    return ""
+
+
+def lab_mail_logs(session, first: str | None = None) -> list[tuple[str, str]]:
+    """(machine, log text since the lab's start) of every machine of a lab session, the machine
+    `first` (the one the learner works on) first: what `trace` reads."""
+    names = [d.name for d in session.lab.machines]
+    if first in names:
+        names.remove(first)
+        names.insert(0, first)
+    logs = []
+    for name in names:
+        host = session.host(name)
+        try:
+            log = host.maillog()
+        except Exception:  # no Postfix there (yet), or the machine is stopped: the usual place
+            log = MailLog(host.backend, DEFAULT_MAILLOG)
+        try:
+            text = log.text()
+        except Exception:
+            if name == names[0]:
+                raise  # the learner's own machine: what went wrong is said
+            text = ""  # another machine (stopped, say): the journey ends where this log would go on
+        try:
+            lowers = list(session.machine(name).spec.lowers)
+        except Exception:
+            lowers = []
+        logs.append((name, since_start(text, starting_log(lowers, log.path, log.limit))))
+    return logs
 
 
 # -- reading the logs -------------------------------------------------------------------------
@@ -191,11 +282,20 @@ def _hop(logs: list[tuple[str, list[LogLine]]], index: int, queue_id: str, *, se
     hop.intake = _intake(lines, host, queue_id)
     if handed_over and hop.intake and hop.intake[0].queue_id is None:
         hop.intake = hop.intake[1:]  # the previous hop's delivery agent was the client
+    deferred: dict[str, tuple[Handoff, LogLine]] = {}  # recipient -> its last deferral, not yet retried
     for outcome, line in ((outcome_of(line), line) for line in lines):
         if outcome is None:
             continue
         agent, destination = _delivery(outcome, line, host)
         delivery = Handoff(agent, destination)
+        before = deferred.pop(outcome.to, None)
+        if before is not None:
+            before[0].waiting = None
+            delivery.waited = _wait(before[1].timestamp, line.timestamp)
+            delivery.after = before[0]
+        if destination.status == "deferred":
+            delivery.waiting = _label("waiting_since", time=_clock(line.timestamp))
+            deferred[outcome.to] = (delivery, line)
         newid = outcome.queued_as
         if newid and len(seen) < MAX_HOPS:
             found = _find_queue_id(logs, newid, prefer=index)
@@ -258,7 +358,7 @@ def _delivery(outcome: Outcome, line: LogLine, host: str) -> tuple[Stage, Stage]
     onwards = _seconds(str(float(delays["c"]) + float(delays["d"]))) if delays else None
     note = f"to=<{outcome.to}>" + (f", relay={outcome.relay}" if outcome.relay else "")
     agent = Stage(agent_name, host, note, outcome.queue_id, when, into_agent)
-    status = outcome.status if outcome.status in STATUS_ICON else "pending"
+    status = outcome.status if outcome.status in STATUS_COLOUR else "pending"
     reason = outcome.reason
     if outcome.queued_as:
         relay = outcome.relay or "?"
@@ -286,6 +386,24 @@ def _clock(timestamp: str) -> str:
     return match.group(1) if match else timestamp
 
 
+def _wait(since: str, until: str) -> Msg:
+    """How long a message waited between two log lines (their clock; a wait past midnight wraps)."""
+    def seconds(timestamp: str) -> int | None:
+        clock = _clock(timestamp)
+        if not re.fullmatch(r"\d\d:\d\d:\d\d", clock):
+            return None
+        h, m, s = (int(x) for x in clock.split(":"))
+        return h * 3600 + m * 60 + s
+
+    a, b = seconds(since), seconds(until)
+    if a is None or b is None:
+        return _label("waited_unknown")
+    wait = (b - a) % 86400
+    if wait < 60:
+        return _label("waited", wait=_label("delay", seconds=str(wait)))
+    return _label("waited", wait=_label("minutes", minutes=wait // 60, seconds=wait % 60))
+
+
 def _seconds(value: str) -> str:
     number = float(value)
     return _label("delay", seconds=f"{number:.2f}".rstrip("0").rstrip(".") if number else "0")
@@ -293,118 +411,275 @@ def _seconds(value: str) -> str:
 
 # -- drawing ----------------------------------------------------------------------------------
 
-BOX_W, BOX_H, GAP_X, GAP_Y, MARGIN = 160, 84, 40, 46, 12
+BOX_W, GAP_X, GAP_Y, MARGIN, PAD = 168, 64, 48, 12, 8
 COLUMNS = 6  # client, pickup/smtpd, cleanup, qmgr, agent, destination
+INNER_W = BOX_W - 2 * PAD
+ARROW_Y = 30  # arrows between boxes of a row leave and arrive this far below the boxes' top
+ICON_W = 18  # a status line starts with a drawn icon (no font needed), then its word
+# Font sizes and line pitches: the box's name, its plain lines, its log text (monospace), the arrows' labels.
+NAME, PLAIN, LOGTEXT, LABEL = (13, 17), (12, 15), (11, 14), 11
+# Advance widths, in em, a little over DejaVu Sans / Liberation Sans (the fonts a browser falls back to):
+# a line measured with these fits its box in any of them. Monospace is 0.6 em everywhere.
+_NARROW, _WIDE = set("iljtfrI.,:;'|!()[] "), set("mwMW@%")
+
+
+def text_width(text: str, size: float, *, mono: bool = False) -> float:
+    """The width `text` takes at `size` px (an upper bound of what a browser draws)."""
+    width = 0.0
+    for char in text:
+        if unicodedata.east_asian_width(char) in ("W", "F"):
+            width += 1.0
+        elif mono:
+            width += 0.61
+        elif char in _NARROW:
+            width += 0.42
+        elif char in _WIDE:
+            width += 1.0
+        elif char.isupper():
+            width += 0.78
+        else:
+            width += 0.64
+    return width * size
+
+
+def wrap(text: str, size: float, width: float, *, mono: bool = False) -> list[str]:
+    """`text` in lines of at most `width` px, broken after spaces, commas and '=' where it can and
+    inside a word only when the word alone is too long: nothing is cut off."""
+    lines: list[str] = []
+    line = ""
+    for token in re.findall(r"[^\s,=/]*[\s,=/]*", text):
+        if not token:
+            continue
+        if text_width(line + token.rstrip(), size, mono=mono) <= width:
+            line += token
+            continue
+        if line.strip():
+            lines.append(line.rstrip())
+        line = ""
+        while text_width(token.rstrip(), size, mono=mono) > width:
+            cut = 1
+            while text_width(token[:cut + 1], size, mono=mono) <= width:
+                cut += 1
+            lines.append(token[:cut])
+            token = token[cut:]
+        line = token
+    if line.strip() or not lines:
+        lines.append(line.rstrip())
+    return lines
+
+
+@dataclass
+class _Line:
+    text: str
+    size: int
+    pitch: int
+    mono: bool = False
+    bold: bool = False
+    icon: str | None = None  # a status, drawn before the text
+
+
+@dataclass
+class _Box:
+    stage: Stage
+    col: int
+    row: int
+    waits: bool = False  # the deferred queue
+    lines: list[_Line] = field(default_factory=list)
+    x: int = 0
+    y: int = 0
+
+    @property
+    def height(self) -> int:
+        return 2 * PAD + 4 + sum(line.pitch for line in self.lines)
+
+
+@dataclass
+class _Edge:
+    start: _Box
+    end: _Box
+    down: bool  # from the bottom of start to the top of end; else from its right side to end's left
+    label: str | None = None
+
+
+def _lines_of(stage: Stage, waits: bool) -> list[_Line]:
+    name = _shown(stage.name)
+    lines = [_Line(t, NAME[0], NAME[1], bold=True, icon="deferred" if waits and i == 0 else None)
+             for i, t in enumerate(wrap(name, NAME[0], INNER_W - (ICON_W if waits else 0)))]
+    lines += [_Line(t, *PLAIN) for t in wrap(tr(TEXT["on"], host=stage.host), PLAIN[0], INNER_W)]
+    if stage.queue_id:
+        lines += [_Line(t, *PLAIN) for t in wrap(tr(TEXT["queue"], qid=stage.queue_id), PLAIN[0], INNER_W)]
+    if stage.status:
+        word = tr(TEXT[stage.status]) if stage.status in TEXT else stage.status
+        lines += [_Line(t, *PLAIN, bold=True, icon=stage.status if i == 0 else None)
+                  for i, t in enumerate(wrap(word, PLAIN[0], INNER_W - ICON_W))]
+    note = _shown(stage.note)
+    if note:
+        lines += [_Line(t, *LOGTEXT, mono=not waits) for t in wrap(note, LOGTEXT[0], INNER_W, mono=not waits)]
+    if stage.time:
+        lines.append(_Line(stage.time, *PLAIN))
+    return lines
+
+
+def _layout(journey: Journey) -> tuple[list[_Box], list[_Edge]]:
+    """Boxes on a grid (one row per hop, per further recipient and per retry) and the arrows between them."""
+    boxes: list[_Box] = []
+    edges: list[_Edge] = []
+    ends: dict[int, _Box] = {}  # id(handoff) -> the last box drawn for it (where a retry comes from)
+
+    def add(stage: Stage, col: int, row: int, *, waits: bool = False) -> _Box:
+        box = _Box(stage, col, row, waits)
+        boxes.append(box)
+        return box
+
+    def place(hop: Hop, row: int, came_from: _Box | None, label: str | None) -> int:
+        first_col = max(COLUMNS - 2 - len(hop.intake), 0) if came_from is None else 1
+        previous: _Box | None = None
+        for i, stage in enumerate(hop.intake):
+            box = add(stage, first_col + i, row)
+            if previous is not None:
+                edges.append(_Edge(previous, box, False, stage.delay))
+            elif came_from is not None:
+                edges.append(_Edge(came_from, box, True, label))
+            previous = box
+        qmgr_col = previous.col if previous is not None else first_col
+        agent_col = max(qmgr_col + 1, COLUMNS - 2)
+        next_row = row + 1
+        for n, delivery in enumerate(hop.deliveries):
+            r = row if n == 0 else next_row
+            source = previous
+            if delivery.waited is not None:  # back from the deferred queue, after a wait
+                queue = add(delivery.queue_stage(delivery.waited), qmgr_col, r, waits=True)
+                before = ends.get(id(delivery.after)) if delivery.after is not None else None
+                if before is not None:
+                    edges.append(_Edge(before, queue, True))
+                source = queue
+            agent = add(delivery.agent, agent_col, r)
+            if source is not None:
+                edges.append(_Edge(source, agent, False, delivery.agent.delay))
+            end = agent
+            if delivery.next_hop is None:
+                end = add(delivery.destination, agent_col + 1, r)
+                edges.append(_Edge(agent, end, False, delivery.destination.delay))
+                next_row = max(next_row, r + 1)
+            else:
+                qid, delay = delivery.destination.queue_id, delivery.destination.delay
+                handed = (tr(TEXT["queued_as_delay"], qid=qid, delay=delay) if delay
+                          else tr(TEXT["queued_as"], qid=qid))
+                next_row = place(delivery.next_hop, max(next_row, r + 1), agent, handed)
+            ends[id(delivery)] = end
+            if delivery.waiting is not None:  # deferred, and waiting still: the point of the picture
+                queue = add(delivery.queue_stage(delivery.waiting), qmgr_col, next_row, waits=True)
+                edges.append(_Edge(end, queue, True))
+                next_row += 1
+        return next_row
+
+    rows = place(journey.first, 0, None, None)
+    heights = [0] * rows
+    for box in boxes:
+        box.lines = _lines_of(box.stage, box.waits)
+        heights[box.row] = max(heights[box.row], box.height)
+    tops = [MARGIN]
+    for h in heights[:-1]:
+        tops.append(tops[-1] + h + GAP_Y)
+    for box in boxes:
+        box.x, box.y = MARGIN + box.col * (BOX_W + GAP_X), tops[box.row]
+    return boxes, edges
+
+
+def _size(boxes: list[_Box]) -> tuple[int, int]:
+    width = MARGIN * 2 + COLUMNS * BOX_W + (COLUMNS - 1) * GAP_X
+    height = max((b.y + b.height for b in boxes), default=0) + MARGIN
+    return width, height
 
 
 def journey_svg(journey: Journey) -> str:
-    """The journey as an SVG picture: one row per hop, one box per stage, delays on the arrows."""
-    boxes: list[str] = []
-    arrows: list[str] = []
-    row = 0
-
-    def xy(col: int, r: int) -> tuple[int, int]:
-        return MARGIN + col * (BOX_W + GAP_X), MARGIN + r * (BOX_H + GAP_Y)
-
-    def draw_hop(hop: Hop, r: int, came_from: tuple[int, int] | None, label: str | None) -> int:
-        """Draw a hop starting at row r; returns the next free row."""
-        intake = hop.intake
-        first_col = COLUMNS - 2 - len(intake) if came_from is None else 1
-        first_col = max(first_col, 0)
-        previous = None
-        for i, stage in enumerate(intake):
-            col = first_col + i
-            boxes.append(_box(stage, *xy(col, r)))
-            if previous is not None:
-                arrows.append(_arrow(xy(previous, r), xy(col, r), stage.delay))
-            elif came_from is not None:
-                arrows.append(_arrow_down(came_from, xy(col, r), label))
-            previous = col
-        qmgr_col = previous if previous is not None else first_col
-        next_row = r + 1
-        for n, delivery in enumerate(hop.deliveries):
-            rr = r + n if n == 0 else next_row
-            agent_col = max(qmgr_col + 1, COLUMNS - 2)
-            boxes.append(_box(delivery.agent, *xy(agent_col, rr)))
-            if previous is not None:
-                arrows.append(_arrow(xy(qmgr_col, r), xy(agent_col, rr), delivery.agent.delay))
-            if delivery.next_hop is None:
-                boxes.append(_box(delivery.destination, *xy(agent_col + 1, rr)))
-                arrows.append(_arrow(xy(agent_col, rr), xy(agent_col + 1, rr), delivery.destination.delay))
-                next_row = max(next_row, rr + 1)
-            else:
-                qid, delay = delivery.destination.queue_id, delivery.destination.delay
-                label = (tr(TEXT["queued_as_delay"], qid=qid, delay=delay) if delay
-                         else tr(TEXT["queued_as"], qid=qid))
-                next_row = draw_hop(delivery.next_hop, max(next_row, rr + 1), xy(agent_col, rr), label)
-        return next_row
-
-    rows = draw_hop(journey.first, row, None, None)
-    width = MARGIN * 2 + COLUMNS * BOX_W + (COLUMNS - 1) * GAP_X
-    height = MARGIN * 2 + rows * BOX_H + (rows - 1) * GAP_Y
+    """The journey as an SVG picture: one row per hop, one box per stage, delays on the arrows, the
+    waits in the deferred queue as boxes of their own. Its ids are its own (several pictures share a
+    page), and its text is wrapped to fit its boxes, never cut."""
+    boxes, edges = _layout(journey)
+    width, height = _size(boxes)
+    ids = f"maillab-flow-{secrets.token_hex(4)}"
+    arrow = f"{ids}-arrow"
     title = html.escape(tr(TEXT["title"], mid=journey.message_id))
     desc = html.escape(" ".join(s + "." for s in journey.sentences()))
+    paths, labels = zip(*(_edge(e, arrow) for e in edges)) if edges else ((), ())
     return (f'<svg xmlns="http://www.w3.org/2000/svg" class="maillab-mailflow" role="img" '
-            f'viewBox="0 0 {width} {height}" width="{width}" height="{height}" '
-            f'aria-labelledby="maillab-flow-title maillab-flow-desc" font-family="sans-serif" font-size="12">'
-            f'<title id="maillab-flow-title">{title}</title><desc id="maillab-flow-desc">{desc}</desc>'
-            '<defs><marker id="maillab-arrow" viewBox="0 0 10 10" refX="9" refY="5" markerWidth="7" '
+            f'viewBox="0 0 {width} {height}" width="{width}" height="{height}" style="max-width:none" '
+            f'aria-labelledby="{ids}-title {ids}-desc" font-family="sans-serif" font-size="12">'
+            f'<title id="{ids}-title">{title}</title><desc id="{ids}-desc">{desc}</desc>'
+            f'<defs><marker id="{arrow}" viewBox="0 0 10 10" refX="9" refY="5" markerWidth="7" '
             'markerHeight="7" orient="auto-start-reverse"><path d="M0,0 L10,5 L0,10 z" fill="#444"/></marker></defs>'
-            + "".join(arrows) + "".join(boxes) + "</svg>")
+            + "".join(paths) + "".join(_box(b) for b in boxes) + "".join(labels) + "</svg>")
 
 
 def journey_html(journey: Journey) -> str:
     """The picture, then the same journey in words (for screen readers and for copying)."""
     items = "".join(f"<li>{html.escape(s)}</li>" for s in journey.sentences())
     title = html.escape(tr(TEXT["title"], mid=journey.message_id))
-    # Drawn at its real size (readable text), scrolled sideways when the page is narrower.
+    # Drawn at its real size (readable text), scrolled sideways when the page is narrower (the svg's
+    # own max-width:none: JupyterLab's output styles would shrink it to the column, text and all).
     return (f'<div class="maillab-mailflow-view"><p><strong>{title}</strong></p>'
             f'<div style="overflow-x:auto">{journey_svg(journey)}</div>'
             f'<details><summary>{html.escape(tr(TEXT["in_words"]))}</summary><ol>{items}</ol></details></div>')
 
 
-def _box(stage: Stage, x: int, y: int) -> str:
-    on = tr(TEXT["on"], host=stage.host)
-    name, note = _shown(stage.name), _shown(stage.note)
-    lines = [on]
-    if stage.queue_id:
-        lines.append(tr(TEXT["queue"], qid=stage.queue_id))
-    if stage.status:
-        lines.append(f"{STATUS_ICON[stage.status]} {tr(TEXT[stage.status]) if stage.status in TEXT else stage.status}")
-    if note:
-        lines.append(note)
-    if stage.time:
-        lines.append(stage.time)
-    colour = STATUS_COLOUR.get(stage.status or "", "#444")
-    fill = "#f6f8fa" if not stage.status else "#ffffff"
+def _icon(status: str, x: float, y: float) -> str:
+    """A status drawn as a shape (a font may lack the symbol), centred on (x, y); the word follows it."""
+    colour = STATUS_COLOUR.get(status, "#444")
+    stroke = f'fill="none" stroke="{colour}" stroke-linecap="round" stroke-width="2"'
+    thin = stroke.replace('stroke-width="2"', 'stroke-width="1.5"')
+    if status == "sent":
+        shape = f'<path d="M{x - 5},{y} l3.5,4 l6.5,-8" {stroke}/>'
+    elif status in ("bounced", "expired"):
+        shape = f'<path d="M{x - 4},{y - 4} l8,8 M{x + 4},{y - 4} l-8,8" {stroke}/>'
+    elif status == "deferred":  # a clock: the message waits
+        shape = (f'<circle cx="{x}" cy="{y}" r="5.5" {thin}/>'
+                 f'<path d="M{x},{y - 3.5} L{x},{y} L{x + 2.5},{y + 1.5}" {thin}/>')
+    else:
+        shape = "".join(f'<circle cx="{x + dx}" cy="{y}" r="1.3" fill="{colour}"/>' for dx in (-4, 0, 4))
+    return f'<g class="maillab-icon maillab-icon-{status}" aria-hidden="true">{shape}</g>'
+
+
+def _box(box: _Box) -> str:
+    stage, x, y = box.stage, box.x, box.y
+    colour = "#9a6700" if box.waits else STATUS_COLOUR.get(stage.status or "", "#444")
+    fill = "#fff8e5" if box.waits else "#f6f8fa" if not stage.status else "#ffffff"
+    dash = ' stroke-dasharray="5 3"' if box.waits else ""
     full = html.escape(tr(TEXT["box"], name=stage.name, host=stage.host, note=stage.note))
-    text = [f'<text x="{x + 8}" y="{y + 18}" font-weight="bold" font-size="13">{html.escape(_fit(name, 20))}</text>']
-    for i, line in enumerate(lines[:4]):
-        text.append(f'<text x="{x + 8}" y="{y + 34 + i * 14}">{html.escape(_fit(line, 24))}</text>')
-    return (f'<g class="maillab-stage"><title>{full}</title>'
-            f'<rect x="{x}" y="{y}" width="{BOX_W}" height="{BOX_H}" rx="6" fill="{fill}" stroke="{colour}" '
-            f'stroke-width="{2 if stage.status else 1}"/>{"".join(text)}</g>')
+    text, baseline = [], y + PAD
+    for line in box.lines:
+        baseline += line.pitch
+        left = x + PAD
+        if line.icon:
+            text.append(_icon(line.icon, left + 6, baseline - line.size * 0.35))
+            left += ICON_W
+        attrs = (' font-weight="bold"' if line.bold else "") + (' font-family="monospace"' if line.mono else "")
+        text.append(f'<text x="{left}" y="{baseline}" font-size="{line.size}"{attrs}>{html.escape(line.text)}</text>')
+    return (f'<g class="maillab-stage{" maillab-wait" if box.waits else ""}"><title>{full}</title>'
+            f'<rect x="{x}" y="{y}" width="{BOX_W}" height="{box.height}" rx="6" fill="{fill}" stroke="{colour}" '
+            f'stroke-width="{2 if stage.status or box.waits else 1}"{dash}/>{"".join(text)}</g>')
 
 
-def _arrow(a: tuple[int, int], b: tuple[int, int], label: str | None) -> str:
-    x1, y1 = a[0] + BOX_W, a[1] + BOX_H // 2
-    x2, y2 = b[0], b[1] + BOX_H // 2
-    path = f"M{x1},{y1} L{x2 - 2},{y2}" if y1 == y2 else f"M{x1},{y1} C{x1 + 20},{y1} {x2 - 20},{y2} {x2 - 2},{y2}"
-    return _path(path, label, (x1 + x2) // 2, min(y1, y2) - 6)
-
-
-def _arrow_down(a: tuple[int, int], b: tuple[int, int], label: str | None) -> str:
-    x1, y1 = a[0] + BOX_W // 2, a[1] + BOX_H
-    x2, y2 = b[0] + BOX_W // 2, b[1]
-    mid = (y1 + y2) // 2
-    return _path(f"M{x1},{y1} L{x1},{mid} L{x2},{mid} L{x2},{y2 - 2}", label, (x1 + x2) // 2, mid - 5)
-
-
-def _path(d: str, label: str | None, lx: int, ly: int) -> str:
-    text = (f'<text x="{lx}" y="{ly}" text-anchor="middle" font-size="11" fill="#333">{html.escape(_shown(label))}</text>'
-            if label else "")
-    return f'<path d="{d}" fill="none" stroke="#444" stroke-width="1.5" marker-end="url(#maillab-arrow)"/>{text}'
-
-
-def _fit(text: str, width: int) -> str:
-    return text if len(text) <= width else text[: width - 1] + "\u2026"
+def _edge(edge: _Edge, arrow: str) -> tuple[str, str]:
+    """The arrow's path, and its label (drawn over the boxes and paths, on a white halo)."""
+    a, b = edge.start, edge.end
+    if edge.down:
+        x1, y1 = a.x + BOX_W // 2, a.y + a.height
+        x2, y2 = b.x + BOX_W // 2, b.y
+        below = a.y + a.height
+        mid = below + GAP_Y // 2
+        d = f"M{x1},{y1} L{x1},{mid} L{x2},{mid} L{x2},{y2 - 2}"
+        lx, ly = (x1 + x2) // 2, mid - 5
+    else:
+        x1, y1 = a.x + BOX_W, a.y + ARROW_Y
+        x2, y2 = b.x, b.y + ARROW_Y
+        d = (f"M{x1},{y1} L{x2 - 2},{y2}" if y1 == y2
+             else f"M{x1},{y1} C{x1 + 30},{y1} {x2 - 34},{y2} {x2 - 2},{y2}")
+        # At a fork every branch's label sits at its own end, on its own row: none overprints another.
+        lx, ly = (x1 + x2) // 2, y2 - 6
+    path = f'<path d="{d}" fill="none" stroke="#444" stroke-width="1.5" marker-end="url(#{arrow})"/>'
+    if not edge.label:
+        return path, ""
+    label = (f'<text class="maillab-flow-label" x="{lx}" y="{ly}" text-anchor="middle" font-size="{LABEL}" '
+             f'fill="#333" stroke="#fff" stroke-width="3" paint-order="stroke">{html.escape(_shown(edge.label))}</text>')
+    return path, label

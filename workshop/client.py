@@ -152,6 +152,10 @@ class RemoteSession:
     def node_states(self) -> dict:
         return dict(self._call("node_states"))
 
+    def mail_logs(self, first: str | None = None) -> list[tuple[str, str]]:
+        """Each machine's mail log since the lab's start, `first` first (what lab.mailflow draws from)."""
+        return [(str(name), str(text)) for name, text in self._call("mail_logs", machine=first)]
+
     def stop(self) -> None:
         raise MailLabError(_("In a workshop stopping machines is done by the grader service, not in your notebook."))
 

@@ -48,7 +48,18 @@ def _not_learner(user: str) -> UsageError:
 
 
 OPS = ("start", "started", "check", "solve", "reset", "last_result", "progress", "exec", "node", "node_states",
-       "guidance")
+       "guidance", "mail_logs")
+
+
+MAIL_LOGS_BUDGET = protocol.MAX_MESSAGE // 2  # characters of mail log in one reply, every machine's
+
+
+def _tail_lines(text: str, budget: int) -> str:
+    """The whole lines at the end of `text` that fit in `budget` characters."""
+    if len(text) <= budget:
+        return text
+    tail = text[-budget:]
+    return tail.split("\n", 1)[1] if "\n" in tail else ""
 
 
 class Learner:
@@ -196,6 +207,17 @@ class Handler(socketserver.BaseRequestHandler):
             return session.node(name, action)
         if op == "node_states":
             return session.node_states()
+        if op == "mail_logs":  # the caller's own machines' logs since their lab started (lab.mailflow)
+            first = request.get("machine")
+            if first is not None and not isinstance(first, str):
+                raise protocol.ProtocolError("machine is not a string")
+            if first is not None:
+                session.lab.machine(first)  # an unknown machine is refused with its sentence
+            from grader.mailflow import lab_mail_logs
+
+            logs = lab_mail_logs(session, first)
+            budget = MAIL_LOGS_BUDGET // max(1, len(logs))  # the reply fits in one protocol message
+            return [[name, _tail_lines(text, budget)] for name, text in logs]
         if op == "guidance":  # the learner's own record that they saw a how-to
             mode = request.get("mode")
             if step is None or mode not in MODES:

@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import html
 import os
-import subprocess
 from pathlib import Path
 from typing import Any
 
@@ -12,7 +11,6 @@ from IPython import get_ipython
 from IPython.display import HTML, display
 
 from grader.i18n import N_, Msg, _, say, tr, translate
-from grader.maillog import READ_LIMIT, MailLog
 
 from . import session_thread, shell
 from .not_open import LabNotReady
@@ -215,25 +213,14 @@ class NotebookLab:
         display(HTML(picture))
 
     def _mail_logs(self) -> list[tuple[str, str]]:
-        names = [d.name for d in self.session.lab.machines]
-        if self._machine_name in names:  # the machine the learner works on comes first
-            names.remove(self._machine_name)
-            names.insert(0, self._machine_name)
-        return [(name, self._log_text(name)) for name in names]
-
-    def _log_text(self, name: str) -> str:
+        """Each machine's mail log since the lab's start (its starting state's lines left out), the
+        machine the learner works on first."""
         if not hasattr(self.session, "host"):
-            # In a workshop the grader service runs the command in the learner's own machine.
-            argv = self.session.machine(name).enter_argv(
-                ["sh", "-c", 'f=$(postconf -xh maillog_file 2>/dev/null); f=${f:-/var/log/mail.log};'
-                 f' [ -f "$f" ] && tail -c {READ_LIMIT} -- "$f"'])
-            return subprocess.run(argv, capture_output=True, text=True, errors="replace", timeout=30).stdout
-        host = self.session.host(name)
-        try:
-            log = host.maillog()
-        except Exception:  # no Postfix there (yet): its log, if any, is in the usual place
-            log = MailLog(host.backend)
-        return log.text()
+            # In a workshop the grader service reads the logs of the learner's machines.
+            return [(str(name), str(text)) for name, text in self.session.mail_logs(self._machine_name)]
+        from grader.mailflow import lab_mail_logs
+
+        return lab_mail_logs(self.session, self._machine_name)
 
     # -- faults on demand (labs with a network) ----------------------------------------------------
     def node(self, name: str, action: str) -> None:

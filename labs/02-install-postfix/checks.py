@@ -63,6 +63,15 @@ def configured_as_an_internet_site(host):
         raise Fail(_("inet_protocols is empty: Postfix turns off every network service"),
                    hint=_("Postfix must speak IPv4 and IPv6 on the network: `postconf -e inet_protocols=all`."))
     wrong = local_only_leftovers(host)
+    if wrong and not any(w.startswith("inet_interfaces ") for w in wrong):
+        # It listens everywhere (a learner who opened inet_interfaces after "Local only"), and still
+        # cannot send one message out: name what is left, and the postconf that undoes just that.
+        fix = " ".join(f"{w.split(' =')[0]}={INTERNET_SITE[w.split(' =')[0]][0]}" for w in wrong)
+        raise Fail(_("{settings} (an Internet Site has default_transport = smtp, relay_transport = relay)",
+                     settings=", ".join(wrong)),
+                   hint=_("Postfix listens on every interface now, but \"Local only\" also set {settings}: every "
+                          "message to another domain bounces (mail transport unavailable). Set what an Internet "
+                          "Site has: `postconf -e {fix}`.", settings=", ".join(wrong), fix=fix))
     if wrong:
         raise Fail(_("{settings} (an Internet Site has inet_interfaces = all, default_transport = smtp, "
                      "relay_transport = relay)", settings=", ".join(wrong)),
@@ -177,7 +186,12 @@ def chroot_has_the_name_service_files(host):
         elif original.exists and inside.content != original.content:
             stale.append(f"{CHROOT}/{rel}")
     if missing:
-        raise Fail(_("missing in the chroot: {files}", files=", ".join(missing)))
+        detail = _("missing in the chroot: {files}", files=", ".join(missing))
+        if postfix_master(host).pid is not None:  # `service postfix start` would do nothing now
+            raise Fail(detail, hint=_("Postfix runs, but it was started without Debian's start script (a bare "
+                                      "`postfix start`?), which copies these files into the chroot. Run "
+                                      "`service postfix restart`: it copies them and starts Postfix again."))
+        raise Fail(detail)
     if stale:
         raise Fail(_("different from the original (stale copies): {files}", files=", ".join(stale)),
                    hint=_("The chroot copies are out of date: `service postfix restart` refreshes them."))

@@ -2,7 +2,7 @@
 import re
 
 from grader import Fail, _, check, joined
-from grader.liveconf import require_live
+from grader.liveconf import require_live, running_or_not
 from grader.tables import freshness, names_path, parse_tables
 
 DOMAIN = "example.test"
@@ -21,11 +21,19 @@ PEOPLE_UIDS = range(1000, 60000)  # Debian's accounts for people; the rest (root
 
 # --- shared probes --------------------------------------------------------------------------
 
+def not_finished_hint(host):
+    return running_or_not(
+        host, stopped=_("Is Postfix running? `service postfix start`, then check again."),
+        running=_("Postfix runs, but the message was not finished in time: `postqueue -p` shows whether it "
+                  "waits in the queue, and its lines in /var/log/mail.log say why. After a change to main.cf, "
+                  "`postfix reload`."))
+
+
 def _deliver(host, rcpt, subject):
     """Send a tagged message (null sender: a failure bounces to nobody) and wait until Postfix is done with it."""
     delivery = host.send_tagged("", rcpt, subject=subject)
     if not delivery.complete:
-        raise Fail(delivery.summary(), hint=_("Is Postfix running? `service postfix start`, then check again."))
+        raise Fail(delivery.summary(), hint=not_finished_hint(host))
     return host.settle(delivery)
 
 

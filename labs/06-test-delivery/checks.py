@@ -3,6 +3,7 @@ the mailboxes and the queue."""
 import re
 
 from grader import Fail, _, check
+from grader.liveconf import running_or_not
 from grader.tables import freshness, parse_tables
 
 DOMAIN = "example.test"
@@ -247,7 +248,11 @@ def bounce_reason_is_written(host):
 def mail_for_carol_is_delivered_now(host):
     delivery = host.send_tagged("", CAROL, subject="MailLab check: mail for carol")
     if not delivery.complete:
-        raise Fail(delivery.summary(), hint=_("Is Postfix running? `service postfix start`, then check again."))
+        raise Fail(delivery.summary(), hint=running_or_not(
+            host, stopped=_("Is Postfix running? `service postfix start`, then check again."),
+            running=_("Postfix runs, but the message was not finished in time: `postqueue -p` shows whether it "
+                      "waits in the queue, and its lines in /var/log/mail.log say why. After a change to main.cf, "
+                      "`postfix reload`.")))
     outcome = delivery.result_for(CAROL)
     if not delivery.delivered:
         stale = [f for f in map(lambda t: freshness(host, t), parse_tables(host.postconf("alias_maps", expand=True)))

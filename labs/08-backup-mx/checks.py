@@ -2,7 +2,7 @@
 (192.0.2.20) the backup. Checks get mail1 as `host`; mail2 is `host.world.machine("mail2")`."""
 from grader import Fail, _, check, joined
 from grader.inbound import OUTSIDE_SENDER, send_from_outside
-from grader.liveconf import require_live
+from grader.liveconf import require_live, running_or_not
 from grader.maillog import outcome_of
 from grader.tables import freshness, parse_tables
 
@@ -208,6 +208,17 @@ def mail2_is_not_an_open_relay(host):
     return _("RCPT TO:<{rcpt}> from the outside client: {reply}", rcpt=THIRD, reply=reply)
 
 
+def _mail2_down_hint(mail2):
+    stopped = _("The backup must run while mail1 is down: start Postfix on mail2 "
+                "(`service postfix start`), or `lab.node(\"mail2\", \"start\")` if the machine is stopped.")
+    try:
+        return running_or_not(mail2, stopped=stopped, running=_(
+            "Postfix runs on mail2, but the outside client got no SMTP session there: check `inet_interfaces` "
+            "and the `smtp inet` line of mail2's /etc/postfix/master.cf, then `service postfix restart` on mail2."))
+    except Exception:  # the machine itself is stopped: nothing of it can be read
+        return stopped
+
+
 def _why_mail2_did_not_take_it(host, inbound):
     """A Fail naming why mail2 did not take the outside client's message while mail1 is down: its
     Postfix cannot be reached, it asks the dead mail1 whether alice exists, or it refuses her."""
@@ -216,8 +227,7 @@ def _why_mail2_did_not_take_it(host, inbound):
     talk = host.world.converse(MAIL2, mail_from=OUTSIDE_SENDER, rcpts=[ALICE], timeout=5)
     if not talk.connected or talk.error or talk.banner is None:
         raise Fail(_("mail2 did not take the message: {what}", what=what),
-                   hint=_("The backup must run while mail1 is down: start Postfix on mail2 "
-                          "(`service postfix start`), or `lab.node(\"mail2\", \"start\")` if the machine is stopped."))
+                   hint=_mail2_down_hint(mail2))
     reply = talk.rcpt.get(ALICE) or talk.mail
     restrictions = mail2.postconf("smtpd_recipient_restrictions") or ""
     if "reject_unverified_recipient" in restrictions or (reply is not None and "unverified" in str(reply)):

@@ -3,6 +3,7 @@ who signed it, its dates, its key); STARTTLS is proved from the outside client a
 import re
 
 from grader import Fail, _, check
+from grader.liveconf import running_or_not
 from grader import certs
 
 MACHINE = "192.0.2.10"
@@ -122,7 +123,11 @@ def postfix_offers_starttls(host):
                               "setting. Correct it in main.cf (`smtpd_tls_security_level = may`), then "
                               "`postfix reload`."))
         raise Fail(_("the outside client's SMTP session failed: {what}", what=what),
-                   hint=_("Postfix must be running and listening on port 25: `service postfix start`."))
+                   hint=running_or_not(
+                       host, stopped=_("Postfix must be running and listening on port 25: `service postfix start`."),
+                       running=_("Postfix runs, but the outside client got no SMTP session on port 25: check "
+                                 "`inet_interfaces` and the `smtp inet` line of /etc/postfix/master.cf, then "
+                                 "`service postfix restart`.")))
     if not talk.starttls_offered:
         level = host.postconf("smtpd_tls_security_level") or ""
         if level in ("may", "encrypt"):

@@ -15,7 +15,7 @@ HUNTED = {
         ("test_no_configuration_install_has_no_main_cf", "Postfix is installed and its package is fine, but it has no configuration at all"),
         ("test_no_configuration_reconfigured_listens_on_no_network", "reconfigured as an Internet Site with the right names, but inet_protocols is empty: no network"),
         ("test_local_only_is_not_an_internet_site", "Postfix is installed and configured, but only for mail inside this machine"),
-        ("test_local_only_with_inet_interfaces_all_still_sends_nothing_out", "it listens on every interface like an Internet Site, but every message to another domain bounces"),
+        ("test_local_only_with_inet_interfaces_all_still_sends_nothing_out", "installed as Local only, then inet_interfaces, mydestination and the mail name set as the hints say: it listens on every interface, but default_transport = relay_transport = error bounce every message to another domain"),
         ("test_mail_name_must_be_the_domain", "a mail name is set, but it is the host's name, so addresses read user@mail.example.test"),
         ("test_a_smarthost_is_not_an_internet_site", "configured and listening everywhere, but it hands all outgoing mail to another server"),
     ],
@@ -110,11 +110,21 @@ def test_local_only_with_inet_interfaces_all_still_sends_nothing_out(lab02):
     sh(lab02, LOCAL_ONLY_INSTALL)
     item = first_problem(lab02, "install")
     assert item.name == "configured_as_an_internet_site" and "loopback-only" in item.detail
-    sh(lab02, "postconf -e inet_interfaces=all")
-    item = first_problem(lab02, "install")
-    assert item.name == "configured_as_an_internet_site"
+    # The path a learner took (issue 17): open inet_interfaces, make the domain local, name the mail
+    # name; every other install check passes, and the step still FAILs on what Local only left.
+    sh(lab02, "postconf -e inet_interfaces=all 'mydestination = $myhostname, example.test, localhost'"
+              " && echo example.test > /etc/mailname")
+    result = lab02.check("install")
+    assert result.status is Status.FAIL, str(result)
+    failed = [i.name for i in result.items if i.status is Status.FAIL]  # later ones are not run
+    assert failed == ["configured_as_an_internet_site"], str(result)
+    item = result.first_problem
     assert "default_transport = error" in item.detail and "relay_transport = error" in item.detail
-    assert "default_transport=smtp relay_transport=relay" in item.hint
+    assert "inet_interfaces" not in item.detail  # what is right is not named as wrong
+    assert "every message to another domain bounces" in item.hint
+    assert "`postconf -e default_transport=smtp relay_transport=relay`" in item.hint
+    sh(lab02, "postconf -e default_transport=smtp relay_transport=relay")
+    assert lab02.check("install").status is Status.PASS
 
 
 def test_the_local_only_hint_leads_to_a_whole_internet_site(lab02):
@@ -166,6 +176,9 @@ def test_bare_postfix_start_leaves_the_chroot_empty(lab02):
     assert result.first_problem.name == "chroot_has_the_name_service_files"
     assert "/var/spool/postfix/etc/resolv.conf" in result.first_problem.detail
     assert [i.status for i in result.items[:3]] == [Status.PASS] * 3
+    # Postfix runs: `service postfix start` would do nothing, so the hint says restart, and only that.
+    assert "`service postfix restart`" in result.first_problem.hint
+    assert "service postfix start`" not in result.first_problem.hint
 
 
 def test_hosts_edited_after_the_start_leaves_a_stale_chroot_copy(lab02):

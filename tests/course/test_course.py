@@ -55,7 +55,8 @@ NOTEBOOK_SHOWS = {
                   "Relay access denied",                    # ... and third domains
                   "could not connect to 192.0.2.10 port 25: connection refused",  # mail1 down
                   "Connection refused",                     # the reason the message waits on mail2
-                  "The journey of message", "mailbox on mail1", "Sent from client.example"],  # mail2 -> mail1
+                  "The journey of message", "mailbox on mail1", "Sent from client.example",  # mail2 -> mail1
+                  "deferred queue on mail2"],               # ... after its wait on mail2, drawn
     "relay-control": ["250 2.1.5 Ok",                       # the open relay at the start
                       "554 5.7.1 &lt;someone@elsewhere.test&gt;: Relay access denied",  # closed
                       "<** 554 5.7.1 <user@remote.test>: Relay access denied",  # the office, not trusted yet
@@ -106,7 +107,7 @@ def test_notebook_runs_headless_and_every_step_passes(lab, lab_session, tmp_path
 # What the grader itself writes in a notebook (in the notebook's language), not the machine.
 GRADER_WORDS = {"The journey of message", "mailbox on mail", "mailbox on mail1",
                 "SMTP from client.example (203.0.113.10) to 192.0.2.20",
-                "could not connect to 192.0.2.10 port 25: connection refused"}
+                "could not connect to 192.0.2.10 port 25: connection refused", "deferred queue on mail2"}
 
 
 @pytest.mark.parametrize("lab", COURSE, ids=lambda lab: lab.id)
