@@ -157,3 +157,24 @@ def test_the_queue_id_written_in_lower_case(lab06):
     item = first_problem(lab06, "trace-log")
     assert item.name == "queue_id_is_the_lunch_message"
     assert "not their case" in item.detail and "case-sensitive" in item.hint
+
+
+def test_each_learner_traces_a_queue_id_of_their_own():
+    """Issue 16: the starting state is built for each learner, so the queue id of "Lunch on Friday?"
+    (the trace-log answer) differs between learners and is the same after a reset."""
+    import re
+    from pathlib import Path
+
+    from classroom import layers
+    from grader import course
+
+    lab = course.find("test-delivery")
+
+    def lunch_queue_id(name):
+        state = layers.state_at(lab, lab.step_index("trace-log"), variant=course.variant_for(lab, name))
+        log = next(Path(lower) / "var/log/mail.log" for lower in state.lowers
+                   if (Path(lower) / "var/log/mail.log").is_file())
+        return re.search(r"([0-9A-F]{6,}): message-id=<lunch-friday", log.read_text()).group(1)
+
+    first, second = lunch_queue_id("pytest-ana"), lunch_queue_id("pytest-ben")
+    assert first != second and lunch_queue_id("pytest-ana") == first
