@@ -46,6 +46,7 @@ POLL_SECONDS = 2
 # The words are message ids: grid() sends them in the dashboard's language.
 CELLS = {
     "pass": (N_("PASS"), "\u2714", "#1a7f37"),
+    "helped": (N_("passed with help"), "\u2714", "#0969da"),  # passed after the step's how-to was shown
     "fail": (N_("FAIL"), "\u2718", "#b42318"),
     "error": (N_("ERROR"), "\u26a0", "#9a6700"),
     "was": (N_("passed before"), "\u2713", "#4d9e63"),
@@ -60,7 +61,7 @@ def cell_state(record: StepRecord | None) -> str:
     if record is None:
         return "none"
     if record.passed_now:
-        return "pass"
+        return "helped" if record.guided and not record.own_passed else "pass"
     if record.last_kind in ("solve", "skip") or (record.last_kind == "check" and record.last_status == "PASS"):
         return "solved"  # a pass after the solution was used is the machine's, not the learner's
     if record.last_kind == "reset":
@@ -100,7 +101,7 @@ def grid(settings: WorkshopSettings, book: Gradebook, now: datetime | None = Non
                           "level": record.hint_level if record else 0})  # the hint ladder's rung reached
             # Where a learner is stuck: the first step they tried and have not passed (a learner may
             # start at any lab, so steps never tried do not count).
-            if where is None and state not in ("pass", "solved") and record is not None and record.attempts:
+            if where is None and state not in ("pass", "helped", "solved") and record is not None and record.attempts:
                 where = (column, record)
         stuck = None
         if where is not None and where[1] is not None and where[1].attempts and where[1].last_status != "PASS":
