@@ -16,7 +16,7 @@ from grader.maillog import READ_LIMIT, MailLog
 
 from . import session_thread, shell
 from .not_open import LabNotReady
-from .panel import CheckPanel, problem_message, problem_sentence, prose, shown
+from .panel import CheckPanel, problem_message, problem_sentence, prose, shown, state_of, when_text
 from .workspace import link_machine_root
 
 WORKSPACE_ENV = "MAILLAB_WORKSPACE"  # set by classroom.notebook.server for the server and its kernels
@@ -39,8 +39,17 @@ TEXT = {
                      "Changes made since then are gone."),
     "smtp_from": N_("SMTP from {who} to {server}:"),
 }
-STEP_MARK = {True: ('<span aria-hidden="true">\u2714</span>', N_("{title} (passed)")),
-             False: ('<span aria-hidden="true">\u25cb</span>', N_("{title} (to do)"))}
+# The header's word for each step state (Gradebook.step_states); failed and reset steps are to do.
+STEP_MARK = {"passed": ("\u2714", N_("{title} (passed, {when})")),
+             "helped": ("\u2714", N_("{title} (passed with help, {when})")),
+             "skipped": ("\u23ed", N_("{title} (skipped, {when})")),
+             "solved": ("\u25d0", N_("{title} (solution used, {when})")),
+             "todo": ("\u25cb", N_("{title} (to do)"))}
+# The same without a time (an older grader service says only passed or not).
+STEP_MARK_UNTIMED = {"passed": N_("{title} (passed)"), "helped": N_("{title} (passed with help)"),
+                     "skipped": N_("{title} (skipped)"), "solved": N_("{title} (solution used)"),
+                     "todo": N_("{title} (to do)")}
+PANELS_PER_STEP = 3  # the latest panels of a step that follow the gradebook (a re-run cell makes a new one)
 # The lab network's table: its headings and the states of its nodes (sandbox Network.node_states).
 NODE_HEADINGS = (N_("node"), N_("name"), N_("address"), N_("state"))
 NODE_STATE = {"up": N_("up"), "down": N_("down"), "stopped": N_("stopped"), "unplugged": N_("unplugged")}
@@ -61,7 +70,9 @@ class NotebookLab:
         self.progress_text = widgets.HTML("")
         self.header = widgets.VBox([self.status, widgets.HBox([self.progress_bar, self.progress_text])])
         self.header.add_class("maillab-lab-header")
+        self.progress_text.add_class("maillab-progress-text")
         self._machine_name: str | None = None
+        self._panels: dict[str, list[CheckPanel]] = {}
 
     # -- machines -------------------------------------------------------------------------
     @property
@@ -138,6 +149,10 @@ class NotebookLab:
         with "Reset this step" and "Skip to here"."""
         panel = CheckPanel(self.session, step_id, on_reset=self.reset_step, on_skip=self.skip_to)
         panel.on_result(lambda _result: self.refresh_progress())
+        panels = self._panels.setdefault(step_id, [])
+        panels.append(panel)
+        del panels[:-PANELS_PER_STEP]
+        self._show_states(self._progress_or_none(), [panel])
         return panel
 
     def check(self, step_id: str) -> None:
@@ -168,8 +183,17 @@ class NotebookLab:
         index = [s.id for s in self.session.lab.steps].index(step_id)
         if index == 0:
             return f'<p class="maillab-solved">{tr(TEXT["nothing_to_skip"])}</p>'
-        done = session_thread.call(self.session.solve, self.session.lab.steps[index - 1].id)
+        if hasattr(self.session, "skip_to"):  # noted as skipped, not as the solution used
+            done = session_thread.call(self.session.skip_to, step_id)
+        else:
+            done = session_thread.call(self.session.solve, self.session.lab.steps[index - 1].id)
         return self._solved_note(done)
+
+    def skip(self, step_id: str) -> None:
+        """Skip to here from a cell: the reference solutions of the steps before `step_id`, no check."""
+        note = self._call(self.skip_to, step_id, doing=_("apply the reference solutions"))
+        display(HTML(note))
+        self.refresh_progress()
 
     def _solved_note(self, done: list[str]) -> str:
         steps = ", ".join(self._title(s) for s in done)
@@ -263,20 +287,45 @@ class NotebookLab:
         return session_thread.call(self.session.last_result, step_id)
 
     # -- progress -------------------------------------------------------------------------
-    def refresh_progress(self) -> None:
+    def _progress_or_none(self) -> dict | None:
         try:
-            progress = session_thread.call(self.session.progress)
+            return session_thread.call(self.session.progress)
         except Exception:
+            return None
+
+    def refresh_progress(self) -> None:
+        """The header and every panel of this notebook, from the gradebook (one read): after a
+        check, skip, solve or reset in any cell."""
+        progress = self._progress_or_none()
+        if progress is None:
             self.progress_text.value = tr(TEXT["no_progress"])
             return
         steps = list(self.session.lab.steps)
-        passed = [bool(progress.get(s.id, {}).get("passed_now")) for s in steps]
-        self.progress_bar.value = sum(passed)
-        marks = " \u00b7 ".join(f"{STEP_MARK[ok][0]} {html.escape(tr(STEP_MARK[ok][1], title=shown(s.title)))}"
-                                for s, ok in zip(steps, passed))
+        states = [state_of(progress.get(s.id)) for s in steps]
+        passed = sum(state in ("passed", "helped") for state, _at in states)
+        self.progress_bar.value = passed
+        marks = []
+        for step, (state, at) in zip(steps, states):
+            state = state if state in STEP_MARK else "todo"
+            icon, words = STEP_MARK[state]
+            when = when_text(at)
+            text = tr(words if when else STEP_MARK_UNTIMED[state], title=shown(step.title), when=when)
+            marks.append(f'<span class="maillab-mark maillab-state-{state}">'
+                         f'<span aria-hidden="true">{icon}</span> {html.escape(text)}</span>')
         self.progress_text.value = (f'<span class="maillab-progress">'
-                                    f'{html.escape(tr(TEXT["progress"], passed=sum(passed), total=len(steps)))}'
-                                    f"</span>: {marks}")
+                                    f'{html.escape(tr(TEXT["progress"], passed=passed, total=len(steps)))}'
+                                    "</span>: " + " \u00b7 ".join(marks))
+        self._show_states(progress, [p for panels in self._panels.values() for p in panels])
+
+    @staticmethod
+    def _show_states(progress: dict | None, panels: list[CheckPanel]) -> None:
+        if progress is None:
+            return
+        for panel in panels:
+            try:
+                panel.show_state(progress.get(panel.step_id))
+            except Exception:
+                pass  # a panel that cannot redraw keeps what it showed
 
     def _title(self, step_id: str) -> str:
         for step in self.session.lab.steps:
