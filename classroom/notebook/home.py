@@ -25,7 +25,8 @@ TEXT = {
         "* Click a lab's name to open it, then run its cells from the top.\n"
         "* *File → New → Terminal* opens a root shell on your machine; the `machine` folder in the file "
         "browser shows its files (for example `machine/etc/postfix/main.cf`).\n\n"
-        "This page is redrawn each time MailLab starts. Run the cell below to redraw it now."),
+        "This page is redrawn each time MailLab starts. Run the cell below once: the map then follows your "
+        "progress by itself, whatever notebook you check, skip or reset a step in."),
     "caption": N_("The labs and how far you are"),
     "lab": N_("Lab"), "progress": N_("Your progress"), "next": N_("Next step"),
     "done": N_("all {total} steps passed"),
@@ -218,7 +219,10 @@ def course_home(learner: str | None = None, lang: str | None = None, *, poll: fl
     lang = lang or language()
     view = widgets.HTML(current_home_html(learner, lang))
     view.add_class("maillab-home-view")
-    display(view)
+    # The live map for JupyterLab, and the map as plain HTML for any other reader of the notebook.
+    bundle = dict(view._repr_mimebundle_() or {})
+    bundle["text/html"] = view.value
+    display(bundle, raw=True)
     if poll > 0:
         def follow() -> None:
             while view.comm is not None:  # closed with the widget

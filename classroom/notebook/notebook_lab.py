@@ -170,7 +170,12 @@ class NotebookLab:
         challenge mode. The gradebook notes each time it is shown."""
         from .howto import HowTo
 
-        HowTo(self.session, step_id).show()
+        HowTo(self.session, step_id, on_skip=self._skip_and_refresh).show()
+
+    def _skip_and_refresh(self, step_id: str) -> str:
+        note = self.skip_to(step_id)
+        self.refresh_progress()
+        return note
 
     def solve(self, step_id: str) -> None:
         """Apply the reference solution up to this step, and say so where the learner can see it."""

@@ -479,8 +479,8 @@ def aria_html(*, group: str, labels: dict[str, str]) -> str:
         "(function(img){var n=0;(function f(){var p=img.closest('.maillab-check-panel'),"
         "r=p&&p.querySelector('.maillab-result .widget-html-content');"
         "if(!r){if(n++<100)setTimeout(f,100);return;}"
-        f"p.setAttribute('role','group');p.setAttribute('aria-label',{json.dumps(group)});"
-        f"var l={json.dumps(labels)};for(var c in l){{var b=p.querySelector('button.'+c);"
+        f"p.setAttribute('role','group');p.setAttribute('aria-label',{json.dumps(group, ensure_ascii=False)});"
+        f"var l={json.dumps(labels, ensure_ascii=False)};for(var c in l){{var b=p.querySelector('button.'+c);"
         "if(b)b.setAttribute('aria-label',l[c]);}"
         "r.setAttribute('role','status');r.setAttribute('aria-live','polite');"
         "img.remove();})();})(this)")
