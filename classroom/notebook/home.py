@@ -217,11 +217,20 @@ def course_home(learner: str | None = None, lang: str | None = None, *, poll: fl
     from IPython.display import display
 
     lang = lang or language()
-    view = widgets.HTML(current_home_html(learner, lang))
+    # An Output widget, not an HTML one: its HTML is drawn by JupyterLab itself, whose links open
+    # the lab's notebook in a tab (a plain link in an HTML widget would reload the page).
+    view = widgets.Output()
     view.add_class("maillab-home-view")
+    drawn = current_home_html(learner, lang)
+
+    def draw(text: str) -> None:
+        view.outputs = ({"output_type": "display_data", "metadata": {},
+                         "data": {"text/html": text, "text/plain": tr(TEXT["map"], lang)}},)
+
+    draw(drawn)
     # The live map for JupyterLab, and the map as plain HTML for any other reader of the notebook.
     bundle = dict(view._repr_mimebundle_() or {})
-    bundle["text/html"] = view.value
+    bundle["text/html"] = drawn
     display(bundle, raw=True)
     if poll > 0:
         def follow() -> None:
@@ -230,12 +239,14 @@ def course_home(learner: str | None = None, lang: str | None = None, *, poll: fl
                 if stop.is_set():
                     return
                 try:
-                    drawn = current_home_html(learner, lang)
+                    now = current_home_html(learner, lang)
                 except Exception:
                     continue
-                if drawn != view.value:
-                    view.value = drawn
+                if now != shown[0]:
+                    shown[0] = now
+                    draw(now)
 
+        shown = [drawn]
         stop = threading.Event()
         view._maillab_stop = stop  # a test (or a re-run) ends the thread with stop.set()
         for old in _FOLLOWERS:
