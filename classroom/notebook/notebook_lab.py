@@ -33,6 +33,8 @@ TEXT = {
     "files_not_here": N_("Its files are not in the file browser: {problem}"),
     "solved": N_("<strong>Reference solution used</strong> for: {steps}. The gradebook notes that the "
                  "solution was used. Run the step's check to see the result."),
+    "skipped": N_("<strong>Reference solution used</strong> for: {steps}, to skip to this step, without any "
+                  "check. The gradebook notes that you skipped them; a step you had passed yourself stays yours."),
     "every_machine": N_("Each machine of this lab has its own folder too: {folders}."),
     "nothing_to_skip": N_("This is the lab's first step: there is nothing before it to skip."),
     "reset_done": N_("<strong>Reset</strong>: your machine is back to how it was at the start of {step}. "
@@ -190,6 +192,7 @@ class NotebookLab:
             return f'<p class="maillab-solved">{tr(TEXT["nothing_to_skip"])}</p>'
         if hasattr(self.session, "skip_to"):  # noted as skipped, not as the solution used
             done = session_thread.call(self.session.skip_to, step_id)
+            return self._solved_note(done, TEXT["skipped"])
         else:
             done = session_thread.call(self.session.solve, self.session.lab.steps[index - 1].id)
         return self._solved_note(done)
@@ -200,10 +203,10 @@ class NotebookLab:
         display(HTML(note))
         self.refresh_progress()
 
-    def _solved_note(self, done: list[str]) -> str:
+    def _solved_note(self, done: list[str], text: str = TEXT["solved"]) -> str:
         steps = ", ".join(self._title(s) for s in done)
         return ('<p class="maillab-solved"><span aria-hidden="true">\u2139</span> '
-                f'{tr(TEXT["solved"], steps=html.escape(steps))}</p>')
+                f'{tr(text, steps=html.escape(steps))}</p>')
 
     def reset(self, step_id: str) -> None:
         """Put the lab's machines back to how they were at the start of this step."""
