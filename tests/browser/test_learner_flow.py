@@ -12,7 +12,7 @@ from .jupyterlab import Lab
 pytestmark = pytest.mark.machine
 
 CHECK_INSTALL = 'lab.check("install")'
-LEARNER_NAME = "browser"  # conftest.LEARNER
+from .conftest import LEARNER as LEARNER_NAME  # noqa: E402
 INSTALL = ("debconf-set-selections <<'END'\npostfix postfix/main_mailer_type select Internet Site\n"
            "postfix postfix/mailname string example.test\nEND\napt-get update\napt-get install -y postfix")
 

@@ -7,6 +7,8 @@ import csv
 import io
 import re
 
+from classroom.gradebook import Gradebook
+
 from .conftest import INSTRUCTOR, LAB, PREFIX, wait_for
 from .test_learner_browser import run_all_cells
 
@@ -81,3 +83,20 @@ def test_show_me_how_is_marked_on_the_dashboard_and_not_scored_as_own_work(room,
     assert long.returncode == 0, long.stderr
     rows = [r for r in csv.DictReader(io.StringIO(long.stdout)) if r["learner"] == learner]
     assert [(r["step"], r["mode"]) for r in rows if r["kind"] == "guidance"] == [("install", "challenge")]
+
+
+def test_skip_to_here_in_a_workshop_needs_no_check_and_is_noted_as_a_skip(room):
+    """Through the grader service: Skip to here records a skip for each earlier step, and no check."""
+    learner = f"{PREFIX}skip"
+    room.hub.create_users([learner])
+    room.hub.start_server(learner)
+    kernel = room.kernel(learner)
+    out, error = kernel.run(f"from classroom.notebook import open_lab\nlab = open_lab({LAB!r})\n"
+                            "print(lab.skip_to('local-delivery'))\n"
+                            "print(sorted((k, v['state']) for k, v in lab.session.progress().items()))", timeout=600)
+    assert error == "", error
+    assert "without any check" in out
+    assert "('install', 'skipped'), ('start', 'skipped')" in out
+    book = Gradebook(room.gradebook)
+    kinds = [(a["step"], a["kind"]) for a in book.attempts(learner, LAB)]
+    assert kinds == [("install", "skip"), ("start", "skip")]
