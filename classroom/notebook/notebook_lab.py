@@ -51,6 +51,7 @@ STEP_MARK = {"passed": ("\u2714", N_("{title} (passed, {when})")),
 STEP_MARK_UNTIMED = {"passed": N_("{title} (passed)"), "helped": N_("{title} (passed with help)"),
                      "skipped": N_("{title} (skipped)"), "solved": N_("{title} (solution used)"),
                      "todo": N_("{title} (to do)")}
+FOLLOW_SECONDS = 5.0  # how often an open lab notebook looks for news from elsewhere (another notebook, a shell)
 PANELS_PER_STEP = 3  # the latest panels of a step that follow the gradebook (a re-run cell makes a new one)
 # The lab network's table: its headings and the states of its nodes (sandbox Network.node_states).
 NODE_HEADINGS = (N_("node"), N_("name"), N_("address"), N_("state"))
@@ -75,6 +76,8 @@ class NotebookLab:
         self.progress_text.add_class("maillab-progress-text")
         self._machine_name: str | None = None
         self._panels: dict[str, list[CheckPanel]] = {}
+        self._last_progress: dict | None = None
+        self._follower: Any = None
 
     # -- machines -------------------------------------------------------------------------
     @property
@@ -295,6 +298,34 @@ class NotebookLab:
         return session_thread.call(self.session.last_result, step_id)
 
     # -- progress -------------------------------------------------------------------------
+    def follow(self, every: float = FOLLOW_SECONDS) -> None:
+        """Keep the header and panels current when the gradebook changes elsewhere (the lab's other
+        edition, `maillab check` in a shell, an instructor's reset): a look every `every` seconds,
+        a redraw only when something changed. Ends when the header is closed, or with stop_following()."""
+        import threading
+
+        if self._follower is not None:
+            return
+        stop = self._follower = threading.Event()
+
+        def run() -> None:
+            while not stop.wait(every):
+                if self.header.comm is None:
+                    return
+                try:
+                    progress = session_thread.submit(self.session.progress).result(timeout=120)
+                except Exception:
+                    continue
+                if progress != self._last_progress:
+                    session_thread.submit(self.refresh_progress)
+
+        threading.Thread(target=run, name="maillab-follow", daemon=True).start()
+
+    def stop_following(self) -> None:
+        if self._follower is not None:
+            self._follower.set()
+            self._follower = None
+
     def _progress_or_none(self) -> dict | None:
         try:
             return session_thread.call(self.session.progress)
@@ -308,6 +339,7 @@ class NotebookLab:
         if progress is None:
             self.progress_text.value = tr(TEXT["no_progress"])
             return
+        self._last_progress = progress
         steps = list(self.session.lab.steps)
         states = [state_of(progress.get(s.id)) for s in steps]
         passed = sum(state in ("passed", "helped") for state, _at in states)
@@ -404,4 +436,5 @@ def open_lab(lab_id: str, learner: str | None = None, *, workspace: Path | None 
     lab = NotebookLab(session, workspace=workspace)
     display(lab.header)
     lab.start()
+    lab.follow()
     return lab

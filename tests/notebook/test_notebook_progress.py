@@ -117,6 +117,27 @@ def test_skip_from_the_how_to_needs_no_check_and_updates_the_header(session):
     assert not hasattr(HowTo(session, "install", mode="challenge", on_skip=lab._skip_and_refresh), "skip_button")
 
 
+def test_the_header_follows_a_check_made_elsewhere(session):
+    import time
+
+    lab = NotebookLab(session)
+    panel = lab.panel("install")
+    lab.refresh_progress()
+    lab.follow(every=0.05)
+    try:
+        session.outcome["install"] = Status.PASS
+        session.check("install")  # from the lab's other edition, or `maillab check` in a shell
+        deadline = time.monotonic() + 5
+        while "1 of 3 steps passed" not in lab.progress_text.value and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert "1 of 3 steps passed" in lab.progress_text.value
+        while "PASS" not in panel.result_area.value and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert "<strong>PASS</strong>" in panel.result_area.value and "Passed on your own" in panel.state_line.value
+    finally:
+        lab.stop_following()
+
+
 def test_the_course_map_follows_the_gradebook(session, monkeypatch):
     monkeypatch.setenv("MAILLAB_LEARNER", session.learner)
     shown = home.current_home_html(session.learner, "en")
