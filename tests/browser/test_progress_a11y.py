@@ -147,3 +147,18 @@ def test_progress_follows_the_gradebook_and_panels_speak_to_screen_readers(progr
     expect(panel.locator(".maillab-state-line")).to_contain_text("Reset to its start", timeout=60_000)
     expect(panel).to_contain_text("Not checked yet")
     expect(header).to_contain_text("0 of 3 steps passed")
+
+    # From the keyboard, Reset this step asks first; once confirmed and done, the focus is back on
+    # the Reset button (the confirmation row is gone, the page did not take the focus).
+    reset = group.get_by_role("button", name="Reset the step \u201cInstall Postfix as an Internet Site\u201d")
+    reset.focus()
+    page.keyboard.press("Enter")
+    yes = panel.get_by_role("button", name="Yes, reset")
+    expect(yes).to_be_visible()
+    expect(panel.get_by_role("alert")).to_contain_text("Everything you changed on it since then is lost")
+    yes.focus()
+    page.keyboard.press("Enter")
+    expect(panel).to_contain_text("your machine is back", timeout=120_000)
+    idle(page, panel)
+    page.wait_for_function("() => document.activeElement && document.activeElement.classList.contains('maillab-reset-step')",
+                           timeout=10_000)
