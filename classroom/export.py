@@ -15,7 +15,9 @@ first depends on where the file goes:
 - plain: a `learner` column, for spreadsheets and scripts.
 
 Long: one row per check of every attempt (learner, lab, step, attempt, kind, time, the check and
-its status, what the grader saw, the hint shown), for looking into how a room worked.
+its status, what the grader saw, the hint shown), and one row for each help the learner used or
+reset (kind guidance: a how-to shown, with its `mode`; solve; skip; reset) with the check columns
+empty, for looking into how a room worked.
 """
 from __future__ import annotations
 
@@ -33,7 +35,7 @@ IDENTITY_COLUMNS = {
 }
 SCORES = ("ever", "now", "own")  # once ever passed; only while it passes now; passed before any how-to was shown
 LONG_COLUMNS = ("learner", "lab", "step", "attempt", "kind", "started_at", "step_status", "counts",
-                "position", "check", "title", "check_status", "detail", "hint", "duration")
+                "position", "check", "title", "check_status", "detail", "hint", "duration", "mode")
 
 
 def step_column(lab: Lab, step_id: str) -> str:
@@ -96,11 +98,13 @@ def long_csv(book: Gradebook, lab: str | None = None) -> str:
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\r\n")
     writer.writerow(LONG_COLUMNS)
-    for row in book.item_rows(lab):
+    for row in book.attempt_rows(lab):
+        checked = row["position"] is not None
         writer.writerow([row["learner"], row["lab"], row["step"], row["attempt"], row["kind"],
-                         row["started_at"], row["step_status"], row["counts"], row["position"],
-                         row["check_name"], row["title"], row["check_status"], row["detail"],
-                         row["hint"] or "", f"{row['duration']:.3f}"])
+                         row["started_at"], row["step_status"] if checked else "", row["counts"],
+                         row["position"] if checked else "", row["check_name"] or "", row["title"] or "",
+                         row["check_status"] or "", row["detail"] or "", row["hint"] or "",
+                         f"{row['duration']:.3f}" if checked else "", row["mode"] or ""])
     return out.getvalue()
 
 

@@ -423,3 +423,47 @@ class Gradebook:
                 f" FROM attempts a JOIN items i ON i.attempt_id = a.id {where}"
                 " ORDER BY a.learner, a.id, i.position", params):
             yield dict(row)
+
+    def attempt_rows(self, lab: str | None = None) -> Iterator[dict[str, Any]]:
+        """Every attempt, oldest first: one row per check item, and one row (with no check) for an
+        attempt that has none: a how-to shown (with its mode), a solution used, a skip, a reset."""
+        where, params = ("WHERE a.lab = ?", (lab,)) if lab is not None else ("", ())
+        for row in self._query(
+                "SELECT a.learner, a.lab, a.step, a.id AS attempt, a.kind, a.mode, a.started_at,"
+                " a.status AS step_status, a.counts, i.position, i.name AS check_name, i.title,"
+                " i.status AS check_status, i.detail, i.hint, i.duration"
+                f" FROM attempts a LEFT JOIN items i ON i.attempt_id = a.id {where}"
+                " ORDER BY a.learner, a.id, i.position", params):
+            yield dict(row)
+
+    def step_states(self, learner: str, lab: str) -> dict[str, dict[str, Any]]:
+        """Per step the learner touched, its state now as the notebook shows it, and since when:
+        {"state": passed | helped | skipped | solved | failed | reset | todo, "at": ISO time,
+        "checked_at": time of the latest check, "status": its status}. `helped`: passed after the
+        step's how-to was shown; `skipped`/`solved`: a reference solution stands (Skip to here, or
+        the step's solution), even if a check passes on it since."""
+        rows = self._query(
+            "SELECT step, kind, status, counts, started_at, recorded_at FROM attempts"
+            " WHERE learner = ? AND lab = ? ORDER BY id", (learner, lab))
+        steps: dict[str, dict[str, Any]] = {}
+        for row in rows:
+            entry = steps.setdefault(row["step"], {"state": "todo", "at": "", "checked_at": "", "status": "",
+                                                   "guided": False})
+            kind, when = row["kind"], row["started_at"] or row["recorded_at"]
+            if kind == "guidance":
+                entry["guided"] = True
+                continue
+            if kind == "check":
+                entry["checked_at"], entry["status"] = when, row["status"]
+                if row["counts"]:
+                    entry["state"] = "helped" if entry["guided"] else "passed"
+                elif entry["state"] in ("skipped", "solved") and row["status"] == "PASS":
+                    continue  # the machine passes on the reference solution: still the solution's
+                else:
+                    entry["state"] = "failed"
+            elif kind in ("solve", "skip"):
+                entry["state"] = "skipped" if kind == "skip" else "solved"
+            else:  # reset: the step starts again
+                entry["state"], entry["status"] = "reset", ""
+            entry["at"] = when
+        return steps

@@ -228,8 +228,33 @@ class LabSession:
     def last_result(self, step_id: str) -> StepResult | None:
         return self.gradebook.last_result(self.learner, self.lab.id, step_id)
 
+    def skip_to(self, step_id: str) -> list[str]:
+        """Skip to here: apply the reference solutions of the steps before `step_id`, without any
+        check. The gradebook notes "skip" for each of them that was not passed already (a step
+        the learner passed stays theirs). Returns the steps whose solution was applied."""
+        index = self.lab.step_index(step_id)
+        if index == 0:
+            return []
+        before = self.gradebook.step_states(self.learner, self.lab.id) if self.record else {}
+        record, self.record = self.record, False  # solve() would note "solve": this is a skip
+        try:
+            done = self.solve(self.lab.steps[index - 1].id)
+        finally:
+            self.record = record
+        if self.record:
+            for step in done:
+                if before.get(step, {}).get("state") not in ("passed", "helped"):
+                    self.gradebook.record(self.learner, _marker(self.lab.id, step, "skip"), kind="skip")
+        return done
+
     def progress(self) -> dict:
-        return self.gradebook.progress(self.learner, self.lab.id)
+        """Per step: passed_now, ever_passed, attempts, and the state the notebook shows (`state`:
+        passed, helped, skipped, solved, failed, reset or todo; `at`: since when; `checked_at`:
+        the latest check; see Gradebook.step_states)."""
+        steps = self.gradebook.progress(self.learner, self.lab.id)
+        for step, state in self.gradebook.step_states(self.learner, self.lab.id).items():
+            steps.setdefault(step, {"passed_now": False, "ever_passed": False, "attempts": 0}).update(state)
+        return steps
 
 
 def _marker(lab_id: str, step_id: str, kind: str) -> StepResult:

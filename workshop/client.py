@@ -130,6 +130,10 @@ class RemoteSession:
         self.lab.step(step_id)
         return list(self._call("solve", step=step_id, only=only))
 
+    def skip_to(self, step_id: str) -> list[str]:
+        self.lab.step(step_id)
+        return list(self._call("skip", step=step_id))
+
     def record_guidance(self, step_id: str, mode: str) -> None:
         self.lab.step(step_id)
         self._call("guidance", step=step_id, mode=mode)

@@ -46,10 +46,12 @@ POLL_SECONDS = 2
 # The words are message ids: grid() sends them in the dashboard's language.
 CELLS = {
     "pass": (N_("PASS"), "\u2714", "#1a7f37"),
+    "helped": (N_("passed with help"), "\u2714", "#0969da"),  # passed after the step's how-to was shown
     "fail": (N_("FAIL"), "\u2718", "#b42318"),
     "error": (N_("ERROR"), "\u26a0", "#9a6700"),
     "was": (N_("passed before"), "\u2713", "#4d9e63"),
     "solved": (N_("solution used"), "\u25d0", "#6e40c9"),
+    "skipped": (N_("skipped"), "\u23ed", "#6e40c9"),  # Skip to here: the solution, without a check
     "reset": (N_("reset"), "\u21ba", "#57606a"),
     "none": (N_("not started"), "\u25cb", "#8c959f"),
 }
@@ -60,8 +62,10 @@ def cell_state(record: StepRecord | None) -> str:
     if record is None:
         return "none"
     if record.passed_now:
-        return "pass"
-    if record.last_kind in ("solve", "skip") or (record.last_kind == "check" and record.last_status == "PASS"):
+        return "helped" if record.guided and not record.own_passed else "pass"
+    if record.last_kind == "skip":
+        return "skipped"
+    if record.last_kind == "solve" or (record.last_kind == "check" and record.last_status == "PASS"):
         return "solved"  # a pass after the solution was used is the machine's, not the learner's
     if record.last_kind == "reset":
         return "was" if record.ever_passed else "reset"
@@ -100,7 +104,7 @@ def grid(settings: WorkshopSettings, book: Gradebook, now: datetime | None = Non
                           "level": record.hint_level if record else 0})  # the hint ladder's rung reached
             # Where a learner is stuck: the first step they tried and have not passed (a learner may
             # start at any lab, so steps never tried do not count).
-            if where is None and state not in ("pass", "solved") and record is not None and record.attempts:
+            if where is None and state not in ("pass", "helped", "solved", "skipped") and record is not None and record.attempts:
                 where = (column, record)
         stuck = None
         if where is not None and where[1] is not None and where[1].attempts and where[1].last_status != "PASS":

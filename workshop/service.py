@@ -48,7 +48,7 @@ def _not_learner(user: str) -> UsageError:
 
 
 OPS = ("start", "started", "check", "solve", "reset", "last_result", "progress", "exec", "node", "node_states",
-       "guidance", "mail_logs")
+       "guidance", "mail_logs", "skip")
 
 
 MAIL_LOGS_BUDGET = protocol.MAX_MESSAGE // 2  # characters of mail log in one reply, every machine's
@@ -197,6 +197,10 @@ class Handler(socketserver.BaseRequestHandler):
         if op == "reset":
             session.reset(step)
             return None
+        if op == "skip":
+            if step is None:
+                raise protocol.ProtocolError("skip needs a step")
+            return session.skip_to(step)
         if op == "last_result":
             last = session.last_result(step)
             return None if last is None else last.to_dict()

@@ -25,12 +25,18 @@ TEXT = {
         "* Click a lab's name to open it, then run its cells from the top.\n"
         "* *File → New → Terminal* opens a root shell on your machine; the `machine` folder in the file "
         "browser shows its files (for example `machine/etc/postfix/main.cf`).\n\n"
-        "This page is redrawn each time MailLab starts. Run the cell below to redraw it now."),
+        "This page is redrawn each time MailLab starts. Run the cell below once: the map then follows your "
+        "progress by itself, whatever notebook you check, skip or reset a step in."),
     "caption": N_("The labs and how far you are"),
     "lab": N_("Lab"), "progress": N_("Your progress"), "next": N_("Next step"),
     "done": N_("all {total} steps passed"),
     "some": N_("{passed} of {total} steps passed"),
     "none": N_("not started"),
+    # After "2 of 3 steps passed": how, from the gradebook (each part only when it is not zero).
+    "helped": N_("{count} with help"),
+    "skipped": N_("{count} skipped"),
+    "solved": N_("{count} with the solution"),
+    "latest": N_("last on {when}"),
     "continue": N_("Continue with lab {number}, <a href=\"{href}\">{title}</a>: step \u201c{step}\u201d."),
     "finished": N_("You have passed every step of every lab. Well done!"),
     "unknown": N_("Your progress could not be read ({why}); the labs are all here."),
@@ -86,10 +92,24 @@ def every_edition() -> list[tuple[Path, str]]:
     return [(source, name) for name, source in found.items()]
 
 
+PASSED = ("passed", "helped")
+
+
 @dataclass(frozen=True)
 class LabProgress:
+    """A lab and its steps' states (Gradebook.step_states: passed, helped, skipped, solved, failed,
+    reset, todo), with the time of the learner's latest activity in it."""
     lab: Any
-    passed: tuple[bool, ...]
+    states: tuple[str, ...]
+    latest: str = ""
+
+    def __post_init__(self) -> None:  # True/False as passed/to do, as older callers give them
+        object.__setattr__(self, "states", tuple(
+            ("passed" if state else "todo") if isinstance(state, bool) else state for state in self.states))
+
+    @property
+    def passed(self) -> tuple[bool, ...]:
+        return tuple(state in PASSED for state in self.states)
 
     @property
     def state(self) -> str:
@@ -110,11 +130,30 @@ def course_progress(learner: str | None = None) -> list[LabProgress]:
     from grader import course
     from classroom.session import LabSession
 
+    from .panel import state_of
+
     found = []
     for lab in course.all_labs():
         progress = LabSession(lab, learner).progress()
-        found.append(LabProgress(lab, tuple(bool(progress.get(s.id, {}).get("passed_now")) for s in lab.steps)))
+        states = [state_of(progress.get(s.id)) for s in lab.steps]
+        found.append(LabProgress(lab, tuple(state for state, _at in states),
+                                 max((at for _state, at in states if at), default="")))
     return found
+
+
+def progress_words(item: LabProgress, lang: str) -> str:
+    """"2 of 3 steps passed (1 with help), 1 skipped; last on 10:02:05"."""
+    from .panel import when_text
+
+    state = item.state
+    words = tr(TEXT[state], lang, passed=sum(item.passed), total=len(item.passed))
+    how = [tr(TEXT[kind], lang, count=item.states.count(kind)) for kind in ("helped", "skipped", "solved")
+           if item.states.count(kind)]
+    if how:
+        words += f" ({', '.join(how)})"
+    if item.latest and when_text(item.latest):
+        words += f"; {tr(TEXT['latest'], lang, when=when_text(item.latest))}"
+    return html.escape(words)
 
 
 def home_html(progress: list[LabProgress], lang: str | None = None) -> str:
@@ -123,7 +162,7 @@ def home_html(progress: list[LabProgress], lang: str | None = None) -> str:
     rows = []
     for item in progress:
         lab, state = item.lab, item.state
-        words = tr(TEXT[state], lang, passed=sum(item.passed), total=len(item.passed))
+        words = progress_words(item, lang)
         step = item.next_step
         rows.append(
             f'<tr class="maillab-lab maillab-{state}"><td{LEFT}>{lab.number:02d}</td>'
@@ -160,17 +199,64 @@ def current_home_html(learner: str | None = None, lang: str | None = None) -> st
 
         note = f'<p role="alert">{html.escape(tr(TEXT["unknown"], lang, why=exc))}</p>'
         try:
-            return note + home_html([LabProgress(lab, (False,) * len(lab.steps)) for lab in course.all_labs()], lang)
+            return note + home_html([LabProgress(lab, ("todo",) * len(lab.steps)) for lab in course.all_labs()], lang)
         except Exception:
             return note
 
 
-def course_home(learner: str | None = None, lang: str | None = None) -> None:
-    """Draw the course map in the notebook (the home notebook's one code cell), in `lang`
-    (default: the learner's language)."""
-    from IPython.display import HTML, display
+HOME_POLL_SECONDS = 5.0
 
-    display(HTML(current_home_html(learner, lang)))
+
+def course_home(learner: str | None = None, lang: str | None = None, *, poll: float = HOME_POLL_SECONDS) -> Any:
+    """Draw the course map in the notebook (the home notebook's one code cell), in `lang`
+    (default: the learner's language). The map follows the gradebook while the notebook is open:
+    a check, skip or reset in any lab's notebook shows here within `poll` seconds."""
+    import threading
+
+    import ipywidgets as widgets
+    from IPython.display import display
+
+    lang = lang or language()
+    # An Output widget, not an HTML one: its HTML is drawn by JupyterLab itself, whose links open
+    # the lab's notebook in a tab (a plain link in an HTML widget would reload the page).
+    view = widgets.Output()
+    view.add_class("maillab-home-view")
+    drawn = current_home_html(learner, lang)
+
+    def draw(text: str) -> None:
+        view.outputs = ({"output_type": "display_data", "metadata": {},
+                         "data": {"text/html": text, "text/plain": tr(TEXT["map"], lang)}},)
+
+    draw(drawn)
+    # The live map for JupyterLab, and the map as plain HTML for any other reader of the notebook.
+    bundle = dict(view._repr_mimebundle_() or {})
+    bundle["text/html"] = drawn
+    display(bundle, raw=True)
+    if poll > 0:
+        def follow() -> None:
+            while view.comm is not None:  # closed with the widget
+                stop.wait(poll)
+                if stop.is_set():
+                    return
+                try:
+                    now = current_home_html(learner, lang)
+                except Exception:
+                    continue
+                if now != shown[0]:
+                    shown[0] = now
+                    draw(now)
+
+        shown = [drawn]
+        stop = threading.Event()
+        view._maillab_stop = stop  # a test (or a re-run) ends the thread with stop.set()
+        for old in _FOLLOWERS:
+            old.set()  # a re-run cell draws a new map: the old one stops following
+        _FOLLOWERS[:] = [stop]
+        threading.Thread(target=follow, name="maillab-home", daemon=True).start()
+    return None
+
+
+_FOLLOWERS: list[Any] = []
 
 
 def home_cell(lang: str) -> str:

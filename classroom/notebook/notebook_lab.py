@@ -14,7 +14,7 @@ from grader.i18n import N_, Msg, _, say, tr, translate
 
 from . import session_thread, shell
 from .not_open import LabNotReady
-from .panel import CheckPanel, problem_message, problem_sentence, prose, shown
+from .panel import CheckPanel, problem_message, problem_sentence, prose, shown, state_of, when_text
 from .workspace import link_machine_root
 
 WORKSPACE_ENV = "MAILLAB_WORKSPACE"  # set by classroom.notebook.server for the server and its kernels
@@ -31,14 +31,26 @@ TEXT = {
     "files_not_here": N_("Its files are not in the file browser: {problem}"),
     "solved": N_("<strong>Reference solution used</strong> for: {steps}. The gradebook notes that the "
                  "solution was used. Run the step's check to see the result."),
+    "skipped": N_("<strong>Reference solution used</strong> for: {steps}, to skip to this step, without any "
+                  "check. The gradebook notes that you skipped them; a step you had passed yourself stays yours."),
     "every_machine": N_("Each machine of this lab has its own folder too: {folders}."),
     "nothing_to_skip": N_("This is the lab's first step: there is nothing before it to skip."),
     "reset_done": N_("<strong>Reset</strong>: your machine is back to how it was at the start of {step}. "
                      "Changes made since then are gone."),
     "smtp_from": N_("SMTP from {who} to {server}:"),
 }
-STEP_MARK = {True: ('<span aria-hidden="true">\u2714</span>', N_("{title} (passed)")),
-             False: ('<span aria-hidden="true">\u25cb</span>', N_("{title} (to do)"))}
+# The header's word for each step state (Gradebook.step_states); failed and reset steps are to do.
+STEP_MARK = {"passed": ("\u2714", N_("{title} (passed, {when})")),
+             "helped": ("\u2714", N_("{title} (passed with help, {when})")),
+             "skipped": ("\u23ed", N_("{title} (skipped, {when})")),
+             "solved": ("\u25d0", N_("{title} (solution used, {when})")),
+             "todo": ("\u25cb", N_("{title} (to do)"))}
+# The same without a time (an older grader service says only passed or not).
+STEP_MARK_UNTIMED = {"passed": N_("{title} (passed)"), "helped": N_("{title} (passed with help)"),
+                     "skipped": N_("{title} (skipped)"), "solved": N_("{title} (solution used)"),
+                     "todo": N_("{title} (to do)")}
+FOLLOW_SECONDS = 5.0  # how often an open lab notebook looks for news from elsewhere (another notebook, a shell)
+PANELS_PER_STEP = 3  # the latest panels of a step that follow the gradebook (a re-run cell makes a new one)
 # The lab network's table: its headings and the states of its nodes (sandbox Network.node_states).
 NODE_HEADINGS = (N_("node"), N_("name"), N_("address"), N_("state"))
 NODE_STATE = {"up": N_("up"), "down": N_("down"), "stopped": N_("stopped"), "unplugged": N_("unplugged")}
@@ -59,7 +71,11 @@ class NotebookLab:
         self.progress_text = widgets.HTML("")
         self.header = widgets.VBox([self.status, widgets.HBox([self.progress_bar, self.progress_text])])
         self.header.add_class("maillab-lab-header")
+        self.progress_text.add_class("maillab-progress-text")
         self._machine_name: str | None = None
+        self._panels: dict[str, list[CheckPanel]] = {}
+        self._last_progress: dict | None = None
+        self._follower: Any = None
 
     # -- machines -------------------------------------------------------------------------
     @property
@@ -136,6 +152,10 @@ class NotebookLab:
         with "Reset this step" and "Skip to here"."""
         panel = CheckPanel(self.session, step_id, on_reset=self.reset_step, on_skip=self.skip_to)
         panel.on_result(lambda _result: self.refresh_progress())
+        panels = self._panels.setdefault(step_id, [])
+        panels.append(panel)
+        del panels[:-PANELS_PER_STEP]
+        self._show_states(self._progress_or_none(), [panel])
         return panel
 
     def check(self, step_id: str) -> None:
@@ -153,7 +173,12 @@ class NotebookLab:
         challenge mode. The gradebook notes each time it is shown."""
         from .howto import HowTo
 
-        HowTo(self.session, step_id).show()
+        HowTo(self.session, step_id, on_skip=self._skip_and_refresh).show()
+
+    def _skip_and_refresh(self, step_id: str) -> str:
+        note = self.skip_to(step_id)
+        self.refresh_progress()
+        return note
 
     def solve(self, step_id: str) -> None:
         """Apply the reference solution up to this step, and say so where the learner can see it."""
@@ -166,13 +191,23 @@ class NotebookLab:
         index = [s.id for s in self.session.lab.steps].index(step_id)
         if index == 0:
             return f'<p class="maillab-solved">{tr(TEXT["nothing_to_skip"])}</p>'
-        done = session_thread.call(self.session.solve, self.session.lab.steps[index - 1].id)
+        if hasattr(self.session, "skip_to"):  # noted as skipped, not as the solution used
+            done = session_thread.call(self.session.skip_to, step_id)
+            return self._solved_note(done, TEXT["skipped"])
+        else:
+            done = session_thread.call(self.session.solve, self.session.lab.steps[index - 1].id)
         return self._solved_note(done)
 
-    def _solved_note(self, done: list[str]) -> str:
+    def skip(self, step_id: str) -> None:
+        """Skip to here from a cell: the reference solutions of the steps before `step_id`, no check."""
+        note = self._call(self.skip_to, step_id, doing=_("apply the reference solutions"))
+        display(HTML(note))
+        self.refresh_progress()
+
+    def _solved_note(self, done: list[str], text: str = TEXT["solved"]) -> str:
         steps = ", ".join(self._title(s) for s in done)
         return ('<p class="maillab-solved"><span aria-hidden="true">\u2139</span> '
-                f'{tr(TEXT["solved"], steps=html.escape(steps))}</p>')
+                f'{tr(text, steps=html.escape(steps))}</p>')
 
     def reset(self, step_id: str) -> None:
         """Put the lab's machines back to how they were at the start of this step."""
@@ -250,20 +285,74 @@ class NotebookLab:
         return session_thread.call(self.session.last_result, step_id)
 
     # -- progress -------------------------------------------------------------------------
-    def refresh_progress(self) -> None:
+    def follow(self, every: float = FOLLOW_SECONDS) -> None:
+        """Keep the header and panels current when the gradebook changes elsewhere (the lab's other
+        edition, `maillab check` in a shell, an instructor's reset): a look every `every` seconds,
+        a redraw only when something changed. Ends when the header is closed, or with stop_following()."""
+        import threading
+
+        if self._follower is not None:
+            return
+        stop = self._follower = threading.Event()
+
+        def run() -> None:
+            while not stop.wait(every):
+                if self.header.comm is None:
+                    return
+                try:
+                    progress = session_thread.submit(self.session.progress).result(timeout=120)
+                except Exception:
+                    continue
+                if progress != self._last_progress:
+                    session_thread.submit(self.refresh_progress)
+
+        threading.Thread(target=run, name="maillab-follow", daemon=True).start()
+
+    def stop_following(self) -> None:
+        if self._follower is not None:
+            self._follower.set()
+            self._follower = None
+
+    def _progress_or_none(self) -> dict | None:
         try:
-            progress = session_thread.call(self.session.progress)
+            return session_thread.call(self.session.progress)
         except Exception:
+            return None
+
+    def refresh_progress(self) -> None:
+        """The header and every panel of this notebook, from the gradebook (one read): after a
+        check, skip, solve or reset in any cell."""
+        progress = self._progress_or_none()
+        if progress is None:
             self.progress_text.value = tr(TEXT["no_progress"])
             return
+        self._last_progress = progress
         steps = list(self.session.lab.steps)
-        passed = [bool(progress.get(s.id, {}).get("passed_now")) for s in steps]
-        self.progress_bar.value = sum(passed)
-        marks = " \u00b7 ".join(f"{STEP_MARK[ok][0]} {html.escape(tr(STEP_MARK[ok][1], title=shown(s.title)))}"
-                                for s, ok in zip(steps, passed))
+        states = [state_of(progress.get(s.id)) for s in steps]
+        passed = sum(state in ("passed", "helped") for state, _at in states)
+        self.progress_bar.value = passed
+        marks = []
+        for step, (state, at) in zip(steps, states):
+            state = state if state in STEP_MARK else "todo"
+            icon, words = STEP_MARK[state]
+            when = when_text(at)
+            text = tr(words if when else STEP_MARK_UNTIMED[state], title=shown(step.title), when=when)
+            marks.append(f'<span class="maillab-mark maillab-state-{state}">'
+                         f'<span aria-hidden="true">{icon}</span> {html.escape(text)}</span>')
         self.progress_text.value = (f'<span class="maillab-progress">'
-                                    f'{html.escape(tr(TEXT["progress"], passed=sum(passed), total=len(steps)))}'
-                                    f"</span>: {marks}")
+                                    f'{html.escape(tr(TEXT["progress"], passed=passed, total=len(steps)))}'
+                                    "</span>: " + " \u00b7 ".join(marks))
+        self._show_states(progress, [p for panels in self._panels.values() for p in panels])
+
+    @staticmethod
+    def _show_states(progress: dict | None, panels: list[CheckPanel]) -> None:
+        if progress is None:
+            return
+        for panel in panels:
+            try:
+                panel.show_state(progress.get(panel.step_id))
+            except Exception:
+                pass  # a panel that cannot redraw keeps what it showed
 
     def _title(self, step_id: str) -> str:
         for step in self.session.lab.steps:
@@ -334,4 +423,5 @@ def open_lab(lab_id: str, learner: str | None = None, *, workspace: Path | None 
     lab = NotebookLab(session, workspace=workspace)
     display(lab.header)
     lab.start()
+    lab.follow()
     return lab

@@ -86,9 +86,7 @@ def result_html(result: StepResult, *, remembered: bool = False) -> str:
                       title=shown(problem.title), passed=passed, total=total)
     else:
         headline = tr("{passed} of {total} checks passed; the others did not run.", passed=passed, total=total)
-    parts = []
-    if remembered:
-        parts.append(f"<p><em>{html.escape(_last_check(result.started_at))}</em></p>")
+    parts = [f'<p class="maillab-checked-at"><em>{html.escape(_checked_at(result, remembered))}</em></p>']
     parts.append(f'<p class="maillab-status maillab-{status.value.lower()}">'
                  f'<span aria-hidden="true">{status.icon}</span> <strong>{html.escape(status_word(status))}</strong>'
                  f" \u2014 {prose(headline)}</p>")
@@ -115,6 +113,10 @@ def not_checked_html() -> str:
 # What the panel says, in one place (English; shown in the learner's language with tr).
 TEXT = {
     "check": N_("Check"),
+    "check_named": N_("Check \u201c{title}\u201d"),
+    "reset_named": N_("Reset the step \u201c{title}\u201d"),
+    "skip_named": N_("Skip to the step \u201c{title}\u201d"),
+    "panel_named": N_("Check of the step \u201c{title}\u201d"),
     "check_tip": N_("Ask the grader to check this step"),
     "reset": N_("Reset this step"),
     "reset_tip": N_("Put your machine back to how it was at the start of this step"),
@@ -202,7 +204,12 @@ class CheckPanel(widgets.VBox):
                                         layout=widgets.Layout(display="none"))
         self.confirm_row.add_class("maillab-confirm-row")
         self.activity = widgets.HTML("")
+        self.state_line = widgets.HTML("")
+        self.state_line.add_class("maillab-state-line")
         self.result_area = widgets.HTML("")
+        self.result_area.add_class("maillab-result")
+        self._drawn: tuple[str, str] | None = None  # the step's (at, checked_at) the result area shows
+        self._asked_by: widgets.Button | None = None
         self.pending: Future | None = None
         self._on_reset = on_reset
         self._on_skip = on_skip
@@ -215,8 +222,15 @@ class CheckPanel(widgets.VBox):
             buttons.append(self.reset_button)
         if on_skip is not None and not self._is_first_step():
             buttons.append(self.skip_button)
-        super().__init__([widgets.HBox(buttons + [self.activity]), self.confirm_row, self.result_area,
-                          widgets.HTML(disconnected_style())])
+        title = self._step_title()
+        self.aria = widgets.HTML(aria_html(
+            group=tr(TEXT["panel_named"], title=title),
+            labels={"maillab-check": tr(TEXT["check_named"], title=title),
+                    "maillab-reset-step": tr(TEXT["reset_named"], title=title),
+                    "maillab-skip": tr(TEXT["skip_named"], title=title)}),
+            layout=widgets.Layout(display="none"))
+        super().__init__([widgets.HBox(buttons + [self.activity]), self.confirm_row, self.state_line,
+                          self.result_area, widgets.HTML(disconnected_style()), self.aria])
         self.add_class("maillab-check-panel")
         self.button.on_click(lambda _button: self.check())
         self.reset_button.on_click(lambda _button: self.ask("reset"))
@@ -243,6 +257,7 @@ class CheckPanel(widgets.VBox):
         if self._running:
             return
         self._confirming = action
+        self._asked_by = self.reset_button if action == "reset" else self.skip_button
         self.confirm_text.value = f'<span role="alert">{prose(tr(TEXT[action + "_ask"]))}</span>'
         self.confirm_yes.description = tr(TEXT[action + "_yes"])
         self.confirm_row.layout.display = "flex"
@@ -251,6 +266,16 @@ class CheckPanel(widgets.VBox):
         self._confirming = None
         self.confirm_row.layout.display = "none"
         self.confirm_text.value = ""
+        self._keep_focus()
+
+    def _keep_focus(self) -> None:
+        """The confirmation row goes away: focus goes back to the button that asked, not to the page."""
+        asked, self._asked_by = self._asked_by, None
+        if asked is not None:
+            try:
+                asked.focus()
+            except Exception:
+                pass
 
     def confirm(self) -> Future | None:
         """Run the action being confirmed; returns its Future (None if there was nothing to confirm)."""
@@ -259,7 +284,9 @@ class CheckPanel(widgets.VBox):
             callback = self._on_reset
         elif action == "skip":
             callback = self._on_skip
+        asked = self._asked_by
         self.cancel()
+        self._asked_by = asked  # focus goes back to it once the action is done
         if callback is None:
             return None
         busy = tr(TEXT["resetting"]) if action == "reset" else tr(TEXT["skipping"])
@@ -270,8 +297,8 @@ class CheckPanel(widgets.VBox):
             if self._running:
                 return None
             self._running = True
-        for button in (self.button, self.reset_button, self.skip_button):
-            button.disabled = True
+        # The buttons stay enabled, so a keyboard user's focus stays on them (a disabled button drops
+        # it to the page); a click meanwhile is ignored, and the activity line says why.
         self.button.icon = BUSY_ICON
         self.activity.value = f'<span role="status" aria-live="polite">{prose(busy)}</span>'
         self.pending = session_thread.submit(self._finishing, work)
@@ -283,10 +310,24 @@ class CheckPanel(widgets.VBox):
         finally:
             self.activity.value = ""
             self.button.icon = IDLE_ICON
-            for button in (self.button, self.reset_button, self.skip_button):
-                button.disabled = False
             with self._lock:
                 self._running = False
+
+    def show_state(self, progress: dict | None) -> None:
+        """Show the step's state from the gradebook (session.progress()[step]). When the step
+        changed elsewhere (a check, skip or reset from another cell), its latest result is drawn again."""
+        progress = progress or {}
+        self.state_line.value = state_html(progress)
+        key = (progress.get("at", ""), progress.get("checked_at", ""))
+        drawn, self._drawn = self._drawn, key
+        if drawn is not None and drawn != key and not self._running:
+            self._show_last_result()
+
+    def _step_title(self) -> str:
+        for step in getattr(self.session.lab, "steps", ()):
+            if step.id == self.step_id:
+                return shown(step.title)
+        return self.step_id
 
     def show_result(self, result: StepResult | None, *, remembered: bool = False) -> None:
         try:
@@ -318,9 +359,11 @@ class CheckPanel(widgets.VBox):
             return False
         self.result_area.value = note + not_checked_html()
         self._tell_listeners(None)
+        self._keep_focus()
         return True
 
     def _tell_listeners(self, result: StepResult | None) -> None:
+        self._drawn = None  # this panel drew the news itself: the next state is taken as shown
         for listener in self._listeners:
             try:
                 listener(result)
@@ -348,13 +391,97 @@ def prose(text: str) -> str:
     return _CODE.sub(r"<code>\1</code>", html.escape(text, quote=True))
 
 
-def _last_check(started_at: str) -> str:
-    """"Your last check, 2025-01-02 at 10:00:" (the learner's local time), in the learner's language."""
+def _local(started_at: str) -> datetime | None:
     try:
         moment = datetime.fromisoformat(started_at)
     except (TypeError, ValueError):
+        return None
+    return moment.astimezone() if moment.tzinfo is not None else moment  # the learner's local time
+
+
+def _last_check(started_at: str) -> str:
+    """"Your last check, 2025-01-02 at 10:00:05:" (the learner's local time), in the learner's language."""
+    moment = _local(started_at)
+    if moment is None:
         return tr("Your last check:")
-    if moment.tzinfo is not None:
-        moment = moment.astimezone()  # the learner's local time
     return tr("Your last check, {date} at {time}:", date=moment.strftime("%Y-%m-%d"),
-              time=moment.strftime("%H:%M"))
+              time=moment.strftime("%H:%M:%S"))
+
+
+def _checked_at(result: StepResult, remembered: bool) -> str:
+    """When the check ran, to the second, and how long it took: a re-check with the same result
+    still shows that it ran."""
+    if remembered:
+        return _last_check(result.started_at)
+    moment = _local(result.started_at)
+    if moment is None:
+        return tr("Checked just now:")
+    return tr("Checked at {time} ({seconds} s):", time=moment.strftime("%H:%M:%S"),
+              seconds=f"{result.duration:.1f}")
+
+
+def when_text(started_at: str) -> str:
+    """A moment as the learner reads it: "10:02:05" today, "2025-01-02 10:02" before."""
+    moment = _local(started_at)
+    if moment is None:
+        return ""
+    if moment.date() == datetime.now(moment.tzinfo).date():
+        return moment.strftime("%H:%M:%S")
+    return moment.strftime("%Y-%m-%d %H:%M")
+
+
+# A step's state as the gradebook has it (Gradebook.step_states): icon and sentence.
+STEP_STATE = {
+    "passed": ("\u2714", N_("Passed on your own, {when}.")),
+    "helped": ("\u2714", N_("Passed with help (you opened the how-to), {when}.")),
+    "skipped": ("\u23ed", N_("Skipped: the reference solution was applied, {when}.")),
+    "solved": ("\u25d0", N_("Solution used: the reference solution was applied, {when}.")),
+    "failed": ("\u2718", N_("Not passed yet (last check {when}).")),
+    "reset": ("\u21ba", N_("Reset to its start, {when}.")),
+    "todo": ("\u25cb", N_("To do.")),
+}
+
+
+# The same without a time (an older grader service says only passed or not).
+STEP_STATE_UNTIMED = {"passed": N_("Passed on your own."), "helped": N_("Passed with help (you opened the how-to)."),
+                      "skipped": N_("Skipped: the reference solution was applied."),
+                      "solved": N_("Solution used: the reference solution was applied."),
+                      "failed": N_("Not passed yet."), "reset": N_("Reset to its start."), "todo": N_("To do.")}
+
+
+def state_of(progress: dict | None) -> tuple[str, str]:
+    """(state, since when) of one step from session.progress(): the gradebook's word, or what
+    passed_now alone says (an older grader service)."""
+    progress = progress or {}
+    state = progress.get("state")
+    if state not in STEP_STATE:
+        state = "passed" if progress.get("passed_now") else "todo"
+    return state, progress.get("at", "")
+
+
+def state_html(progress: dict | None) -> str:
+    state, at = state_of(progress)
+    icon, sentence = STEP_STATE[state]
+    when = when_text(at)
+    sentence = sentence if when else STEP_STATE_UNTIMED[state]
+    return (f'<p class="maillab-step-state maillab-state-{state}"><span aria-hidden="true">{icon}</span> '
+            f"{html.escape(tr(sentence, when=when))}</p>")
+
+
+def aria_html(*, group: str, labels: dict[str, str]) -> str:
+    """What ipywidgets cannot say by itself, given to the page once the panel is drawn: the panel is
+    a group named after its step, each button (found by its class) is named after the step, and the
+    result area is a polite live region, so a new result is read out. A one-off image error runs the
+    few lines (an HTML widget's content is set with innerHTML: a script element would not run)."""
+    import json
+
+    code = (
+        "(function(img){var n=0;(function f(){var p=img.closest('.maillab-check-panel'),"
+        "r=p&&p.querySelector('.maillab-result .widget-html-content');"
+        "if(!r){if(n++<100)setTimeout(f,100);return;}"
+        f"p.setAttribute('role','group');p.setAttribute('aria-label',{json.dumps(group, ensure_ascii=False)});"
+        f"var l={json.dumps(labels, ensure_ascii=False)};for(var c in l){{var b=p.querySelector('button.'+c);"
+        "if(b)b.setAttribute('aria-label',l[c]);}"
+        "r.setAttribute('role','status');r.setAttribute('aria-live','polite');"
+        "img.remove();})();})(this)")
+    return f'<img alt="" hidden src="data:," onerror="{html.escape(code, quote=True)}">'

@@ -11,7 +11,7 @@ from classroom.session import LabSession, open_session
 
 from .jupyterlab import CHROMIUM, launch_browser, start_server
 
-LEARNER = "browser"
+LEARNER = os.environ.get("MAILLAB_TEST_LEARNER", "browser")  # runs side by side use their own
 
 
 def pytest_collection_modifyitems(config, items):

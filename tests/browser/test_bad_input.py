@@ -24,7 +24,7 @@ def open_lab_with_a_panel(lab: Lab):
 
 def wait_until_idle_panel(lab: Lab, panel, text: str) -> str:
     lab.page.wait_for_function(
-        "([p, text]) => !p.querySelector('button.maillab-check').disabled && p.textContent.includes(text)",
+        "([p, text]) => !p.querySelector('button.maillab-check .fa-spinner') && p.textContent.includes(text)",
         arg=[panel.element_handle(), text], timeout=60_000)
     return panel.inner_text()
 

@@ -12,7 +12,7 @@ from .jupyterlab import Lab
 pytestmark = pytest.mark.machine
 
 CHECK_INSTALL = 'lab.check("install")'
-LEARNER_NAME = "browser"  # conftest.LEARNER
+from .conftest import LEARNER as LEARNER_NAME  # noqa: E402
 INSTALL = ("debconf-set-selections <<'END'\npostfix postfix/main_mailer_type select Internet Site\n"
            "postfix postfix/mailname string example.test\nEND\napt-get update\napt-get install -y postfix")
 
@@ -33,7 +33,7 @@ def wait_for_attempt(lab: Lab, session, step: str, before: int, *, timeout: floa
 def click_and_wait_for_a_check(lab: Lab, panel, session, step: str, *, timeout: float = 60_000,
                                keyboard: bool = False) -> str:
     """Click the panel's Check button (or press Enter on it); wait until the gradebook has the new
-    attempt and the panel shows its result (the button is enabled again); returns the panel's text."""
+    attempt and the panel shows its result (the button's spinner is gone); returns the panel's text."""
     before = attempts(session, step)
     button = panel.locator("button", has_text="Check")
     if keyboard:
@@ -44,7 +44,7 @@ def click_and_wait_for_a_check(lab: Lab, panel, session, step: str, *, timeout: 
     wait_for_attempt(lab, session, step, before, timeout=timeout)
     assert attempts(session, step) == before + 1
     lab.page.wait_for_function(
-        "p => !p.querySelector('button.maillab-check').disabled && /PASS|FAIL|ERROR|Problem/.test(p.textContent)",
+        "p => !p.querySelector('button.maillab-check .fa-spinner') && /PASS|FAIL|ERROR|Problem/.test(p.textContent)",
         arg=panel.element_handle(), timeout=timeout)
     return panel.inner_text()
 

@@ -29,6 +29,13 @@ def test_the_map_shows_each_labs_progress_in_words_and_icons():
             "step \u201cDeliver\u201d.") in shown
 
 
+def test_the_map_says_how_steps_were_passed_and_when():
+    shown = home.home_html([home.LabProgress(LABS[0], ("passed", "helped", "skipped"), "2025-01-02T10:00:05+00:00"),
+                            home.LabProgress(LABS[1], ("solved", "failed"))])
+    assert "2 of 3 steps passed (1 with help, 1 skipped); last on 2025-01-02 " in shown
+    assert "0 of 2 steps passed (1 with the solution)" in shown or "not started (1 with the solution)" in shown
+
+
 def test_a_finished_lab_sends_the_learner_to_the_next():
     shown = home.home_html([home.LabProgress(LABS[0], (True, True, True)),
                               home.LabProgress(LABS[1], (True, False))])

@@ -2,6 +2,8 @@
 machine stopped behind the notebook's back."""
 from __future__ import annotations
 
+import os
+
 import pytest
 
 from real_machines import real_lab
@@ -9,7 +11,7 @@ from classroom.notebook import NotebookLab
 
 pytestmark = pytest.mark.machine
 
-LEARNER = "pytest-panel"
+LEARNER = os.environ.get("MAILLAB_TEST_LEARNER", "pytest") + "-panel"  # runs side by side use their own
 
 
 @pytest.fixture(scope="module")

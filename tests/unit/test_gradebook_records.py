@@ -126,8 +126,29 @@ def test_long_export_has_a_row_per_check(book):
     assert len(alice) == 2 + 1 + 2 + 1 + 2
     assert alice[1]["check_status"] == "FAIL" and alice[1]["hint"] == "Run `apt-get install postfix`."
     bob_solve = [r for r in rows if r["learner"] == "bob" and r["kind"] == "solve"]
-    assert bob_solve == []  # a solve has no checks
+    assert len(bob_solve) == 1 and bob_solve[0]["check"] == "" == bob_solve[0]["duration"]  # a solve has no checks
     assert {r["counts"] for r in rows if r["learner"] == "bob"} == {"0"}
+
+
+def test_step_states_say_what_the_notebook_shows_and_since_when(book):
+    alice, bob, carol = (book.step_states(n, LAB) for n in ("alice", "bob", "carol"))
+    assert (alice["install"]["state"], alice["install"]["at"]) == ("passed", "2026-11-30T09:05:00+00:00")
+    assert (alice["start"]["state"], alice["start"]["status"]) == ("failed", "FAIL")
+    # a check that passes on the reference solution leaves the step "solution used", and says when it ran
+    assert (bob["install"]["state"], bob["install"]["at"]) == ("solved", "2026-11-30T09:03:00+00:00")
+    assert bob["install"]["checked_at"] == "2026-11-30T09:04:00+00:00"
+    assert bob["start"]["state"] == "skipped"
+    assert carol["install"]["state"] == "reset" and "local-delivery" not in carol
+
+
+def test_a_pass_after_the_how_to_is_passed_with_help_and_in_the_long_export(book):
+    book.record("dan", result("install", started="2026-11-30T09:20:00+00:00"), kind="guidance", mode="challenge")
+    book.record("dan", result("install", P, started="2026-11-30T09:21:00+00:00"))
+    assert book.step_states("dan", LAB)["install"]["state"] == "helped"
+    rows = [r for r in csv.DictReader(io.StringIO(export.long_csv(book))) if r["learner"] == "dan"]
+    assert [(r["kind"], r["mode"], r["check"]) for r in rows] == [("guidance", "challenge", ""), ("check", "", "c0")]
+    own = export.read_wide_csv(export.wide_csv(book, [course.find(LAB)], score="own"))
+    assert own["dan"]["install-postfix: install"] == 0
 
 
 # -- the CLI -------------------------------------------------------------------------------

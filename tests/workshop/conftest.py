@@ -19,7 +19,8 @@ from workshop.hubclient import Hub, Kernel
 from workshop.settings import free_port, proxy_command
 from workshop.users import remove_users
 
-PREFIX = "mltws"
+# Runs side by side name their users apart (a short lowercase prefix; usernames stay short).
+PREFIX = os.environ.get("MAILLAB_TEST_WORKSHOP_PREFIX", "mltws")
 GROUP = f"{PREFIX}-learners"
 INSTRUCTOR = f"{PREFIX}teach"
 LEARNERS = [f"{PREFIX}l{n:02d}" for n in range(10)]

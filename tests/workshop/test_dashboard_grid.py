@@ -58,3 +58,25 @@ def test_a_how_to_shown_is_marked_and_keeps_the_state(tmp_path):
     [row] = data["rows"]
     first = next(i for i, c in enumerate(data["columns"]) if c["lab"] == LAB and c["step"] == "install")
     assert row["cells"][first] == {"state": "fail", "attempts": 1, "hints": 1, "guided": 1, "level": 0}
+
+
+def test_a_pass_after_the_how_to_is_passed_with_help(tmp_path):
+    book = Gradebook(tmp_path / "gb.sqlite")
+    book.record("fay", marker("install", "2026-11-30T10:00:00+00:00"), kind="guidance", mode="challenge")
+    book.record("fay", attempt("install", Status.PASS, "2026-11-30T10:02:00+00:00"))
+    book.record("gus", attempt("install", Status.PASS, "2026-11-30T10:02:00+00:00"))
+    book.record("gus", marker("install", "2026-11-30T10:03:00+00:00"), kind="guidance", mode="challenge")
+    data = grid(WorkshopSettings(group="no-such-group-here"), book, now=datetime(2026, 11, 30, 10, 5, tzinfo=timezone.utc))
+    first = next(i for i, c in enumerate(data["columns"]) if c["lab"] == LAB and c["step"] == "install")
+    states = {row["learner"]: row["cells"][first]["state"] for row in data["rows"]}
+    assert states == {"fay": "helped", "gus": "pass"}  # gus passed on his own before he looked
+    assert data["cells"]["helped"][0] == "passed with help"
+    assert all(row["stuck"] is None for row in data["rows"])
+
+
+def test_a_skipped_step_is_skipped_not_failed(tmp_path):
+    book = Gradebook(tmp_path / "gb.sqlite")
+    book.record("hal", marker("install", "2026-11-30T10:00:00+00:00"), kind="skip")
+    data = grid(WorkshopSettings(group="no-such-group-here"), book, now=datetime(2026, 11, 30, 10, 5, tzinfo=timezone.utc))
+    first = next(i for i, c in enumerate(data["columns"]) if c["lab"] == LAB and c["step"] == "install")
+    assert data["rows"][0]["cells"][first]["state"] == "skipped" and data["rows"][0]["stuck"] is None
