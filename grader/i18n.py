@@ -111,6 +111,12 @@ def language() -> str:
     return normalize(chosen)
 
 
+def instructors_language() -> str:
+    """The language of whoever runs an instructor's command (`gradebook`): $MAILLAB_LANG, else their
+    locale; never the learner's saved choice."""
+    return normalize(_process or os.environ.get("MAILLAB_LANG") or _from_locale())
+
+
 def normalize(lang: str | None) -> str:
     """'zh_CN.UTF-8' -> 'zh'; anything without a catalog -> 'en'."""
     code = (lang or "").split(".")[0].split("_")[0].split("-")[0].lower()

@@ -108,7 +108,7 @@ def _run_check(chk: Check, host: Host, step_end: float, clock: Callable[[], floa
                         _("The grader itself failed while checking this ({error}).",
                           error=f"{type(exc).__name__}: {_one_line(str(exc))}"),
                         GRADER_BUG_HINT)
-        return item(Status.PASS, "" if observed is None else str(observed))
+        return item(Status.PASS, "" if observed is None else str(translate(observed)))
 
 
 def _bounded(text: str, limit: int = DETAIL_LIMIT) -> str:

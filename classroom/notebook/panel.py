@@ -12,7 +12,7 @@ from typing import Any
 import ipywidgets as widgets
 
 from grader.errors import MailLabError
-from grader.i18n import N_, Msg, Text, _, tr, translate
+from grader.i18n import N_, Msg, Text, _, language, tr, translate
 from grader.result import Status, StepResult
 from sandbox.errors import SandboxError
 
@@ -152,10 +152,12 @@ def _css_string(text: str) -> str:
 # ipywidgets marks every view whose kernel side is gone with `jupyter-widgets-disconnected` (after
 # a kernel restart, or in a reopened notebook): the panel then says so in words, in the page itself.
 def disconnected_style() -> str:
-    """The style that shows TEXT["disconnected"] (in the learner's language) on a disconnected panel."""
+    """The style that shows TEXT["disconnected"] (in the notebook's language) on a disconnected panel.
+    Scoped by language: a page with an English and a Chinese notebook open keeps each panel's own."""
+    lang = language()
     return (
         "<style>"
-        ".maillab-check-panel.jupyter-widgets-disconnected::before {"
+        f".maillab-check-panel.maillab-lang-{lang}.jupyter-widgets-disconnected::before {{"
         f" content: {_css_string(tr(TEXT['disconnected']))}; font-family: inherit;"
         " font-size: var(--jp-content-font-size1, 14px);"
         " order: -1; display: block; margin: 0 0 .4em 0; padding: .3em .5em; color: inherit;"
@@ -232,6 +234,7 @@ class CheckPanel(widgets.VBox):
         super().__init__([widgets.HBox(buttons + [self.activity]), self.confirm_row, self.state_line,
                           self.result_area, widgets.HTML(disconnected_style()), self.aria])
         self.add_class("maillab-check-panel")
+        self.add_class(f"maillab-lang-{language()}")  # its disconnected banner speaks its notebook's language
         self.button.on_click(lambda _button: self.check())
         self.reset_button.on_click(lambda _button: self.ask("reset"))
         self.skip_button.on_click(lambda _button: self.ask("skip"))

@@ -146,5 +146,19 @@ def test_a_disconnected_panel_says_so_in_words():
     styles = [c.value for c in panel.children if isinstance(c, widgets.HTML)]
     style = disconnected_style()
     assert style in styles
-    assert ".maillab-check-panel.jupyter-widgets-disconnected::before" in style
+    assert ".maillab-check-panel.maillab-lang-en.jupyter-widgets-disconnected::before" in style
+    assert "maillab-lang-en" in panel._dom_classes
     assert f'content: "{TEXT["disconnected"]}"' in style  # no quote in it needed escaping
+
+
+def test_each_panel_keeps_its_notebooks_language_when_disconnected():
+    """Issue 17 item 12: a Chinese notebook's banner style does not reach an English notebook's panels."""
+    from classroom.notebook.panel import disconnected_style
+    from grader import i18n
+
+    english = disconnected_style()
+    with i18n.speaking("zh"):
+        chinese = disconnected_style()
+        zh_panel = CheckPanel(FakeSession(), "install")
+    assert "maillab-lang-zh" in zh_panel._dom_classes and ".maillab-lang-zh." in chinese
+    assert ".maillab-lang-en." in english and ".maillab-lang-en." not in chinese

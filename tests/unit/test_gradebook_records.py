@@ -174,6 +174,22 @@ def test_cli_show_and_export(book, tmp_path):
     assert long.returncode == 0 and long.stdout.startswith("learner,lab,step,attempt")
 
 
+def test_cli_speaks_the_instructors_language_not_the_learners_saved_one(book, tmp_path):
+    """Issue 17 item 12: a learner chose Chinese (`maillab up --lang zh`); the instructor's locale is English."""
+    home = tmp_path / "home"
+    env = {**os.environ, "MAILLAB_GRADEBOOK": str(book.path), "MAILLAB_HOME": str(home), "LANG": "C.UTF-8"}
+    env.pop("MAILLAB_LANG", None)
+    done = subprocess.run([sys.executable, "-c", "from grader.state import save_language; save_language('zh')"],
+                          env=env, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    shown = subprocess.run([str(Path(sys.executable).with_name("maillab")), "gradebook", "show"], env=env,
+                           capture_output=True, text=True, timeout=60)
+    assert shown.returncode == 0 and "PASS" in shown.stdout and "通过" not in shown.stdout, shown.stdout
+    chinese = subprocess.run([str(Path(sys.executable).with_name("maillab")), "gradebook", "show"],
+                             env={**env, "MAILLAB_LANG": "zh"}, capture_output=True, text=True, timeout=60)
+    assert chinese.returncode == 0 and chinese.stdout != shown.stdout
+
+
 def test_cli_unknown_learner(book):
     done = maillab("gradebook", "show", "--learner", "mallory", gradebook=book.path)
     assert done.returncode == 2

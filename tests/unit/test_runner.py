@@ -290,3 +290,19 @@ def test_a_fail_with_its_own_ladder_climbs_it_per_thing_it_is_about():
                     fails_before={"every_fault_is_repaired": 6,
                                   ladder_key("every_fault_is_repaired", "lmtp-socket"): 6}).items[0]
     assert (item.hint_level, item.hint) == (0, "symptom of open-relay")
+
+
+def test_a_pass_detail_speaks_the_learners_language():
+    """Issue 17 item 12: what a PASS saw is translated like a FAIL's detail."""
+    from grader import i18n
+    from grader.i18n import _
+
+    @check(step="install", hint="Install it.")
+    def installed(host):
+        return _("postfix {version} is installed", version="3.7.11")
+
+    host, _clock = make_host()
+    with i18n.speaking("zh"):
+        item = run_step([installed], host, lab="demo", step="install").items[0]
+    assert item.detail == i18n.translate(_("postfix {version} is installed", version="3.7.11"), "zh")
+    assert "3.7.11" in item.detail and item.detail != "postfix 3.7.11 is installed"
