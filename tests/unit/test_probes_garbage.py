@@ -38,8 +38,21 @@ class StandInMachine:
         self.root = root
 
 
+def _through_a_link(root: Path, target: Path) -> bool:
+    """Does the way from `root` to `target`'s folder pass a link planted earlier? Planting there would
+    follow it out of the stand-in machine onto this host: such a planting is left out."""
+    folder = root
+    for part in target.relative_to(root).parts[:-1]:
+        folder = folder / part
+        if folder.is_symlink() or (folder.exists() and not folder.is_dir()):
+            return True
+    return False
+
+
 def plant(root: Path, secret: Path, path: str, kind: str, data: bytes) -> None:
     target = root / path.lstrip("/")
+    if _through_a_link(root, target):
+        return
     target.parent.mkdir(parents=True, exist_ok=True)
     if target.is_symlink() or target.exists():
         if target.is_dir() and not target.is_symlink():
