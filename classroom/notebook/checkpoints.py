@@ -1,9 +1,11 @@
 """Checkpoints kept out of the workspace.
 
 JupyterLab saves a checkpoint of every file it opens in a `.ipynb_checkpoints` folder beside
-it. For files under the `machine` link that folder would land inside the learner's machine
+it. For files in a machine's folder that folder would land inside the learner's machine
 (/etc/postfix/.ipynb_checkpoints/...), where Postfix and the grader would see it. These
-checkpoints live under a private folder instead, mirroring the workspace's layout.
+checkpoints live under a private folder instead, mirroring the workspace's layout. A machine's file
+is copied to and from its checkpoint the way the contents manager reads and writes it (no link
+followed out of the machine, as the machine's root).
 """
 from __future__ import annotations
 
@@ -29,3 +31,25 @@ class PrivateCheckpoints(AsyncFileCheckpoints):
         with self.perm_to_403():
             ensure_dir_exists(folder)
         return os.path.join(folder, f"{basename}-{checkpoint_id}{ext}")
+
+    async def _copy(self, src: str, dest: str) -> None:
+        from .machine_files import locate, read_bytes, refuse, write_bytes
+
+        root = getattr(self.parent, "root_dir", None)
+        source = locate(root, src) if root else None
+        target = locate(root, dest) if root else None
+        if source is None and target is None:
+            return await super()._copy(src, dest)
+        if source is not None and target is not None:
+            raise refuse(400, "between")
+        if source is not None:
+            data = read_bytes(source)
+            with self.perm_to_403():
+                with open(dest, "wb") as out:
+                    out.write(data)
+            return None
+        if not target.machine.running():
+            raise refuse(409, "stopped_save", machine=target.label, path=target.inner)
+        with open(src, "rb") as checkpoint:
+            write_bytes(target, checkpoint.read())
+        return None
