@@ -268,7 +268,8 @@ class MachineFilesManager(AsyncLargeFileManager):
         if not where.machine.running():
             if content and type in (None, "directory") and format is None:
                 return self._empty_dir(path)  # the folder of a stopped machine shows nothing, and no error
-            raise refuse(409, "stopped_open", machine=where.label, path=where.inner)
+            # Without content: JupyterLab asking, before a save, whether the file changed on disk.
+            raise refuse(409, "stopped_open" if content else "stopped_save", machine=where.label, path=where.inner)
         if self._has_link(where):
             raise refuse(400, "link", machine=where.label, path=where.inner)
         if type == "notebook" or (type is None and path.endswith(".ipynb") and not os.path.isdir(os_path)):
