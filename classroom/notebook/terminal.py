@@ -35,8 +35,8 @@ TEXT = {
     "unknown": N_("There is no machine {answer} here; type a number from 1 to {count}."),
     "enter": N_("Press Enter to close this terminal."),
     "was_stopped": N_("{name} was stopped, and this shell with it. Start the lab again (run the first cell of its "
-                      "notebook), then press Enter here to connect."),
-    "was_reset": N_("{name} was reset: this shell ended with the old machine. Press Enter to connect to the new one."),
+                      "notebook)."),
+    "was_reset": N_("{name} was reset: this shell ended with the old machine."),
     "reconnect": N_("Press Enter to connect to {name} again (Ctrl-D closes this terminal). "),
     "title_stopped": N_("{name}: stopped"),
     "title_reset": N_("{name}: reset"),

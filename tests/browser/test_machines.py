@@ -99,7 +99,7 @@ def saved(page) -> None:
     page.locator(".lm-TabBar-tab.lm-mod-current:not(.jp-mod-dirty)").first.wait_for()
 
 
-def refused(page, sentence: str) -> str:
+def refused(page, sentence: str, lab: Lab | None = None, shot: str = "") -> str:
     """Answer JupyterLab's "File Changed" question with Overwrite, if it asks; returns the error dialog."""
     dialog = page.locator(".jp-Dialog").first
     dialog.wait_for()
@@ -109,6 +109,8 @@ def refused(page, sentence: str) -> str:
         page.wait_for_function("t => [...document.querySelectorAll('.jp-Dialog')].some(d => d.textContent.includes(t))",
                                arg=sentence)
     text = page.locator(".jp-Dialog", has_text=sentence).first.inner_text()
+    if lab is not None:
+        lab.shot(shot)
     page.locator(".jp-Dialog .jp-Dialog-button").last.click()
     return text
 
@@ -140,14 +142,13 @@ def test_each_machine_has_its_own_folder_and_a_save_never_lands_elsewhere(course
 
     lab08.reset()  # as Reset this step would: a new mail1
     edit_and_save(page, "# after the reset")
-    said = refused(page, "was reset after you opened /etc/postfix/main.cf")
+    said = refused(page, "was reset after you opened /etc/postfix/main.cf", lab, "save-after-reset-refused")
     assert "mail1 (backup-mx)" in said and "Traceback" not in said
     assert "# after the reset" not in main_cf(lab08, "mail1")
-    lab.shot("save-after-reset-refused")
 
     lab08.stop()  # as `maillab down` would
     page.keyboard.press("Control+s")
-    said = refused(page, "is not running")
+    said = refused(page, "is not running", lab, "save-into-a-stopped-machine-refused")
     assert "mail1 (backup-mx) is not running" in said and "nothing was written" in said
     lab08.start()
     assert "# after the reset" not in main_cf(lab08, "mail1")
