@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import os
 import re
+import time
 
 import pytest
 from playwright.sync_api import expect
@@ -95,8 +96,14 @@ def edit_and_save(page, line: str) -> None:
     page.keyboard.press("Control+s")
 
 
-def saved(page) -> None:
-    page.locator(".lm-TabBar-tab.lm-mod-current:not(.jp-mod-dirty)").first.wait_for()
+def landed(page, session, name: str, line: str) -> None:
+    """Wait until the saved line is in the machine's main.cf; a dialog meanwhile fails the test."""
+    deadline = time.monotonic() + 30
+    while line not in main_cf(session, name):
+        dialog = page.locator(".jp-Dialog")
+        assert not dialog.count(), dialog.first.inner_text()
+        assert time.monotonic() < deadline, f"{line!r} never reached {name}"
+        page.wait_for_timeout(200)
 
 
 def refused(page, sentence: str, lab: Lab | None = None, shot: str = "") -> str:
@@ -135,8 +142,7 @@ def test_each_machine_has_its_own_folder_and_a_save_never_lands_elsewhere(course
     names = {c["name"] for c in course.api("api/contents/machines")["content"]}
     assert {"backup-mx", "install-postfix"} <= names
     edit_and_save(page, "# saved from the mail1 folder")
-    saved(page)
-    assert main_cf(lab08, "mail1").endswith("# saved from the mail1 folder\n")
+    landed(page, lab08, "mail1", "# saved from the mail1 folder")
     assert "# saved from the mail1 folder" not in main_cf(lab02, None)
     lab.shot("mail1-main-cf-saved")
 
