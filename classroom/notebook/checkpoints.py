@@ -32,24 +32,30 @@ class PrivateCheckpoints(AsyncFileCheckpoints):
             ensure_dir_exists(folder)
         return os.path.join(folder, f"{basename}-{checkpoint_id}{ext}")
 
-    async def _copy(self, src: str, dest: str) -> None:
-        from .machine_files import locate, read_bytes, refuse, write_bytes
+    # A machine's file is copied to and from its checkpoint as the contents manager reads and writes
+    # it; the contents manager is passed in by JupyterLab's own calls, so nothing depends on how this
+    # object was made.
+    async def create_checkpoint(self, contents_mgr, path):
+        from .machine_files import locate, read_bytes
 
-        root = getattr(self.parent, "root_dir", None)
-        source = locate(root, src) if root else None
-        target = locate(root, dest) if root else None
-        if source is None and target is None:
-            return await super()._copy(src, dest)
-        if source is not None and target is not None:
-            raise refuse(400, "between")
-        if source is not None:
-            data = read_bytes(source)
-            with self.perm_to_403():
-                with open(dest, "wb") as out:
-                    out.write(data)
-            return None
-        if not target.machine.running():
-            raise refuse(409, "stopped_save", machine=target.label, path=target.inner)
-        with open(src, "rb") as checkpoint:
-            write_bytes(target, checkpoint.read())
+        where = locate(contents_mgr.root_dir, contents_mgr._get_os_path(path))
+        if where is None:
+            return await super().create_checkpoint(contents_mgr, path)
+        data = read_bytes(where)
+        dest = self.checkpoint_path("checkpoint", path)
+        with self.perm_to_403():
+            with open(dest, "wb") as out:
+                out.write(data)
+        return await self.checkpoint_model("checkpoint", dest)
+
+    async def restore_checkpoint(self, contents_mgr, checkpoint_id, path):
+        from .machine_files import locate, refuse, write_bytes
+
+        where = locate(contents_mgr.root_dir, contents_mgr._get_os_path(path))
+        if where is None:
+            return await super().restore_checkpoint(contents_mgr, checkpoint_id, path)
+        if not where.machine.running():
+            raise refuse(409, "stopped_save", machine=where.label, path=where.inner)
+        with open(self.checkpoint_path(checkpoint_id, path), "rb") as checkpoint:
+            write_bytes(where, checkpoint.read())
         return None

@@ -198,3 +198,29 @@ def test_a_terminal_outlives_a_reset_and_a_stop_of_its_machine(course, browser, 
     page.keyboard.type("echo back-$((40+4))\n")
     page.wait_for_function("s => s.textContent.includes('back-44')", arg=screen.element_handle(), timeout=30_000)
     expect(tab).to_contain_text("mail2")
+
+
+def test_the_file_browsers_refusals_speak_the_learners_language(lab08, learner_env, tmp_path):
+    """`maillab up --lang zh`: the sentence of a refused save is Chinese (JupyterLab shows it as is)."""
+    import json
+    import urllib.error
+    import urllib.request
+
+    from .jupyterlab import start_server
+
+    lab08.start()
+    server = start_server(tmp_path / "workspace-zh", learner_env, args=("--lang", "zh"))
+    try:
+        lab08.stop()
+        body = json.dumps({"type": "file", "format": "text", "content": "x\n"}).encode()
+        request = urllib.request.Request(server.url("api/contents/machines/backup-mx/mail1/etc/hostname"),
+                                         data=body, method="PUT", headers={"Content-Type": "application/json"})
+        with pytest.raises(urllib.error.HTTPError) as refused:
+            urllib.request.urlopen(request, timeout=10)
+        message = json.load(refused.value)["message"]
+        assert refused.value.code == 409 and "没有在运行" in message and "mail1 (backup-mx)" in message
+    finally:
+        server.stop()
+        lab08.start()
+        from classroom.session import save_language
+        save_language("en", LEARNER)  # `--lang zh` was kept with the learner: the other tests speak English

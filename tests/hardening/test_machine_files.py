@@ -62,27 +62,34 @@ def _error(coro):
 def test_a_link_planted_in_the_machine_never_leads_to_the_hosts_files(machine, tmp_path):
     link_machine_root(tmp_path, machine)
     manager = MachineFilesManager(root_dir=str(tmp_path))
-    assert machine.exec(["sh", "-c", "ln -s / /root/host && ln -s /etc/hostname /root/name"]).returncode == 0
+    host = tmp_path / "host"
+    (host / "tmp").mkdir(parents=True)
+    (host / "secret").write_text("host only\n")
+    assert machine.exec(["sh", "-c", f"ln -s {host} /root/host && ln -s /etc/hostname /root/name"]).returncode == 0
     # Opening through the link is refused with a sentence, reading nothing of the host.
-    error = _error(manager.get("machine/root/host/etc/shadow", content=True, type="file", format="text"))
+    error = _error(manager.get("machine/root/host/secret", content=True, type="file", format="text"))
     assert error.status_code == 400 and "symbolic link" in error.log_message
     # A save through it is refused too, and writes nothing anywhere.
     marker = f"maillab-escape-{os.getpid()}"
     error = _error(manager.save({"type": "file", "format": "text", "content": "x\n"}, f"machine/root/host/tmp/{marker}"))
     assert error.status_code == 400 and "symbolic link" in error.log_message
-    assert not os.path.exists(f"/tmp/{marker}") and machine.exec(["test", "-e", f"/tmp/{marker}"]).returncode != 0
+    assert not (host / "tmp" / marker).exists() and machine.exec(["test", "-e", f"{host}/tmp/{marker}"]).returncode != 0
     # The walk itself never leaves the machine, whatever was checked before (a link swapped in meanwhile).
     from classroom.notebook.machine_files import locate, write_bytes
+    assert machine.exec(["mkdir", "-p", f"{host}/tmp"]).returncode == 0  # the same path inside the machine
     write_bytes(locate(str(tmp_path), str(tmp_path / "machine/root/host/tmp" / marker)), b"y\n")
-    assert not os.path.exists(f"/tmp/{marker}") and machine.exec(["cat", f"/tmp/{marker}"]).out == "y\n"
+    assert not (host / "tmp" / marker).exists() and machine.exec(["cat", f"{host}/tmp/{marker}"]).out == "y\n"
     # A link as the last component is not written through either.
     error = _error(manager.save({"type": "file", "format": "text", "content": "x\n"}, "machine/root/name"))
     assert error.status_code == 400 and "not a regular file" in error.log_message
-    # Deleting a folder that holds a link to / removes the link, not what it points to.
+    # Deleting a folder that holds a link to a host folder (a canary here) removes the link, not the folder.
+    canary = tmp_path / "canary"
+    canary.mkdir()
+    (canary / "keep").write_text("host")
     asyncio.run(manager.save({"type": "directory"}, "machine/root/d"))
-    assert machine.exec(["ln", "-s", "/etc", "/root/d/etc"]).returncode == 0
+    assert machine.exec(["ln", "-s", str(canary), "/root/d/host"]).returncode == 0
     asyncio.run(manager.delete_file("machine/root/d"))
-    assert machine.exec(["test", "-f", "/etc/hostname"]).returncode == 0 and os.path.exists("/etc/hostname")
+    assert (canary / "keep").read_text() == "host"
 
 
 def test_a_file_too_big_to_edit_is_refused_with_a_sentence(machine, tmp_path):
@@ -112,3 +119,30 @@ def test_a_save_into_a_stopped_or_reset_machine_is_refused_and_writes_nothing(ma
     assert os.listdir(machine.root) == []  # nothing landed in the empty mount point
     listing = asyncio.run(manager.get("machine", content=True))
     assert listing["type"] == "directory" and listing["content"] == []
+
+
+def test_checkpoints_of_a_machines_file_never_follow_a_link_out_of_it(machine, tmp_path):
+    from classroom.notebook.checkpoints import PrivateCheckpoints
+
+    workspace = tmp_path / "ws"
+    workspace.mkdir()
+    link_machine_root(workspace, machine)
+    manager = MachineFilesManager(root_dir=str(workspace), checkpoints_class=PrivateCheckpoints,
+                                  checkpoints_kwargs={"root_dir": str(tmp_path / "checkpoints")})
+    machine.exec(["sh", "-c", "echo mine > /root/notes"])
+    checkpoint = asyncio.run(manager.create_checkpoint("machine/root/notes"))
+    machine.exec(["sh", "-c", "echo changed > /root/notes"])
+    asyncio.run(manager.restore_checkpoint(checkpoint["id"], "machine/root/notes"))
+    assert machine.exec(["cat", "/root/notes"]).out == "mine\n"
+    assert machine.exec(["find", "/root", "-name", ".ipynb_checkpoints"]).out == ""
+    # The learner swaps the file for a link to a host file (a canary here): restoring writes nothing outside.
+    canary = tmp_path / "canary"
+    canary.write_text("host\n")
+    machine.exec(["sh", "-c", f"rm /root/notes && ln -s {canary} /root/notes"])
+    error = _error(manager.restore_checkpoint(checkpoint["id"], "machine/root/notes"))
+    assert "not a regular file" in error.log_message
+    assert canary.read_text() == "host\n"
+    # The same when the checkpoints were made without the contents manager as their parent.
+    bare = PrivateCheckpoints(root_dir=str(tmp_path / "checkpoints"))
+    _error(bare.restore_checkpoint(manager, checkpoint["id"], "machine/root/notes"))
+    assert canary.read_text() == "host\n"
