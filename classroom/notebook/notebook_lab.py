@@ -161,13 +161,21 @@ class NotebookLab:
         """Why a command could not run on the attached machine, with its name in the lab."""
         name = self.current_machine
         if isinstance(error, MachineNotRunning) or "not running" in str(error):
-            key = "stopped_node" if getattr(self.session.lab, "network", None) is not None else "stopped_machine"
-            return Msg(TEXT[key], {"name": name})
+            # One machine stopped in a running lab network (lab.node): start that node. All stopped
+            # (`maillab down`): the lab's first cell starts everything again.
+            one_node = getattr(self.session.lab, "network", None) is not None and self._lab_started()
+            return Msg(TEXT["stopped_node" if one_node else "stopped_machine"], {"name": name})
         text = str(translate(error.args[0])) if len(error.args) == 1 else str(error)
         machine = shell.attached_machine()
         if machine is not None and getattr(machine, "name", ""):
             text = text.replace(machine.name, name)  # never the sandbox's own name (LEARNER--lab--NAME)
         return _("{problem} To start your machine again, run the first cell of the lab.", problem=text)
+
+    def _lab_started(self) -> bool:
+        try:
+            return bool(session_thread.call(self.session.started))
+        except Exception:
+            return False
 
     # -- which machine each step uses --------------------------------------------------------
     def step_machine(self, step_id: str) -> str:

@@ -290,3 +290,7 @@ def test_a_stopped_machine_is_named_as_the_lab_names_it(tmp_path, capsys, networ
         assert 'lab.node("mail2", "start")' in said
     else:
         assert "run the first cell of the lab" in said
+    session.running = False  # `maillab down`: the whole lab is stopped, its first cell starts it again
+    with pytest.raises(shell.MachineUnreachable) as raised:
+        shell.machine_argv(["postqueue", "-p"])
+    assert "run the first cell of the lab" in str(raised.value) and "lab.node" not in str(raised.value)
