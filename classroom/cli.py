@@ -198,7 +198,7 @@ def cmd_up(args) -> int:
     from grader import i18n
     from .notebook.home import every_edition, home_name, lab_notebook_name
     from .notebook.server import serve
-    from .notebook.workspace import link_machine_root
+    from .notebook.workspace import link_lab_machines
     from .session import save_language
 
     lang = i18n.chosen(args.lang)
@@ -215,7 +215,11 @@ def cmd_up(args) -> int:
     first.start(quiet=False)  # the notebook's first cell then finds the machine running
     workspace = Path(args.workspace).expanduser() if args.workspace else Path.home() / "maillab"
     workspace.mkdir(parents=True, exist_ok=True)
-    link_machine_root(workspace, first.machine())  # /etc/postfix and friends in the file browser
+    # /etc/postfix and friends in the file browser: machines/LAB/NAME, one folder per lab machine.
+    link_lab_machines(workspace, first.lab.id, [(decl.name, first.machine(decl.name)) for decl in first.lab.machines])
+    old_link = workspace / "machine"  # one link re-pointed at whichever lab started last: gone
+    if old_link.is_symlink():
+        old_link.unlink()
     opened = lab_notebook_name(first.lab, lang) if args.lab else home_name(lang)
     return serve(workspace, every_edition(), open_path=opened,
                  port=args.port, open_browser=not args.no_browser, home=True)

@@ -85,6 +85,10 @@ def _steps(lab: Lab, by_step: dict[str, list[Check]]) -> list[str]:
         elif step.fresh_fails and step.fresh_fails not in names:
             found.append(_("{where}: the fresh_fails of step {step} names {name}, which is not one of its checks "
                            "({names}).", where=where, step=step.id, name=repr(step.fresh_fails), names=", ".join(names)))
+        machines = [m.name for m in lab.machines]
+        if step.machine and step.machine not in machines:
+            found.append(_("{where}: step {step} names machine {name}, which the lab does not have (its machines: "
+                           "{names}).", where=where, step=step.id, name=repr(step.machine), names=", ".join(machines)))
         if not any(layers.solve_scripts(lab, step.id, m.name) for m in lab.machines):
             found.append(_("{where}: step {step} has no reference solution (solve/{step}.sh).", where=where,
                            step=step.id))

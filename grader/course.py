@@ -38,6 +38,8 @@ class Step:
     # hands-on (the learner acts on a machine), quiz or reading: running an untouched notebook passes
     # no hands-on step.
     kind: str = "hands-on"
+    # The machine the step's cells and terminal use (a machine name of the lab; "": the lab's first).
+    machine: str = ""
 
 
 @dataclass(frozen=True)
@@ -79,6 +81,10 @@ class Lab:
 
     def step_index(self, step_id: str) -> int:
         return self.steps.index(self.step(step_id))
+
+    def step_machine(self, step_id: str) -> str:
+        """The name of the machine a step's cells and terminal use (declared, else the lab's first)."""
+        return self.step(step_id).machine or self.machines[0].name
 
     def machine(self, name: str | None = None) -> MachineDecl:
         if name is None:

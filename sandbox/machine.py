@@ -21,6 +21,7 @@ import stat
 import subprocess
 import sys
 import time
+import uuid
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Sequence
@@ -127,6 +128,15 @@ class Machine:
     def disk_full(self) -> bool:
         return (self.dir / "disk.img").exists() and disk.is_full(self.dir / "disk")
 
+    @property
+    def made(self) -> str | None:
+        """What tells this machine from an earlier one of the same name (a reset makes a new one):
+        kept across stops and starts; None when there is no machine (or it predates this mark)."""
+        try:
+            return (self.dir / "made").read_text().strip() or None
+        except OSError:
+            return None
+
     def exists(self) -> bool:
         return (self.dir / "machine.json").is_file()
 
@@ -159,6 +169,7 @@ class Machine:
                     (machine.dir / sub).mkdir()
             if spec.userns:
                 spec.uid_base = uidrange.allocate(machine.dir)
+            (machine.dir / "made").write_text(uuid.uuid4().hex)
             machine._save_spec(spec)
             machine.start()
         except BaseException:

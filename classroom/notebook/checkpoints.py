@@ -1,9 +1,11 @@
 """Checkpoints kept out of the workspace.
 
 JupyterLab saves a checkpoint of every file it opens in a `.ipynb_checkpoints` folder beside
-it. For files under the `machine` link that folder would land inside the learner's machine
+it. For files in a machine's folder that folder would land inside the learner's machine
 (/etc/postfix/.ipynb_checkpoints/...), where Postfix and the grader would see it. These
-checkpoints live under a private folder instead, mirroring the workspace's layout.
+checkpoints live under a private folder instead, mirroring the workspace's layout. A machine's file
+is copied to and from its checkpoint the way the contents manager reads and writes it (no link
+followed out of the machine, as the machine's root).
 """
 from __future__ import annotations
 
@@ -29,3 +31,31 @@ class PrivateCheckpoints(AsyncFileCheckpoints):
         with self.perm_to_403():
             ensure_dir_exists(folder)
         return os.path.join(folder, f"{basename}-{checkpoint_id}{ext}")
+
+    # A machine's file is copied to and from its checkpoint as the contents manager reads and writes
+    # it; the contents manager is passed in by JupyterLab's own calls, so nothing depends on how this
+    # object was made.
+    async def create_checkpoint(self, contents_mgr, path):
+        from .machine_files import locate, read_bytes
+
+        where = locate(contents_mgr.root_dir, contents_mgr._get_os_path(path))
+        if where is None:
+            return await super().create_checkpoint(contents_mgr, path)
+        data = read_bytes(where)
+        dest = self.checkpoint_path("checkpoint", path)
+        with self.perm_to_403():
+            with open(dest, "wb") as out:
+                out.write(data)
+        return await self.checkpoint_model("checkpoint", dest)
+
+    async def restore_checkpoint(self, contents_mgr, checkpoint_id, path):
+        from .machine_files import locate, refuse, write_bytes
+
+        where = locate(contents_mgr.root_dir, contents_mgr._get_os_path(path))
+        if where is None:
+            return await super().restore_checkpoint(contents_mgr, checkpoint_id, path)
+        if not where.machine.running():
+            raise refuse(409, "stopped_save", machine=where.label, path=where.inner)
+        with open(self.checkpoint_path(checkpoint_id, path), "rb") as checkpoint:
+            write_bytes(where, checkpoint.read())
+        return None

@@ -23,8 +23,9 @@ TEXT = {
         "your own, as `root`. At the end of each step a **Check** button asks the grader, which looks at "
         "your machine from the outside and tells you what it saw and what to do next.\n\n"
         "* Click a lab's name to open it, then run its cells from the top.\n"
-        "* *File → New → Terminal* opens a root shell on your machine; the `machine` folder in the file "
-        "browser shows its files (for example `machine/etc/postfix/main.cf`).\n\n"
+        "* *File → New → Terminal* opens a root shell on your machine; the `machines` folder in the file "
+        "browser shows the files of each lab's machines (for example "
+        "`machines/install-postfix/mail/etc/postfix/main.cf`).\n\n"
         "This page is redrawn each time MailLab starts. Run the cell below once: the map then follows your "
         "progress by itself, whatever notebook you check, skip or reset a step in."),
     "caption": N_("The labs and how far you are"),

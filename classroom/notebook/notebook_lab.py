@@ -2,7 +2,10 @@
 from __future__ import annotations
 
 import html
+import json
 import os
+import re
+import subprocess
 from pathlib import Path
 from typing import Any
 
@@ -11,13 +14,18 @@ from IPython import get_ipython
 from IPython.display import HTML, display
 
 from grader.i18n import N_, Msg, _, say, tr, translate
+from grader.maillog import READ_LIMIT, MailLog
+from sandbox.errors import MachineNotRunning
 
 from . import session_thread, shell
 from .not_open import LabNotReady
 from .panel import CheckPanel, problem_message, problem_sentence, prose, shown, state_of, when_text
-from .workspace import link_machine_root
+from .workspace import link_lab_machines, machine_folder
 
 WORKSPACE_ENV = "MAILLAB_WORKSPACE"  # set by classroom.notebook.server for the server and its kernels
+CHECK_CELL = re.compile(r"""\blab\.check\(\s*["']([a-z0-9-]+)["']""")
+CHOOSES_ITS_MACHINE = "lab.use_machine("  # a cell that says where it runs is left there
+_follow_hook: Any = None  # the pre_run_cell hook of the lab opened last in this kernel
 
 # What the lab's header and notes say, in one place (English; shown in the learner's language with tr).
 TEXT = {
@@ -33,7 +41,12 @@ TEXT = {
                  "solution was used. Run the step's check to see the result."),
     "skipped": N_("<strong>Reference solution used</strong> for: {steps}, to skip to this step, without any "
                   "check. The gradebook notes that you skipped them; a step you had passed yourself stays yours."),
-    "every_machine": N_("Each machine of this lab has its own folder too: {folders}."),
+    "every_machine": N_("Each machine of this lab has its own folder: {folders}."),
+    "now_on": N_("Now on {name}: the commands of this step run there."),
+    "stopped_node": N_("{name} is stopped, so the command did not run there. `lab.node(\"{name}\", \"start\")` "
+                       "starts it again; `lab.nodes()` shows which machines run."),
+    "stopped_machine": N_("Your machine {name} is not running, so the command did not run. To start it again, "
+                          "run the first cell of the lab."),
     "nothing_to_skip": N_("This is the lab's first step: there is nothing before it to skip."),
     "reset_done": N_("<strong>Reset</strong>: your machine is back to how it was at the start of {step}. "
                      "Changes made since then are gone."),
@@ -89,13 +102,14 @@ class NotebookLab:
         self.status.value = f'<span role="status">{tr(TEXT["starting"], title=title)}</span>'
         try:
             session_thread.call(self.session.start)
-            note = self._attach(self._machine_name) + self._link_every_machine()
+            note = self._attach(self._machine_name) + self._every_folder()
         except Exception as exc:
             problem = problem_message(exc, _("start your lab machine"))
             self.status.value = (f'<p role="alert"><span aria-hidden="true">\u26a0</span> '
                                  f"{html.escape(str(translate(problem)))}</p>")
             raise LabNotReady(problem) from None
         self._show_running(note)
+        self._follow_cells()
         self.refresh_progress()
 
     def use_machine(self, name: str | None = None) -> None:
@@ -105,44 +119,160 @@ class NotebookLab:
         except Exception as exc:
             raise LabNotReady(problem_message(exc, _("switch to that machine"))) from None
         self._show_running(note)
+        print(f"\u21c4 {tr(TEXT['now_on'], name=self.current_machine)}", flush=True)
 
     def _attach(self, name: str | None) -> str:
-        """Point shell escapes and the workspace's `machine` link at a machine; returns a note."""
+        """Point shell escapes at a machine and show every machine's files in its own folder
+        (`machines/LAB/NAME`, never re-pointed); returns a note."""
         machine = session_thread.call(self.session.machine, name)
         ip = get_ipython()
         if ip is not None and "classroom.notebook.shell" not in ip.extension_manager.loaded:
             ip.extension_manager.load_extension("classroom.notebook.shell")  # e.g. a plain python3 kernel
-        shell.use_machine(machine)
+        shell.use_machine(machine, unreachable=self._unreachable)
         self._machine_name = name
+        self._remember_machine()
         if self.workspace is None:
             return ""
-        try:
-            link = link_machine_root(self.workspace, machine)
-        except Exception as exc:
-            sentence = problem_sentence(exc, _("show its files in the file browser"))
-            return f"<br>{html.escape(tr(TEXT['files_not_here'], problem=sentence))}"
-        return f" {prose(tr(TEXT['files_here'], folder=link.name))}"
+        linked = self._link_machines()
+        current = self.current_machine
+        if current not in linked:
+            return f"<br>{html.escape(tr(TEXT['files_not_here'], problem=linked.get('', '')))}"
+        return f" {prose(tr(TEXT['files_here'], folder=machine_folder(self.session.lab.id, current)))}"
 
-    def _link_every_machine(self) -> str:
-        """In a lab with several machines, `machine-NAME` shows each one's files; returns a note."""
+    @property
+    def current_machine(self) -> str:
+        """The name (in lab.toml) of the machine the notebook's commands run on."""
+        return self._machine_name or self.session.lab.machines[0].name
+
+    def _link_machines(self) -> dict[str, Any]:
+        """`machines/LAB/NAME` for each machine of the lab; the names linked ('' holds a problem)."""
+        linked: dict[str, Any] = {}
+        for decl in self.session.lab.machines:
+            try:
+                machine = session_thread.call(self.session.machine, decl.name)
+                link_lab_machines(self.workspace, self.session.lab.id, [(decl.name, machine)])
+                linked[decl.name] = machine
+            except Exception as exc:  # that machine's files are not shown; its shell escapes still work
+                linked.setdefault("", problem_sentence(exc, _("show its files in the file browser")))
+        return linked
+
+    def _every_folder(self) -> str:
+        """In a lab with several machines, a note naming each one's folder."""
         names = [decl.name for decl in self.session.lab.machines]
         if self.workspace is None or len(names) < 2:
             return ""
-        linked = []
-        for name in names:
+        folders = ", ".join(f"<code>{html.escape(machine_folder(self.session.lab.id, n))}</code>" for n in names)
+        return f" {tr(TEXT['every_machine'], folders=folders)}"
+
+    def _remember_machine(self) -> None:
+        """A new terminal offers the machine the notebook works on first."""
+        try:
+            from grader.state import update_state
+
+            update_state(self.session.learner, machine={"lab": self.session.lab.id, "name": self.current_machine})
+        except Exception:
+            pass  # e.g. a workshop's learner, whose state the grader service keeps
+
+    def _unreachable(self, error: BaseException) -> Msg:
+        """Why a command could not run on the attached machine, with its name in the lab."""
+        name = self.current_machine
+        if isinstance(error, MachineNotRunning) or "not running" in str(error):
+            # One machine stopped in a running lab network (lab.node): start that node. All stopped
+            # (`maillab down`): the lab's first cell starts everything again.
+            one_node = getattr(self.session.lab, "network", None) is not None and self._lab_started()
+            return Msg(TEXT["stopped_node" if one_node else "stopped_machine"], {"name": name})
+        text = str(translate(error.args[0])) if len(error.args) == 1 else str(error)
+        machine = shell.attached_machine()
+        if machine is not None and getattr(machine, "name", ""):
+            text = text.replace(machine.name, name)  # never the sandbox's own name (LEARNER--lab--NAME)
+        return _("{problem} To start your machine again, run the first cell of the lab.", problem=text)
+
+    def _lab_started(self) -> bool:
+        try:
+            return bool(session_thread.call(self.session.started))
+        except Exception:
+            return False
+
+    # -- which machine each step uses --------------------------------------------------------
+    def step_machine(self, step_id: str) -> str:
+        """The machine a step's cells and terminal use (lab.toml `machine`, else the lab's first)."""
+        lab = self.session.lab
+        for step in lab.steps:
+            if step.id == step_id:
+                return getattr(step, "machine", "") or lab.machines[0].name
+        return lab.machines[0].name
+
+    def follow_step(self, step_id: str, *, always: bool = False) -> str:
+        """Send commands to the step's machine; returns the sentence that says so ("" when nothing
+        changed, unless `always` in a lab with several machines)."""
+        name = self.step_machine(step_id)
+        if name == self.current_machine and not (always and len(self.session.lab.machines) > 1):
+            return ""
+        if name != self.current_machine:
+            self._show_running(self._attach(None if name == self.session.lab.machines[0].name else name))
+        return tr(TEXT["now_on"], name=name)
+
+    def _follow_note(self, step_id: str, *, always: bool = False) -> str:
+        sentence = self.follow_step(step_id, always=always)
+        return (f'<p class="maillab-machine" role="status"><span aria-hidden="true">\u21c4</span> '
+                f"{prose(sentence)}</p>" if sentence else "")
+
+    def cell_steps(self) -> dict[str, str]:
+        """Cell id -> step, from the lab's notebooks: a step's cells run up to its check cell
+        (`lab.check("STEP")`); the next step's begin after it. A cell calling lab.use_machine is
+        left out: it says itself where it runs."""
+        folder = getattr(self.session.lab, "dir", None)
+        steps = [s.id for s in self.session.lab.steps]
+        found: dict[str, str] = {}
+        if folder is None or not steps:
+            return found
+        for path in sorted(Path(folder).glob("lab*.ipynb")):
             try:
-                machine = session_thread.call(self.session.machine, name)
-                linked.append(link_machine_root(self.workspace, machine, name=f"machine-{name}").name)
-            except Exception:
-                continue  # that machine's files are not shown; its shell escapes still work
-        folders = ", ".join(f"<code>{html.escape(n)}</code>" for n in linked)
-        return f" {tr(TEXT['every_machine'], folders=folders)}" if linked else ""
+                cells = json.loads(path.read_text(encoding="utf-8"))["cells"]
+            except (OSError, ValueError, KeyError):
+                continue
+            at = 0
+            for cell in cells:
+                source = "".join(cell.get("source", ""))
+                if cell.get("id") and cell.get("cell_type") == "code" and CHOOSES_ITS_MACHINE not in source:
+                    found[cell["id"]] = steps[at]
+                for checked in CHECK_CELL.findall(source):
+                    if checked in steps and steps.index(checked) >= at:
+                        at = min(steps.index(checked) + 1, len(steps) - 1)
+        return found
+
+    def _follow_cells(self) -> None:
+        """Each cell of a step runs on the step's machine (IPython's pre_run_cell event)."""
+        global _follow_hook
+        ip = get_ipython()
+        if ip is None:
+            return
+        if _follow_hook is not None:
+            try:
+                ip.events.unregister("pre_run_cell", _follow_hook)
+            except ValueError:
+                pass
+        steps = self.cell_steps()
+
+        def follow(info: Any = None) -> None:
+            step = steps.get(getattr(info, "cell_id", None) or "")
+            if step is None:
+                return
+            try:
+                sentence = self.follow_step(step)
+            except Exception as exc:
+                sentence = problem_sentence(exc, _("switch to that machine"))
+            if sentence:
+                print(f"\u21c4 {sentence}", flush=True)
+
+        _follow_hook = follow
+        ip.events.register("pre_run_cell", follow)
 
     def _show_running(self, note: str) -> None:
-        if self._machine_name is None:  # the lab's first machine: where a Terminal goes by default
+        if len(self.session.lab.machines) < 2:  # the lab's only machine: where a Terminal goes
             where = prose(tr(TEXT["running"]))
         else:
-            where = prose(tr(TEXT["running_named"], name=self._machine_name))
+            where = prose(tr(TEXT["running_named"], name=self.current_machine))
         self.status.value = (f'<span aria-hidden="true">\u2714</span> '
                              f"<strong>{html.escape(shown(self.session.lab.title))}</strong>: {where}{note}")
 
@@ -193,10 +323,9 @@ class NotebookLab:
             return f'<p class="maillab-solved">{tr(TEXT["nothing_to_skip"])}</p>'
         if hasattr(self.session, "skip_to"):  # noted as skipped, not as the solution used
             done = session_thread.call(self.session.skip_to, step_id)
-            return self._solved_note(done, TEXT["skipped"])
-        else:
-            done = session_thread.call(self.session.solve, self.session.lab.steps[index - 1].id)
-        return self._solved_note(done)
+            return self._solved_note(done, TEXT["skipped"]) + self._follow_note(step_id, always=True)
+        done = session_thread.call(self.session.solve, self.session.lab.steps[index - 1].id)
+        return self._solved_note(done) + self._follow_note(step_id, always=True)
 
     def skip(self, step_id: str) -> None:
         """Skip to here from a cell: the reference solutions of the steps before `step_id`, no check."""
@@ -223,12 +352,15 @@ class NotebookLab:
     def reset_step(self, step_id: str) -> str:
         """Reset to the start of `step_id` and re-attach the machine; returns the note to show."""
         session_thread.call(self.session.reset, step_id)
+        name = self.step_machine(step_id)
         try:
-            note = self._attach(self._machine_name)
+            note = self._attach(None if name == self.session.lab.machines[0].name else name)
         except Exception as exc:
             raise LabNotReady(problem_message(exc, _("reach your machine after the reset"))) from None
+        self._show_running(note)
         return (f'<p class="maillab-reset"><span aria-hidden="true">\u21ba</span> '
-                f'{tr(TEXT["reset_done"], step=html.escape(self._title(step_id)))}{note}</p>')
+                f'{tr(TEXT["reset_done"], step=html.escape(self._title(step_id)))}{note}</p>'
+                + self._follow_note(step_id, always=True))
 
     # -- the mail-flow picture ----------------------------------------------------------------
     def mailflow(self, message_id: str | None = None) -> None:

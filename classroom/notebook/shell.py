@@ -16,7 +16,7 @@ import subprocess
 import sys
 from pathlib import Path
 from types import MethodType
-from typing import Any, Protocol
+from typing import Any, Callable, Protocol
 
 from IPython.core import magic_arguments
 from IPython.core.magic import cell_magic, magics_class
@@ -51,12 +51,16 @@ class MachineUnreachable(Exception):
 
 
 _machine: Machine | None = None
+# Says why the attached machine cannot be reached, in the lab's words (its name, how to start it).
+_unreachable: Callable[[BaseException], object] | None = None
 
 
-def use_machine(machine: Machine | None) -> None:
-    """Send the notebook's shell escapes to `machine` from now on (None: to no machine at all)."""
-    global _machine
+def use_machine(machine: Machine | None, *, unreachable: Callable[[BaseException], object] | None = None) -> None:
+    """Send the notebook's shell escapes to `machine` from now on (None: to no machine at all).
+    `unreachable(error)`: the sentence for a machine that cannot be entered (it knows the lab)."""
+    global _machine, _unreachable
     _machine = machine
+    _unreachable = unreachable
 
 
 def attached_machine() -> Machine | None:
@@ -71,6 +75,8 @@ def machine_argv(argv: list[str]) -> list[str]:
     try:
         return [sys.executable, "-I", RELAY, *machine.enter_argv(list(argv))]
     except SandboxError as e:
+        if _unreachable is not None:
+            raise MachineUnreachable(_unreachable(e)) from None
         raise MachineUnreachable(_("{problem} To start your machine again, run the first cell of the lab.",
                                    problem=not_open.message_of(e))) from None
     except Exception as e:  # a broken machine object must not turn into a host command

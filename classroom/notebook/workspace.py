@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from grader.errors import MailLabError
+from grader.i18n import _
 
 KERNEL_NAME = "maillab"
 KERNEL_DISPLAY_NAME = "MailLab (Python 3)"
@@ -37,6 +38,31 @@ def link_machine_root(workspace: Path, machine: Any, name: str = MACHINE_LINK) -
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     return link
+
+
+MACHINES_FOLDER = "machines"
+
+
+def machine_folder(lab_id: str, name: str) -> str:
+    """Where a lab machine's files are in the workspace: `machines/LAB/NAME`."""
+    return f"{MACHINES_FOLDER}/{lab_id}/{name}"
+
+
+def link_lab_machines(workspace: Path, lab_id: str, machines: Iterable[tuple[str, Any]]) -> list[Path]:
+    """A folder per lab machine, `machines/LAB/NAME`, a link to that machine's root file system.
+
+    Each link only ever shows its own machine: starting another lab adds its own folders and
+    changes none of these, so a file open in the editor never changes machine under the learner."""
+    made = []
+    for name, machine in machines:
+        folder = Path(workspace) / MACHINES_FOLDER / lab_id
+        for part in (Path(workspace) / MACHINES_FOLDER, folder):
+            if part.is_symlink() or (part.exists() and not part.is_dir()):
+                raise MailLabError(_("{path} is not a folder, so your machines' files are not shown there: "
+                                     "rename it and run the lab's first cell again.", path=str(part)))
+        folder.mkdir(parents=True, exist_ok=True)
+        made.append(link_machine_root(folder, machine, name=name))
+    return made
 
 
 def install_notebooks(workspace: Path, notebooks: Iterable[tuple[Path, str]]) -> list[Path]:

@@ -143,13 +143,13 @@ def test_main_cf_and_aliases_open_and_save_from_the_file_browser(course, browser
     lab = Lab(page, course, tmp_path)
     lab.open("00-course-home.ipynb")
     listing = page.locator(".jp-DirListing-content")
-    for name in ("machine", "etc", "postfix", "main.cf"):
+    for name in ("machines", "install-postfix", "mail", "etc", "postfix", "main.cf"):
         listing.locator(".jp-DirListing-itemText", has_text=re.compile(f"^{re.escape(name)}$")).first.dblclick()
     page.locator(".lm-TabBar-tab.lm-mod-current", has_text="main.cf").wait_for()
     expect(page.locator(".jp-FileEditor:not(.lm-mod-hidden) .cm-content").first).to_contain_text("myhostname")
     edit_and_save(lab, "# edited in JupyterLab")
     lab.shot("main-cf")
-    page.goto(course.url("lab/tree/machine/etc/aliases?reset"))
+    page.goto(course.url("lab/tree/machines/install-postfix/mail/etc/aliases?reset"))
     page.locator(".lm-TabBar-tab.lm-mod-current", has_text="aliases").wait_for()
     expect(page.locator(".jp-FileEditor:not(.lm-mod-hidden) .cm-content").first).to_contain_text("postmaster")
     edit_and_save(lab, "sales: root")

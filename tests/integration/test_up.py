@@ -71,8 +71,9 @@ def test_up_serves_the_course(lab02, tmp_path):
             pytest.fail("JupyterLab did not answer within 60 s")
         assert get(f"{base}/api/kernelspecs?token={token}")["default"] == "maillab"
         names = {c["name"] for c in get(f"{base}/api/contents?token={token}")["content"]}
-        assert "02-install-postfix.ipynb" in names and "machine" in names
-        assert get(f"{base}/api/contents/machine/etc/hostname?token={token}")["content"].strip() == "mail"
+        assert "02-install-postfix.ipynb" in names and "machines" in names
+        assert get(f"{base}/api/contents/machines/install-postfix/mail/etc/hostname?token={token}"
+                   )["content"].strip() == "mail"
         seen = asyncio.run(terminal_says(base, token, "hostname --fqdn; echo DONE-$((6*7))", "DONE-42"))
         assert "root@mail:" in seen and "mail.example.test" in seen
     finally:

@@ -64,3 +64,99 @@ def test_a_terminal_on_a_stopped_machine_says_what_to_do(tmp_path):
     assert done.returncode == 1
     assert "Your machine mail is not running" in done.stdout
     assert "`maillab lab start install-postfix`" in done.stdout and "Traceback" not in done.stderr
+
+
+def test_the_default_machine_is_the_one_the_notebook_works_on():
+    machines = [decl("mail1"), decl("mail2")]
+    asked = []
+
+    def ask(question):
+        asked.append(question)
+        return ""
+
+    assert terminal.choose(machines, "backup-mx", ask=ask, say=lambda _l: None, default="mail2").name == "mail2"
+    assert asked[-1].endswith("[2]: ")
+
+
+class LabMachine:
+    """A machine whose life the test drives: running, and `made` (a reset makes a new one)."""
+
+    def __init__(self):
+        self.up, self.made = True, "first"
+
+    def running(self):
+        return self.up
+
+    def enter_argv(self, argv, *, tty=False, env=None):
+        return ["shell-on-mail2", *argv]
+
+
+def attend(machine, events, answers=("",)):
+    """terminal.attend on a session of one machine; each run of the shell applies the next event."""
+    session = SimpleNamespace(lab=SimpleNamespace(id="backup-mx"), machine=lambda name: machine)
+    said, runs = [], []
+    events, answers = iter(events), iter(answers)
+
+    def run(argv):
+        runs.append(argv)
+        next(events)(machine)
+        return 0
+
+    def ask(question):
+        said.append(question)
+        try:
+            return next(answers)
+        except StopIteration:
+            raise EOFError from None
+
+    code = terminal.attend(session, decl("mail2"), run=run, ask=ask, say=said.append, settle=0.2)
+    return code, said, runs
+
+
+def test_exit_in_the_shell_closes_the_terminal():
+    code, said, runs = attend(LabMachine(), [lambda m: None])
+    assert code == 0 and len(runs) == 1 and said == []
+
+
+def test_a_reset_keeps_the_terminal_says_so_and_enter_connects_to_the_new_machine():
+    def reset(machine):
+        machine.made = "second"
+
+    code, said, runs = attend(LabMachine(), [reset, lambda m: None])
+    assert len(runs) == 2  # Enter connected again
+    assert any("mail2 was reset" in line for line in said)
+    assert any("Press Enter to connect to mail2 again" in line for line in said)
+
+
+def test_a_stop_keeps_the_terminal_and_waits_until_the_machine_runs_again():
+    machine = LabMachine()
+
+    def stop(m):
+        m.up = False
+
+    answers = iter(["", ""])
+
+    def answer_and_start():
+        for value in answers:
+            machine.up = True  # meanwhile the learner ran the lab's first cell
+            yield value
+
+    code, said, runs = attend(machine, [stop, lambda m: None], answers=answer_and_start())
+    assert any("mail2 was stopped" in line for line in said)
+    assert len(runs) == 2 and code == 0
+
+
+def test_a_machine_still_stopped_after_enter_says_so_again_and_ctrl_d_closes():
+    machine = LabMachine()
+
+    def stop(m):
+        m.up = False
+
+    code, said, runs = attend(machine, [stop], answers=["", ""])
+    assert len(runs) == 1
+    assert sum("is not running" in line for line in said) == 2
+
+
+def test_the_title_names_the_machine():
+    assert terminal.title("mail2 \u00b7 backup-mx") == "\x1b]0;mail2 \u00b7 backup-mx\x07"
+    assert terminal.title("evil\x1b]0;x\x07") == "\x1b]0;evil]0;x\x07"

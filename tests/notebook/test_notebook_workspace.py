@@ -69,3 +69,30 @@ def test_a_learners_own_machine_folder_is_left_alone(tmp_path):
     with pytest.raises(MailLabError, match="rename it"):
         link_machine_root(workspace, FakeMachine(root=tmp_path))
     assert (workspace / "machine" / "notes.txt").read_text() == "mine"
+
+
+def test_each_lab_machine_has_its_own_folder_that_another_lab_never_repoints(tmp_path):
+    from classroom.notebook.workspace import link_lab_machines
+    roots = {}
+    for name in ("mail1", "mail2", "mail"):
+        roots[name] = tmp_path / name
+        (roots[name] / "etc").mkdir(parents=True)
+    workspace = tmp_path / "ws"
+    workspace.mkdir()
+    link_lab_machines(workspace, "backup-mx", [(n, FakeMachine(root=roots[n])) for n in ("mail1", "mail2")])
+    link_lab_machines(workspace, "install-postfix", [("mail", FakeMachine(root=roots["mail"]))])
+    machines = workspace / "machines"
+    assert (machines / "backup-mx" / "mail1").resolve() == roots["mail1"]
+    assert (machines / "backup-mx" / "mail2").resolve() == roots["mail2"]
+    assert (machines / "install-postfix" / "mail").resolve() == roots["mail"]
+    assert not (workspace / "machine").exists()
+
+
+def test_a_learners_own_machines_file_is_left_alone(tmp_path):
+    from classroom.notebook.workspace import link_lab_machines
+    workspace = tmp_path / "ws"
+    workspace.mkdir()
+    (workspace / "machines").write_text("mine")
+    with pytest.raises(MailLabError, match="rename it"):
+        link_lab_machines(workspace, "backup-mx", [("mail1", FakeMachine(root=tmp_path))])
+    assert (workspace / "machines").read_text() == "mine"

@@ -145,3 +145,14 @@ def test_a_notebook_where_the_learner_acts_gives_every_hands_on_step_an_empty_pl
     found = lint.problems(course.load(folder))
     assert any("cell 2: the learner's cell for step one must start empty" in p for p in found)
     assert any("no cell for the learner's commands in step two" in p for p in found)
+
+
+def test_a_step_names_a_machine_of_the_lab(tmp_path):
+    toml = LAB.replace('id = "two"\n', 'id = "two"\nmachine = "mail2"\n')
+    lab = course.load(make(tmp_path, toml))
+    assert lab.step_machine("one") == "mail" and lab.step_machine("two") == "mail2"
+    assert lint.problems(lab) == [
+        "01-demo/lab.toml:11: step two names machine 'mail2', which the lab does not have (its machines: mail)."]
+    with_two = toml + '\n[[machines]]\nname = "mail"\nhostname = "mail"\ndomain = "example.test"\n' \
+                      '\n[[machines]]\nname = "mail2"\nhostname = "mail2"\ndomain = "example.test"\n'
+    assert lint.problems(course.load(make(tmp_path / "b", with_two))) == []
