@@ -434,9 +434,13 @@ def _gradebook():
 def cmd_gradebook(args) -> int:
     from grader import i18n
 
+    with i18n.speaking(i18n.instructors_language()):  # the instructor's language, not the learner's saved one
+        return _gradebook_command(args)
+
+
+def _gradebook_command(args) -> int:
     from . import export
 
-    i18n.use(i18n.instructors_language())  # the instructor's language, not the learner's saved one
     book = _gradebook()
     chosen = [course.find(args.lab)] if args.lab else course.all_labs()
     learner = getattr(args, "learner", None)
