@@ -365,6 +365,10 @@ def _plaintext_hint(host):
         return _("disable_plaintext_auth = no still allows passwords without TLS (lab 09 wrote it in "
                  "/etc/dovecot/conf.d/99-plaintext.conf): remove that file or write `disable_plaintext_auth = yes`, "
                  "and use `ssl = required`, then `doveadm reload`.")
+    trusted = dovecot.setting(host, "login_trusted_networks")
+    if trusted:
+        return _("login_trusted_networks = {networks}: Dovecot treats these clients as secure and takes their "
+                 "passwords without TLS. Remove the setting, then `doveadm reload`.", networks=trusted)
     return _("`doveconf` already refuses clear-text passwords, but the running Dovecot has not read it: "
              "`doveadm reload`.")
 

@@ -35,6 +35,8 @@ HUNTED = {
                                             "no TLS session can start"),
         ("test_dovecot_ssl_yes_with_clear_text_auth", "TLS works with the right certificate, but alice's password "
                                                       "is still accepted without it"),
+        ("test_dovecot_trusts_the_outside_network", "ssl = required and disable_plaintext_auth = yes are there, but "
+                                                    "login_trusted_networks lets the Internet's clients log in without TLS"),
     ],
 }
 
@@ -177,3 +179,12 @@ def test_dovecot_ssl_yes_with_clear_text_auth(lab11):
     assert item.name == "a_clear_text_login_is_refused"
     assert "in clear text" in item.detail and "ssl = yes" in item.detail
     assert "disable_plaintext_auth = yes" in item.hint and "ssl = required" in item.hint
+
+
+def test_dovecot_trusts_the_outside_network(lab11):
+    lab11.reset("dovecot-tls")
+    lab11.solve("dovecot-tls", only=True)
+    sh(lab11, f"echo 'login_trusted_networks = 203.0.113.0/24' >> {DOVECOT_TLS} && doveadm reload")
+    item = first_problem(lab11, "dovecot-tls")
+    assert item.name == "a_clear_text_login_is_refused" and "ssl = required" in item.detail
+    assert "login_trusted_networks = 203.0.113.0/24" in item.hint
