@@ -7,7 +7,9 @@ answered, in plain words.
 
 As in smtp_probe, the caller supplies `connect(host, port, timeout) -> socket`, so the socket can
 be made inside a lab network namespace; poplib and imaplib speak over it. With `starttls=True` the
-session is upgraded to TLS first (STLS / STARTTLS), without checking whom the certificate names.
+session is upgraded to TLS first (STLS / STARTTLS); with `implicit_tls=True` TLS starts at once (ports
+995 and 993). Neither checks whom the certificate names: the server's certificate is kept in
+`certificate`, for the caller to judge. A TLS socket keeps the bounds of the plain one.
 """
 from __future__ import annotations
 
@@ -37,7 +39,9 @@ class Retrieval:
     user: str
     connected: bool = False
     greeting: str = ""
-    tls: str = ""           # the TLS version when the session was upgraded
+    tls: str = ""           # the TLS version when the session was upgraded (or began in TLS)
+    certificate: bytes = b""  # the server's certificate (DER) when TLS was used
+    capabilities: list[str] = field(default_factory=list)  # IMAP: CAPABILITY before the login (after TLS)
     logged_in: bool = False
     login_error: str = ""   # the server's answer to a refused login
     error: str = ""         # why it stopped early (network or protocol trouble), in plain words
@@ -67,13 +71,21 @@ class Retrieval:
 class _ViaConnect:
     """poplib and imaplib, with their socket made by `connect` (in the outside client's namespace)."""
 
-    def __init__(self, connect: Connect, host: str, port: int, timeout: float) -> None:
+    def __init__(self, connect: Connect, host: str, port: int, timeout: float,
+                 tls: ssl.SSLContext | None = None) -> None:
         self._make_socket = connect
+        self._tls = tls  # implicit TLS: the handshake comes before the greeting
         super().__init__(host, port, timeout)
 
     def _create_socket(self, timeout):
         sock = bounded(self._make_socket(self.host, self.port, timeout))
         sock.settimeout(timeout)
+        if self._tls is not None:
+            try:
+                return self._tls.wrap_socket(sock, server_hostname=self.host)
+            except BaseException:
+                sock.close()
+                raise
         return sock
 
 
@@ -88,6 +100,12 @@ class _IMAP4(_ViaConnect, imaplib.IMAP4):
 def _context() -> ssl.SSLContext:
     # The probe is after whether a client can log in and read, not whom to trust.
     return insecure_context()
+
+
+def _peer(client, seen: Retrieval) -> None:
+    """Note the TLS version and the server's certificate of a client's TLS socket."""
+    seen.tls = client.sock.version() or "TLS"
+    seen.certificate = client.sock.getpeercert(binary_form=True) or b""
 
 
 def _text(value: bytes | str) -> str:
@@ -115,14 +133,14 @@ def _trouble(error: BaseException, timeout: float) -> str:
 
 
 def pop3(connect: Connect, host: str, user: str, password: str, *, tag: str | None = None, port: int = 110,
-         starttls: bool = False, timeout: float = 5.0) -> Retrieval:
+         starttls: bool = False, implicit_tls: bool = False, timeout: float = 5.0) -> Retrieval:
     """Log in over POP3 and look for the message tagged `tag` among the newest messages."""
     seen = Retrieval("POP3", host, port, user)
     started = time.monotonic()
     client = None
     try:
         try:
-            client = _POP3(connect, host, port, timeout)
+            client = _POP3(connect, host, port, timeout, _context() if implicit_tls else None)
         except poplib.error_proto as refused:
             seen.connected, seen.error = True, _("the server's greeting is not POP3 ({greeting})",
                                                  greeting=_text(refused.args[0]))
@@ -131,7 +149,8 @@ def pop3(connect: Connect, host: str, user: str, password: str, *, tag: str | No
         seen.greeting = _text(client.getwelcome())
         if starttls:
             client.stls(_context())
-            seen.tls = client.sock.version() or "TLS"
+        if starttls or implicit_tls:
+            _peer(client, seen)
         try:
             client.user(user)
             client.pass_(password)
@@ -181,14 +200,14 @@ def _headers(lines: list[bytes]) -> dict[str, str]:
 
 
 def imap(connect: Connect, host: str, user: str, password: str, *, tag: str | None = None, port: int = 143,
-         starttls: bool = False, timeout: float = 5.0) -> Retrieval:
+         starttls: bool = False, implicit_tls: bool = False, timeout: float = 5.0) -> Retrieval:
     """Log in over IMAP, list the folders, open INBOX read-only and search it for the tagged message."""
     seen = Retrieval("IMAP", host, port, user)
     started = time.monotonic()
     client = None
     try:
         try:
-            client = _IMAP4(connect, host, port, timeout)
+            client = _IMAP4(connect, host, port, timeout, _context() if implicit_tls else None)
         except imaplib.IMAP4.error as refused:
             seen.connected, seen.error = True, _("the server's greeting is not IMAP ({greeting})",
                                                  greeting=_text(str(refused)))
@@ -197,7 +216,9 @@ def imap(connect: Connect, host: str, user: str, password: str, *, tag: str | No
         seen.greeting = _text(client.welcome)
         if starttls:
             client.starttls(_context())
-            seen.tls = client.sock.version() or "TLS"
+        if starttls or implicit_tls:
+            _peer(client, seen)
+        seen.capabilities = [_text(c) for c in client.capabilities]
         try:
             client.login(user, password)
         except imaplib.IMAP4.error as refused:

@@ -209,13 +209,15 @@ class World:
 
     # -- reading mail as a client does (POP3, IMAP) -------------------------------------------
     def pop3(self, host: str, user: str, password: str, *, from_node: str = "client", **options) -> Any:
-        """Log in over POP3 from a node (the outside client by default); see grader.retrieval."""
+        """Log in over POP3 from a node (the outside client by default); `starttls=True` (STLS on 110) or
+        `implicit_tls=True` (port=995) for TLS, the server's certificate in `.certificate`; see grader.retrieval."""
         from . import retrieval
 
         return retrieval.pop3(self.connector(from_node), host, user, password, **options)
 
     def imap(self, host: str, user: str, password: str, *, from_node: str = "client", **options) -> Any:
-        """Log in over IMAP from a node (the outside client by default); see grader.retrieval."""
+        """Log in over IMAP from a node (the outside client by default); `starttls=True` (on 143) or
+        `implicit_tls=True` (port=993) for TLS, the server's certificate in `.certificate`; see grader.retrieval."""
         from . import retrieval
 
         return retrieval.imap(self.connector(from_node), host, user, password, **options)

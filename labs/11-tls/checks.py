@@ -1,15 +1,20 @@
 """Checks of lab 11, tls. The certificate is judged the way a mail client judges it (its names,
-who signed it, its dates, its key); STARTTLS is proved from the outside client and in the log."""
+who signed it, its dates, its key); STARTTLS is proved from the outside client and in the log;
+Dovecot's TLS is proved from the outside client too, on every port a mail client uses."""
 import re
 
 from grader import Fail, _, check
 from grader.liveconf import running_or_not
 from grader import certs
+from grader import dovecot
 
 MACHINE = "192.0.2.10"
 HOSTNAME = "mail.example.test"
 LAB_CA = "/root/lab-ca/ca.crt"
 POSTMASTER = "postmaster@example.test"
+ALICE, ALICE_PASSWORD = "alice", "alice123"
+DOVECOT_TLS_FILE = "/etc/dovecot/conf.d/99-tls.conf"
+SNAKEOIL = "snakeoil"
 CHAIN_FILES_HINT = _("Postfix reads only smtpd_tls_chain_files when it is set, and ignores smtpd_tls_cert_file and "
                      "smtpd_tls_key_file: remove it (`postconf -X smtpd_tls_chain_files`, then `postfix reload`), "
                      "or list your key and certificate in it.")
@@ -204,6 +209,168 @@ def the_log_shows_the_tls_session(host):
     level = host.postconf("smtpd_tls_loglevel") or "0"
     raise Fail(_("{path} has no \"TLS connection established\" line for the client's session "
                  "(smtpd_tls_loglevel = {level})", path=log.path, level=level))
+
+
+# --- dovecot-tls ------------------------------------------------------------------------------
+
+@check(step="dovecot-tls", title=_("Dovecot uses the certificate signed by the lab CA"),
+       hint=_("Give Dovecot the certificate and key you made for Postfix: in {path}, "
+              "`ssl_cert = </etc/ssl/certs/mail.example.test.pem` and "
+              "`ssl_key = </etc/ssl/private/mail.example.test.key` (mind the `<`), then `doveadm reload`.",
+              path=DOVECOT_TLS_FILE))
+def dovecot_uses_the_lab_certificate(host):
+    """Dovecot's own settings, read with doveconf: the certificate file it loads and its key. The
+    outside client's checks below prove that the running Dovecot presents it."""
+    ssl = dovecot.setting(host, "ssl")
+    if ssl == "no":
+        raise Fail(_("ssl = no: Dovecot speaks no TLS at all"),
+                   hint=_("Turn TLS on: `ssl = required` in {path}, then `doveadm reload`.", path=DOVECOT_TLS_FILE))
+    cert_path = _dovecot_file(host, "ssl_cert")
+    key_path = _dovecot_file(host, "ssl_key")
+    cert_file = host.file(cert_path)
+    if not cert_file.is_file:
+        raise Fail(_("ssl_cert = <{path}, but there is no such file", path=cert_path))
+    try:
+        cert = certs.load_certificate(cert_file.content)
+    except certs.NotACertificate:
+        raise Fail(_("{path} holds no certificate that can be read", path=cert_path)) from None
+    ca = _lab_ca(host)
+    if not cert.issued_by(ca):
+        if SNAKEOIL in cert_path or cert_path.startswith("/etc/dovecot/private/") or cert.self_signed:
+            raise Fail(_("ssl_cert = <{path}: the snakeoil certificate the package made ({names}, self-signed), "
+                         "which no mail client trusts", path=cert_path, names=cert.names()))
+        raise Fail(_("ssl_cert = <{path} was issued by {issuer}, and the lab CA's signature does not verify",
+                     path=cert_path, issuer=cert.issuer))
+    if not cert.valid_for(HOSTNAME):
+        raise Fail(_("ssl_cert = <{path}: {names}", path=cert_path, names=cert.names()),
+                   hint=_("Use the certificate for mail.example.test that you made in the certificate step."))
+    key_file = host.file(key_path)
+    if not key_file.is_file:
+        raise Fail(_("ssl_key = <{path}, but there is no such file", path=key_path))
+    try:
+        matches = certs.key_matches(cert, key_file.content)
+    except certs.NotACertificate:
+        raise Fail(_("{path} holds no private key that can be read without a passphrase", path=key_path),
+                   hint=_("ssl_key must name the key you made for Postfix, /etc/ssl/private/mail.example.test.key.")) \
+            from None
+    if not matches:
+        raise Fail(_("ssl_key = <{key} is not the key of ssl_cert = <{cert}: Dovecot cannot start TLS with them",
+                     key=key_path, cert=cert_path),
+                   hint=_("The key must be the one the certificate was made for: "
+                          "`ssl_key = </etc/ssl/private/mail.example.test.key` beside "
+                          "`ssl_cert = </etc/ssl/certs/mail.example.test.pem`, then `doveadm reload`."))
+    return _("ssl = {ssl}, ssl_cert = <{cert} (signed by the lab CA), ssl_key = <{key}", ssl=ssl, cert=cert_path,
+             key=key_path)
+
+
+@check(step="dovecot-tls", title=_("A password in clear text is refused (IMAP on 143, POP3 on 110)"),
+       hint=_("Refuse passwords on connections without TLS: `ssl = required` and `disable_plaintext_auth = yes` "
+              "in {path}, remove lab 09's /etc/dovecot/conf.d/99-plaintext.conf, then `doveadm reload`.",
+              path=DOVECOT_TLS_FILE))
+def a_clear_text_login_is_refused(host):
+    """alice logs in with her right password without TLS, the way an old mail client would: the
+    login must be refused over both protocols (the same password works over TLS, below)."""
+    seen = []
+    for probe, port in ((host.world.imap, 143), (host.world.pop3, 110)):
+        attempt = probe(MACHINE, ALICE, ALICE_PASSWORD, port=port)
+        if not attempt.connected or attempt.error:
+            raise Fail(attempt.describe(),
+                       hint=_("Dovecot must still answer on ports 143 and 110 (with STARTTLS): "
+                              "`service dovecot status`, `ss -ltn`, /var/log/dovecot.log."))
+        if attempt.logged_in:
+            raise Fail(_("{protocol} on port {port} without TLS: alice logged in with her password in clear text "
+                         "(ssl = {ssl}, disable_plaintext_auth = {plain})", protocol=attempt.protocol, port=port,
+                         ssl=dovecot.setting(host, "ssl"), plain=dovecot.setting(host, "disable_plaintext_auth")),
+                       hint=_plaintext_hint(host))
+        seen.append(_("{protocol} on port {port}: {answer}", protocol=attempt.protocol, port=port,
+                      answer=attempt.login_error))
+    return "; ".join(seen)
+
+
+@check(step="dovecot-tls", title=_("alice reads her mail over IMAP and POP3 with STARTTLS"),
+       hint=_("Dovecot offers STARTTLS on ports 143 and 110 once ssl is on and its certificate loads: "
+              "/var/log/dovecot.log names the problem."))
+def alice_reads_her_mail_with_starttls(host):
+    return _reads_over_tls(host, ((host.world.imap, 143, "starttls"), (host.world.pop3, 110, "starttls")))
+
+
+@check(step="dovecot-tls", title=_("alice reads her mail over IMAPS (993) and POP3S (995)"),
+       hint=_("Mail clients also use TLS from the first byte on ports 993 and 995: keep the `imaps` and `pop3s` "
+              "listeners of /etc/dovecot/conf.d/10-master.conf (port 993 and 995, `ssl = yes`), then "
+              "`doveadm reload`."))
+def alice_reads_her_mail_on_993_and_995(host):
+    return _reads_over_tls(host, ((host.world.imap, 993, "implicit_tls"), (host.world.pop3, 995, "implicit_tls")))
+
+
+def _reads_over_tls(host, ways):
+    """A tagged message to alice, read in every way given: logged in over TLS, found, and the
+    certificate presented on each port chains to the lab CA and names mail.example.test."""
+    tag = _deliver_to_alice(host)
+    ca = _lab_ca(host)
+    seen = []
+    for probe, port, how in ways:
+        attempt = probe(MACHINE, ALICE, ALICE_PASSWORD, port=port, tag=tag, **{how: True})
+        if not attempt.connected or attempt.error or not attempt.tls:
+            raise Fail(attempt.describe() if attempt.connected or attempt.error else
+                       _("{protocol} on port {port}: no TLS session", protocol=attempt.protocol, port=port))
+        try:
+            presented = certs.load_certificate(attempt.certificate)
+        except certs.NotACertificate:
+            raise Fail(_("{protocol} on port {port}: the server sent no certificate", protocol=attempt.protocol,
+                         port=port)) from None
+        if not presented.issued_by(ca):
+            raise Fail(_("{protocol} on port {port} presents {names} (issuer {issuer}), not signed by the lab CA",
+                         protocol=attempt.protocol, port=port, names=presented.names(), issuer=presented.issuer),
+                       hint=_("The running Dovecot still presents its old certificate: check ssl_cert, then "
+                              "`doveadm reload`."))
+        if not presented.valid_for(HOSTNAME):
+            raise Fail(_("{protocol} on port {port} presents a certificate for {names}, not {name}",
+                         protocol=attempt.protocol, port=port, names=presented.names(), name=HOSTNAME))
+        if not attempt.logged_in:
+            raise Fail(attempt.describe(),
+                       hint=_("Over TLS alice's password (alice123) must work: /var/log/dovecot.log says why the "
+                              "login failed."))
+        if not attempt.found:
+            raise Fail(attempt.describe(),
+                       hint=_("The message was delivered, but alice's mailbox does not show it over this protocol: "
+                              "`doveconf mail_location`."))
+        seen.append(_("{protocol} on port {port}: {tls}, certificate {names} signed by the lab CA, alice read the "
+                      "tagged message", protocol=attempt.protocol, port=port, tls=attempt.tls,
+                      names=presented.names()))
+    return "; ".join(seen)
+
+
+def _deliver_to_alice(host):
+    delivery = host.send_tagged("grader@example.test", ALICE, subject="MailLab check: mail for alice over TLS",
+                                within=8)
+    outcome = delivery.result_for(ALICE)
+    if outcome is None or outcome.status != "sent":
+        raise Fail(_("a tagged message to alice was not delivered: {summary}", summary=delivery.summary()),
+                   hint=_("Delivery to alice must work first (lab 09): `postqueue -p`, /var/log/mail.log."))
+    return delivery.tag
+
+
+def _dovecot_file(host, name):
+    """The file a `name = <file` setting of Dovecot loads."""
+    value = dovecot.setting(host, name)
+    if not value.startswith("<"):
+        raise Fail(_("{name} = {value}: Dovecot reads the file only when its path begins with <", name=name,
+                     value=value or _("(empty)")),
+                   hint=_("Write `{name} = <PATH`: the `<` tells Dovecot to read the file.", name=name))
+    return value[1:].strip()
+
+
+def _plaintext_hint(host):
+    if dovecot.setting(host, "disable_plaintext_auth") == "no":
+        return _("disable_plaintext_auth = no still allows passwords without TLS (lab 09 wrote it in "
+                 "/etc/dovecot/conf.d/99-plaintext.conf): remove that file or write `disable_plaintext_auth = yes`, "
+                 "and use `ssl = required`, then `doveadm reload`.")
+    trusted = dovecot.setting(host, "login_trusted_networks")
+    if trusted:
+        return _("login_trusted_networks = {networks}: Dovecot treats these clients as secure and takes their "
+                 "passwords without TLS. Remove the setting, then `doveadm reload`.", networks=trusted)
+    return _("`doveconf` already refuses clear-text passwords, but the running Dovecot has not read it: "
+             "`doveadm reload`.")
 
 
 # --- helpers ------------------------------------------------------------------------------------

@@ -28,6 +28,16 @@ HUNTED = {
         ("test_an_invalid_security_level", "smtpd_tls_security_level = yes reads like on, but smtpd refuses to start"),
         ("test_chain_files_hint_is_not_reload", "the client sees the old certificate; reloading cannot change it"),
     ],
+    "dovecot-tls": [
+        ("test_dovecot_keeps_the_snakeoil_certificate", "TLS works on every port and passwords are refused in clear "
+                                                        "text, but the certificate is the package's self-signed one"),
+        ("test_dovecot_key_does_not_match", "both settings name real files, but the key is not the certificate's: "
+                                            "no TLS session can start"),
+        ("test_dovecot_ssl_yes_with_clear_text_auth", "TLS works with the right certificate, but alice's password "
+                                                      "is still accepted without it"),
+        ("test_dovecot_trusts_the_outside_network", "ssl = required and disable_plaintext_auth = yes are there, but "
+                                                    "login_trusted_networks lets the Internet's clients log in without TLS"),
+    ],
 }
 
 
@@ -134,3 +144,47 @@ def test_an_invalid_security_level(lab11):
     item = first_problem(lab11, "starttls")
     assert item.name == "postfix_offers_starttls"
     assert 'Invalid TLS level "yes"' in item.detail and "service postfix start" not in item.hint
+
+
+DOVECOT_TLS = "/etc/dovecot/conf.d/99-tls.conf"
+
+
+def test_dovecot_keeps_the_snakeoil_certificate(lab11):
+    lab11.reset("dovecot-tls")
+    sh(lab11, f"printf 'ssl = required\\ndisable_plaintext_auth = yes\\n' > {DOVECOT_TLS}"
+              " && rm -f /etc/dovecot/conf.d/99-plaintext.conf && doveadm reload")
+    item = first_problem(lab11, "dovecot-tls")
+    assert item.name == "dovecot_uses_the_lab_certificate"
+    assert "snakeoil" in item.detail and "ssl_cert = </etc/ssl/certs/mail.example.test.pem" in item.hint
+
+
+def test_dovecot_key_does_not_match(lab11):
+    lab11.reset("dovecot-tls")
+    lab11.solve("dovecot-tls", only=True)
+    sh(lab11, "(umask 077 && openssl genrsa -out /etc/dovecot/private/other.key 2048 2>/dev/null)"
+              f" && sed -i 's|^ssl_key = .*|ssl_key = </etc/dovecot/private/other.key|' {DOVECOT_TLS}"
+              " && doveadm reload")
+    item = first_problem(lab11, "dovecot-tls")
+    assert item.name == "dovecot_uses_the_lab_certificate"
+    assert "/etc/dovecot/private/other.key is not the key of" in item.detail
+    assert "ssl_key = </etc/ssl/private/mail.example.test.key" in item.hint
+
+
+def test_dovecot_ssl_yes_with_clear_text_auth(lab11):
+    lab11.reset("dovecot-tls")
+    lab11.solve("dovecot-tls", only=True)
+    sh(lab11, f"sed -i -e 's/^ssl = .*/ssl = yes/' -e 's/^disable_plaintext_auth = .*/disable_plaintext_auth = no/'"
+              f" {DOVECOT_TLS} && doveadm reload")
+    item = first_problem(lab11, "dovecot-tls")
+    assert item.name == "a_clear_text_login_is_refused"
+    assert "in clear text" in item.detail and "ssl = yes" in item.detail
+    assert "disable_plaintext_auth = yes" in item.hint and "ssl = required" in item.hint
+
+
+def test_dovecot_trusts_the_outside_network(lab11):
+    lab11.reset("dovecot-tls")
+    lab11.solve("dovecot-tls", only=True)
+    sh(lab11, f"echo 'login_trusted_networks = 203.0.113.0/24' >> {DOVECOT_TLS} && doveadm reload")
+    item = first_problem(lab11, "dovecot-tls")
+    assert item.name == "a_clear_text_login_is_refused" and "ssl = required" in item.detail
+    assert "login_trusted_networks = 203.0.113.0/24" in item.hint

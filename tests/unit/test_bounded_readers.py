@@ -180,3 +180,62 @@ def test_267_mib_sent_at_the_probe_costs_it_little_memory():
     assert done.returncode == 0, done.stderr
     assert "more than 64 KiB before its greeting ended" in done.stdout
     assert int(done.stdout.split()[-1]) < 20, done.stdout  # MiB grown while the flood ran
+
+
+@pytest.fixture
+def tls_server_context(tmp_path):
+    """A server SSLContext with a self-signed certificate for mail.example.test, and its DER."""
+    import datetime
+    import ssl
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "mail.example.test")])
+    now = datetime.datetime.now(datetime.timezone.utc)
+    cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
+            .serial_number(1).not_valid_before(now - datetime.timedelta(days=1))
+            .not_valid_after(now + datetime.timedelta(days=1)).sign(key, hashes.SHA256()))
+    (tmp_path / "cert.pem").write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    (tmp_path / "key.pem").write_bytes(key.private_bytes(serialization.Encoding.PEM,
+                                                         serialization.PrivateFormat.PKCS8,
+                                                         serialization.NoEncryption()))
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(tmp_path / "cert.pem", tmp_path / "key.pem")
+    return context, cert.public_bytes(serialization.Encoding.DER)
+
+
+def test_pop3_on_995_keeps_the_servers_certificate(serve, tls_server_context):
+    """Implicit TLS (POP3S): the handshake comes first, and the certificate is kept for the check."""
+    context, der = tls_server_context
+
+    def talk(conn, stop):
+        with context.wrap_socket(conn, server_side=True) as tls:
+            tls.sendall(b"+OK ready\r\n")
+            tls.recv(100)  # USER
+            tls.sendall(b"-ERR [AUTH] no\r\n")
+            tls.recv(100)  # QUIT
+
+    port = serve(talk)
+    seen = pop3(connect, "127.0.0.1", "alice", "secret", port=port, implicit_tls=True, timeout=5)
+    assert seen.connected and seen.tls.startswith("TLS") and seen.certificate == der
+    assert seen.login_error == "-ERR [AUTH] no" and not seen.logged_in
+
+
+def test_an_endless_greeting_inside_implicit_tls_is_bounded(serve, tls_server_context, monkeypatch):
+    from grader.retrieval import imap
+
+    monkeypatch.setattr(bounded, "BYTES", 200_000)
+    context, _der = tls_server_context
+
+    def talk(conn, stop):
+        with context.wrap_socket(conn, server_side=True) as tls:
+            while not stop.is_set():
+                tls.sendall(b"* OK " + b"x" * 1000 + b"\r\n")
+
+    port = serve(talk)
+    seen = imap(connect, "127.0.0.1", "alice", "secret", port=port, implicit_tls=True, timeout=5)
+    assert not seen.logged_in and "more than" in seen.describe()
