@@ -271,6 +271,9 @@ class MachineFilesManager(AsyncLargeFileManager):
             # Without content: JupyterLab asking, before a save, whether the file changed on disk.
             raise refuse(409, "stopped_open" if content else "stopped_save", machine=where.label, path=where.inner)
         if self._has_link(where):
+            parent = InMachine(where.machine, where.label, _parent_and_name(where)[0].inner)
+            if not content and not self._has_link(parent):
+                return self._link_entry(path, os_path)  # listed in its folder (/sbin -> usr/sbin), never followed
             raise refuse(400, "link", machine=where.label, path=where.inner)
         if type == "notebook" or (type is None and path.endswith(".ipynb") and not os.path.isdir(os_path)):
             type = "file"  # a notebook inside a machine is a file to read, never one to run
@@ -278,6 +281,17 @@ class MachineFilesManager(AsyncLargeFileManager):
         if content and model.get("type") == "file":
             self._opened[os_path] = where.machine.made
         return model
+
+    def _link_entry(self, path: str, os_path: str) -> dict:
+        """A link inside a machine as its folder lists it: a file that opening refuses with a sentence."""
+        try:
+            when = datetime.fromtimestamp(os.lstat(os_path).st_mtime, timezone.utc)
+        except OSError:
+            when = datetime.now(timezone.utc)
+        path = path.strip("/")
+        return {"name": path.rsplit("/", 1)[-1], "path": path, "type": "file", "format": None,
+                "mimetype": None, "content": None, "created": when, "last_modified": when, "writable": False,
+                "size": None, "hash": None, "hash_algorithm": None}
 
     def _empty_dir(self, path: str) -> dict:
         now = datetime.now(timezone.utc)

@@ -91,3 +91,36 @@ def test_a_chinese_lab_checks_in_chinese_and_records_the_same_step_ids(zh_course
     progress = zh_lab02.progress()
     assert progress["install"]["attempts"] == before + 1
     assert set(progress) <= {s.id for s in lab02.steps}
+
+
+BANNER = ("el => getComputedStyle(el.closest('.maillab-check-panel'), '::before').content")
+
+
+def test_a_disconnected_english_panel_speaks_english_beside_a_chinese_one(zh_course, browser, zh_lab02, tmp_path):
+    """Issue 17 item 12: with the Chinese edition's panels on the page, an English notebook's panel
+    that loses its kernel says so in English (the banner is scoped by each panel's language)."""
+    from classroom.notebook.panel import TEXT
+
+    lab = Lab(browser.new_page(), zh_course, tmp_path)
+    page = lab.page
+    lab.open("02-install-postfix.ipynb")
+    lab.run(lab.cell_with("open_lab("))
+    lab.run(lab.cell_with(CHECK_INSTALL))
+    # The Chinese edition opened beside it, in the same page, from the file browser.
+    page.locator(".jp-DirListing-content .jp-DirListing-itemText",
+                 has_text=re.compile(r"^02-install-postfix\.zh\.ipynb$")).first.dblclick()
+    page.locator(".lm-TabBar-tab.lm-mod-current", has_text="02-install-postfix.zh.ipynb").wait_for()
+    lab.wait_idle()
+    lab.run(lab.cell_with("open_lab("))
+    lab.run(lab.cell_with(CHECK_INSTALL))
+    assert page.locator(".maillab-check-panel.maillab-lang-zh").count() > 0
+    # A view whose kernel is gone gets ipywidgets' class jupyter-widgets-disconnected (after a restart,
+    # or in a reopened notebook): given here to both editions' panels, whose styles are both on the page.
+    english = page.locator(".maillab-check-panel.maillab-lang-en").first
+    chinese = page.locator(".maillab-check-panel.maillab-lang-zh").first
+    for panel in (english, chinese):
+        panel.evaluate("el => el.classList.add('jupyter-widgets-disconnected')")
+    said, zh_said = english.evaluate(BANNER), chinese.evaluate(BANNER)
+    assert tr(TEXT["disconnected"], "en")[:40] in said and not HAN.search(said), said
+    assert HAN.search(zh_said), zh_said
+    lab.shot("english-panel-disconnected")

@@ -58,7 +58,7 @@ def no_internal_names(text: str) -> None:
 def test_skip_to_here_puts_the_steps_commands_on_its_machine(course, browser, lab08, tmp_path):
     lab = Lab(browser.new_page(), course, tmp_path)
     lab.open(NOTEBOOK08)
-    lab.run(lab.cell_with('open_lab("backup-mx")'))
+    lab.run(lab.cell_with('open_lab("backup-mx"'))
     check = lab.cell_with('lab.check("failover")')
     lab.run(check)
     panel = check.locator(".maillab-check-panel").first
@@ -131,13 +131,13 @@ def test_each_machine_has_its_own_folder_and_a_save_never_lands_elsewhere(course
     page = browser.new_page()
     lab = Lab(page, course, tmp_path)
     lab.open(NOTEBOOK08)
-    lab.run(lab.cell_with('open_lab("backup-mx")'))
+    lab.run(lab.cell_with('open_lab("backup-mx"'))
     page.goto(course.url("lab/tree/machines/backup-mx/mail1/etc/postfix/main.cf?reset"))
     page.locator(".lm-TabBar-tab.lm-mod-current", has_text="main.cf").wait_for()
     # Another lab starts (its first cell run in another tab): mail1's folder stays mail1's.
     other = Lab(browser.new_page(), course, tmp_path)
     other.open("02-install-postfix.ipynb")
-    other.run(other.cell_with('open_lab("install-postfix")'))
+    other.run(other.cell_with('open_lab("install-postfix"'))
     other.page.close()
     names = {c["name"] for c in course.api("api/contents/machines")["content"]}
     assert {"backup-mx", "install-postfix"} <= names

@@ -92,6 +92,21 @@ def test_a_link_planted_in_the_machine_never_leads_to_the_hosts_files(machine, t
     assert (canary / "keep").read_text() == "host"
 
 
+def test_a_folder_with_links_in_it_lists_them_and_opening_one_is_refused(machine, tmp_path):
+    """The machine's / holds links (Debian's /sbin -> usr/sbin): the folder still lists, each link a
+    file entry that is never followed; opening one says why in a sentence."""
+    link_machine_root(tmp_path, machine)
+    manager = MachineFilesManager(root_dir=str(tmp_path))
+    assert machine.exec(["ln", "-sfn", "/etc", "/root/etc-link"]).returncode == 0
+    listing = asyncio.run(manager.get("machine/root", content=True))
+    entry = next(e for e in listing["content"] if e["name"] == "etc-link")
+    assert entry["type"] == "file" and entry["writable"] is False
+    top = asyncio.run(manager.get("machine", content=True))
+    assert {"etc", "root"} <= {e["name"] for e in top["content"]}
+    error = _error(manager.get("machine/root/etc-link", content=True, type="file", format="text"))
+    assert error.status_code == 400 and "symbolic link" in error.log_message
+
+
 def test_a_file_too_big_to_edit_is_refused_with_a_sentence(machine, tmp_path):
     link_machine_root(tmp_path, machine)
     manager = MachineFilesManager(root_dir=str(tmp_path))

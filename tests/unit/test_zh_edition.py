@@ -16,7 +16,7 @@ from grader.i18n import _, translate
 from classroom.notebook import home
 
 ROOT = Path(__file__).resolve().parents[2]
-OPEN_LAB = re.compile(r'open_lab\("([a-z0-9-]+)"(, lang="zh")?\)')
+OPEN_LAB = re.compile(r'open_lab\("([a-z0-9-]+)"(, lang="(?:zh|en)")?\)')
 STEP_CALL = re.compile(r'lab\.[a-z_]+\(\s*"([a-z0-9-]+)"')
 PLACEHOLDER = re.compile(r"\{[^{}]*\}")
 HAN = re.compile(r"[\u4e00-\u9fff]")
