@@ -132,23 +132,6 @@ def port_587_answers(host):
     return _("port {port}: {banner}", port=SUBMISSION, banner=talk.banner)
 
 
-@check(step="submission-port", title=_("Port 587 offers STARTTLS and refuses mail without it"),
-       hint=_("Passwords and mail from clients must travel encrypted: give the submission service "
-              "`-o smtpd_tls_security_level=encrypt` in master.cf, then `postfix reload`."))
-def port_587_wants_tls_first(host):
-    talk = _session(host, mail_from=ALICE_ADDRESS, rcpts=[ALICE_ADDRESS])
-    if not talk.starttls_offered:
-        raise Fail(_("EHLO on port {port} offers: {extensions}", port=SUBMISSION,
-                     extensions=", ".join(talk.extensions) or _("(nothing)")))
-    if talk.mail is not None and talk.mail.ok:
-        level, where = _setting(host, "smtpd_tls_security_level")
-        raise Fail(_("without STARTTLS, port {port} answered MAIL FROM with {reply} (smtpd_tls_security_level = "
-                     "{level}, from {where})", port=SUBMISSION, reply=talk.mail, level=level or _("(empty)"),
-                     where=where))
-    return _("port {port} offers STARTTLS; without it, MAIL FROM is answered {reply}", port=SUBMISSION,
-             reply=talk.mail if talk.mail is not None else talk.error)
-
-
 @check(step="submission-port", title=_("AUTH is never offered before STARTTLS"),
        hint=_("A password sent before STARTTLS crosses the network in clear text: give the submission service "
               "`-o smtpd_tls_auth_only=yes` in master.cf, then `postfix reload`."))
@@ -167,6 +150,23 @@ def no_auth_before_starttls(host):
                          mechanisms=talk.extensions.get("auth", "").strip(), value=where[0] or _("(empty)"), where=where[1]),
                        hint=hint)
     return _("before STARTTLS, neither port {port} nor port 25 offers AUTH", port=SUBMISSION)
+
+
+@check(step="submission-port", title=_("Port 587 offers STARTTLS and refuses mail without it"),
+       hint=_("Passwords and mail from clients must travel encrypted: give the submission service "
+              "`-o smtpd_tls_security_level=encrypt` in master.cf, then `postfix reload`."))
+def port_587_wants_tls_first(host):
+    talk = _session(host, mail_from=ALICE_ADDRESS, rcpts=[ALICE_ADDRESS])
+    if not talk.starttls_offered:
+        raise Fail(_("EHLO on port {port} offers: {extensions}", port=SUBMISSION,
+                     extensions=", ".join(talk.extensions) or _("(nothing)")))
+    if talk.mail is not None and talk.mail.ok:
+        level, where = _setting(host, "smtpd_tls_security_level")
+        raise Fail(_("without STARTTLS, port {port} answered MAIL FROM with {reply} (smtpd_tls_security_level = "
+                     "{level}, from {where})", port=SUBMISSION, reply=talk.mail, level=level or _("(empty)"),
+                     where=where))
+    return _("port {port} offers STARTTLS; without it, MAIL FROM is answered {reply}", port=SUBMISSION,
+             reply=talk.mail if talk.mail is not None else talk.error)
 
 
 @check(step="submission-port", title=_("A client that has not logged in cannot relay on port 587"),
