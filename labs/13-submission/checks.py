@@ -197,7 +197,7 @@ def postfix_finds_dovecot_auth_socket(host):
                      value=kind or _("(empty)"), where=where))
     path, where = _setting(host, "smtpd_sasl_path")
     queue = host.postconf("queue_directory", expand=True) or "/var/spool/postfix"
-    chrooted = (host.postconf_service(SERVICE, "chroot") or "y") in ("y", "-")
+    chrooted = host.postconf_service(SERVICE, "chroot") == "y"  # "-" is n since Postfix 3.0
     if not path:
         raise Fail(_("smtpd_sasl_path is empty"))
     if path.startswith("/"):
