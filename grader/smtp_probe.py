@@ -174,9 +174,10 @@ class _Client(smtplib.SMTP):
         if self._in_data:
             self._transcript.append(_("> (the message, {size} bytes, ending with a lone .)", size=len(s)))
         elif self._secret:
-            shown = s.decode("utf-8", "replace") if isinstance(s, bytes) else s
-            head = shown.split(" ")[:2] if shown.upper().startswith("AUTH ") else []
-            self._transcript.append("> " + " ".join([*head, str(_("(the user name and password, hidden)"))]))
+            shown = (s.decode("utf-8", "replace") if isinstance(s, bytes) else s).rstrip("\r\n")
+            head = " ".join(shown.split(" ")[:2]) if shown.upper().startswith("AUTH ") else ""
+            self._transcript.append(_("> {command} (the user name and password, hidden)", command=head) if head
+                                    else _("> (the user name and password, hidden)"))
         else:
             shown = s.decode("utf-8", "replace") if isinstance(s, bytes) else s
             self._transcript.append("> " + shown.rstrip("\r\n"))
