@@ -33,6 +33,7 @@ MESSAGE_ID_DOMAIN = "grader.maillab.test"
 T = TypeVar("T")
 
 _PARAMETER = re.compile(r"[A-Za-z0-9_.-]+")
+_SERVICE = re.compile(r"[\w.:\[\]-]+/(inet|unix|fifo|pass|unix-dgram)")  # master.cf: name/type
 _USER_NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]*\$?")
 
 
@@ -270,6 +271,18 @@ class Host:
         if not res.out and "unknown parameter" in res.err:
             return None
         # Long values may be folded onto indented continuation lines.
+        return re.sub(r"\n[ \t]+", " ", res.out.rstrip("\n"))
+
+    def postconf_service(self, service: str, name: str) -> str | None:
+        """What master.cf says for one service (`service` as "submission/inet"): an -o override
+        (`name` a parameter) or a column (`name` one of type, private, unpriv, chroot, wakeup,
+        process_limit, command); None when the service has none of it, or there is no such service."""
+        if not _PARAMETER.fullmatch(name) or not _SERVICE.fullmatch(service):
+            raise ValueError(f"not a master.cf service and name: {service!r} {name!r}")
+        columns = ("type", "private", "unpriv", "chroot", "wakeup", "process_limit", "command")
+        res = self._postconf("-Fh" if name in columns else "-Ph", f"{service}/{name}")
+        if not res.ok or not res.out.strip():
+            return None
         return re.sub(r"\n[ \t]+", " ", res.out.rstrip("\n"))
 
     def postconf_lint(self) -> PostconfLint:

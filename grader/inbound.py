@@ -95,11 +95,12 @@ def send_from_outside(host: "Host", domain: str, rcpts: Sequence[str], *, sender
 
 def submit(host: "Host", server: str, rcpts: Sequence[str], *, sender: str = OUTSIDE_SENDER,
            subject: str = "MailLab test message", from_node: str = "client", timeout: float = 5.0,
-           within: float = 10.0) -> Inbound:
-    """Hand a tagged message to one server (an address) over SMTP from a node, and follow it there."""
+           within: float = 10.0, **options: Any) -> Inbound:
+    """Hand a tagged message to one server (an address) over SMTP from a node, and follow it there.
+    `options` go to the conversation: port, starttls, auth (a mail client submitting on port 587)."""
     message_id, tag, data = _tagged(sender, rcpts, subject)
     marks = _marks(host)
     talk = host.world.converse(server, from_node=from_node, mail_from=sender, rcpts=list(rcpts), data=data,
-                               timeout=timeout)
+                               timeout=timeout, **options)
     inbound = Inbound(message_id, tag, talk, _machine_at(host, server) if talk.delivered else None)
     return _follow(host, inbound, rcpts, marks, within)

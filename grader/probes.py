@@ -294,6 +294,10 @@ class File:
         return self._stat is not None and stat_module.S_ISDIR(self._stat.st_mode)
 
     @property
+    def is_socket(self) -> bool:
+        return self._stat is not None and stat_module.S_ISSOCK(self._stat.st_mode)
+
+    @property
     def size(self) -> int | None:
         return self._stat.st_size if self._stat else None
 

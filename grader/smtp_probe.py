@@ -1,7 +1,7 @@
 """Speaking SMTP to a server the way an outside client or MTA would, and keeping what was seen.
 
 `converse` holds one conversation: connect, greeting, EHLO (HELO if EHLO is refused), STARTTLS if
-asked, MAIL, each RCPT, DATA, QUIT. It never raises for network or protocol trouble: it returns a
+asked, AUTH (PLAIN or LOGIN) if asked, MAIL, each RCPT, DATA, QUIT. It never raises for network or protocol trouble: it returns a
 `Conversation` that says how far it got and what the server answered, in plain words.
 `send_like_an_mta` tries a domain's MX hosts in preference order, as a sending MTA does.
 
@@ -11,6 +11,7 @@ any other exception it raises (say, no such namespace) is the caller's and passe
 """
 from __future__ import annotations
 
+import base64
 import errno
 import re
 import smtplib
@@ -94,6 +95,8 @@ class Conversation:
     starttls: Reply | None = None
     tls: TLS | None = None
     ehlo_tls: Reply | None = None   # EHLO again, inside TLS
+    extensions_tls: dict[str, str] = field(default_factory=dict)  # what EHLO offers inside TLS
+    auth: Reply | None = None       # the last answer to AUTH (235: logged in)
     mail: Reply | None = None
     rcpt: dict[str, Reply] = field(default_factory=dict)  # in the order sent
     data: Reply | None = None       # the answer to the message (or to the DATA command when it refused)
@@ -104,6 +107,19 @@ class Conversation:
     @property
     def starttls_offered(self) -> bool:
         return "starttls" in self.extensions
+
+    @property
+    def auth_offered(self) -> bool:
+        """AUTH offered before STARTTLS (in clear text)."""
+        return "auth" in self.extensions
+
+    @property
+    def auth_offered_in_tls(self) -> bool:
+        return "auth" in self.extensions_tls
+
+    @property
+    def authenticated(self) -> bool:
+        return self.auth is not None and self.auth.code == 235
 
     @property
     def accepted(self) -> list[str]:
@@ -142,6 +158,7 @@ class _Client(smtplib.SMTP):
         self._connect = connect
         self._transcript = transcript
         self._in_data = False
+        self._secret = False  # a password is being sent: the transcript does not show it
 
     def open(self, host: str, port: int) -> None:
         """Connect (OSError when it cannot); the greeting is read apart, so its trouble is told apart."""
@@ -156,6 +173,11 @@ class _Client(smtplib.SMTP):
     def send(self, s) -> None:
         if self._in_data:
             self._transcript.append(_("> (the message, {size} bytes, ending with a lone .)", size=len(s)))
+        elif self._secret:
+            shown = (s.decode("utf-8", "replace") if isinstance(s, bytes) else s).rstrip("\r\n")
+            head = " ".join(shown.split(" ")[:2]) if shown.upper().startswith("AUTH ") else ""
+            self._transcript.append(_("> {command} (the user name and password, hidden)", command=head) if head
+                                    else _("> (the user name and password, hidden)"))
         else:
             shown = s.decode("utf-8", "replace") if isinstance(s, bytes) else s
             self._transcript.append("> " + shown.rstrip("\r\n"))
@@ -216,9 +238,12 @@ class _Client(smtplib.SMTP):
 
 def converse(connect: Connect, host: str, port: int = 25, *, ehlo: str = "client.example",
              mail_from: str | None = None, rcpts: Iterable[str] = (), data: str | bytes | None = None,
-             starttls: bool = False, timeout: float = 10.0) -> Conversation:
+             starttls: bool = False, auth: tuple[str, str] | None = None, auth_mechanism: str = "PLAIN",
+             timeout: float = 10.0) -> Conversation:
     """One SMTP conversation; stops after EHLO (and STARTTLS) when `mail_from` is None, and before
-    DATA when `data` is None or no recipient was accepted. `timeout` bounds each wait."""
+    DATA when `data` is None or no recipient was accepted. `auth` = (user, password) logs in with
+    `auth_mechanism` (PLAIN or LOGIN) after EHLO (and STARTTLS), offered or not, and stops there when
+    the server does not answer 235. `timeout` bounds each wait."""
     talk = Conversation(host=host, port=port)
     started = time.monotonic()
     client = _Client(connect, ehlo, timeout, talk.transcript)
@@ -254,6 +279,13 @@ def converse(connect: Connect, host: str, port: int = 25, *, ehlo: str = "client
                 return talk
             step = "EHLO"
             talk.ehlo_tls = Reply.of(*client.ehlo())
+            if talk.ehlo_tls.code == 250:
+                talk.extensions_tls = dict(client.esmtp_features)
+        if auth is not None:
+            step = "AUTH"
+            talk.auth = _authenticate(client, auth, auth_mechanism)
+            if not talk.authenticated:
+                return talk
         if mail_from is None:
             return talk
         step = "MAIL FROM"
@@ -279,6 +311,28 @@ def converse(connect: Connect, host: str, port: int = 25, *, ehlo: str = "client
         _quit(client)
         talk.seconds = time.monotonic() - started
     return talk
+
+
+def _authenticate(client: _Client, auth: tuple[str, str], mechanism: str) -> Reply:
+    """AUTH PLAIN (RFC 4616) or AUTH LOGIN; the answer that ended it."""
+    user, password = auth
+
+    def b64(text: str) -> str:
+        return base64.b64encode(text.encode("utf-8")).decode("ascii")
+
+    client._secret = True
+    try:
+        if mechanism.upper() == "LOGIN":
+            reply = Reply.of(*client.docmd("AUTH", "LOGIN"))
+            for answer in (user, password):
+                if reply.code != 334:
+                    return reply
+                client.send(b64(answer) + "\r\n")  # as it is: a command would be upper-cased
+                reply = Reply.of(*client.getreply())
+            return reply
+        return Reply.of(*client.docmd("AUTH", "PLAIN " + b64(f"\0{user}\0{password}")))
+    finally:
+        client._secret = False
 
 
 def _start_tls(client: _Client, talk: Conversation) -> bool:

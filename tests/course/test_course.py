@@ -71,6 +71,9 @@ NOTEBOOK_SHOWS = {
             "Verification: OK", "TLS started",                # openssl s_client and swaks over TLS
             "Anonymous TLS connection established from"],
     "troubleshooting": ["Local Address:Port", "status=sent (250 2.0.0"],  # the sockets, seen; mail flows
+    "submission": ["Must issue a STARTTLS command first",    # port 587 without TLS, by swaks
+                   "235 2.7.0 Authentication successful",    # alice logged in over TLS
+                   "250 2.0.0 Ok: queued as"],               # ... and relayed to remote.test
 }
 
 

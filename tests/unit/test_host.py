@@ -121,6 +121,20 @@ def test_postconf(fake, host):
         host.postconf("x; rm -rf /")
 
 
+def test_postconf_service(fake, host):
+    fake.on("postconf", "-Ph", "submission/inet/smtpd_tls_auth_only", stdout="yes\n")
+    fake.on("postconf", "-Ph", "submission/inet/smtpd_sasl_path",
+            stderr='postconf: warning: unmatched request: "submission/inet/smtpd_sasl_path"\n')
+    fake.on("postconf", "-Fh", "submission/inet/chroot", stdout="y\n")
+    assert host.postconf_service("submission/inet", "smtpd_tls_auth_only") == "yes"
+    assert host.postconf_service("submission/inet", "smtpd_sasl_path") is None
+    assert host.postconf_service("submission/inet", "chroot") == "y"
+    for service, name in (("submission", "chroot"), ("submission/inet; rm -rf /", "chroot"),
+                          ("submission/inet", "x; rm -rf /")):
+        with pytest.raises(ValueError):
+            host.postconf_service(service, name)
+
+
 def test_postconf_without_postfix_is_none(host):
     assert host.postconf("myhostname") is None
 

@@ -267,6 +267,57 @@ def test_a_failed_tls_handshake_is_said_plainly():
     assert talk.error.startswith("the TLS handshake failed (")
 
 
+def _auth_peer(seen: list[bytes], *, accept: bool):
+    """A server that offers AUTH PLAIN LOGIN, notes what the client sends, and answers 235 or 535."""
+    def script(conn):
+        file = conn.makefile("rb")
+        conn.sendall(b"220 auth.remote.test ESMTP\r\n")
+        file.readline()
+        conn.sendall(b"250-auth.remote.test\r\n250 AUTH PLAIN LOGIN\r\n")
+        line = file.readline()
+        seen.append(line)
+        if line.startswith(b"AUTH LOGIN"):
+            for prompt in (b"VXNlcm5hbWU6", b"UGFzc3dvcmQ6"):
+                conn.sendall(b"334 " + prompt + b"\r\n")
+                seen.append(file.readline())
+        conn.sendall(b"235 2.7.0 Authentication successful\r\n" if accept
+                     else b"535 5.7.8 Error: authentication failed\r\n")
+        line = file.readline()
+        seen.append(line)
+        if line.startswith(b"MAIL"):
+            conn.sendall(b"250 2.1.0 Ok\r\n")
+            seen.append(file.readline())
+        conn.sendall(b"221 Bye\r\n")
+    return script
+
+
+@pytest.mark.parametrize("mechanism", ["PLAIN", "LOGIN"])
+def test_auth_logs_in_and_the_transcript_hides_the_password(mechanism):
+    seen: list[bytes] = []
+    peer = Peer(_auth_peer(seen, accept=True))
+    talk = converse(connect, "127.0.0.1", peer.port, mail_from="alice@example.test", auth=("alice", "alice123"),
+                    auth_mechanism=mechanism, timeout=2)
+    peer.close()
+    assert talk.auth_offered and talk.authenticated and talk.mail.code == 250
+    if mechanism == "PLAIN":
+        assert seen[0] == b"AUTH PLAIN AGFsaWNlAGFsaWNlMTIz\r\n"  # base64 of \0alice\0alice123
+    else:
+        assert seen[:3] == [b"AUTH LOGIN\r\n", b"YWxpY2U=\r\n", b"YWxpY2UxMjM=\r\n"]
+    shown = "\n".join(str(line) for line in talk.transcript)
+    assert "alice123" not in shown and "AGFsaWNl" not in shown and "YWxpY2U" not in shown
+    assert "hidden" in shown
+
+
+def test_a_refused_login_stops_before_mail():
+    seen: list[bytes] = []
+    peer = Peer(_auth_peer(seen, accept=False))
+    talk = converse(connect, "127.0.0.1", peer.port, mail_from="alice@example.test", rcpts=["user@remote.test"],
+                    auth=("alice", "wrong"), timeout=2)
+    peer.close()
+    assert not talk.authenticated and talk.auth.code == 535 and talk.mail is None and talk.error is None
+    assert not any(line.startswith(b"MAIL") for line in seen)
+
+
 # -- as an MTA sends ------------------------------------------------------------------------------
 def mx_world(ports: dict[str, int]):
     def resolve_mx(domain):
