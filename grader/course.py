@@ -127,7 +127,7 @@ def variant_for(lab: Lab, learner: str, drawn: tuple[str, ...] | None = None) ->
     overrides the draw (the selftest proves every fault of the pool that way)."""
     if not lab.per_learner and not lab.pool:
         return None
-    seed = hashlib.sha256(f"maillab/{lab.id}/{learner}".encode()).hexdigest()[:16]
+    seed = hashlib.sha256(f"maillab/{draw_salt()}/{lab.id}/{learner}".encode()).hexdigest()[:16]
     if drawn is None:
         picked = set(random.Random(seed).sample(lab.pool, lab.draw)) if lab.pool else set()
         drawn = tuple(fault for fault in lab.pool if fault in picked)
@@ -135,6 +135,20 @@ def variant_for(lab: Lab, learner: str, drawn: tuple[str, ...] | None = None) ->
     if unknown:
         raise UsageError(_("Lab {lab} has no fault {fault} in its pool.", lab=lab.id, fault=repr(unknown[0])))
     return Variant(seed, tuple(drawn))
+
+
+DRAW_SALT = "draw-salt"  # in MailLab's state folder (root's alone): a workshop's secret part of every seed
+
+
+def draw_salt() -> str:
+    """The secret a workshop mixes into every learner's seed (`maillab workshop up` makes it), so
+    that a learner who reads the course's source cannot work out their own draw. Empty without one."""
+    from sandbox import paths
+
+    try:
+        return (paths.home() / DRAW_SALT).read_text().strip()
+    except OSError:
+        return ""
 
 
 def covering_draws(lab: Lab) -> list[tuple[str, ...]]:

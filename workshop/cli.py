@@ -157,10 +157,12 @@ def up(args: Any) -> int:
         concurrent_spawns=max(1, args.concurrent_spawns), lab=args.lab, lang=lang, mode=args.mode, labs_dir=str(course.labs_dir().resolve()),
         home=str(paths.home().resolve()), python=sys.executable)
     settings.save(settings_file())
-    if not (state / "admin_token").exists():
-        import secrets
+    import secrets
 
+    if not (state / "admin_token").exists():
         _write_secret(state / "admin_token", secrets.token_hex(32))
+    if not (paths.home() / course.DRAW_SALT).exists():  # exams drawn per learner: not from the source alone
+        _write_secret(paths.home() / course.DRAW_SALT, secrets.token_hex(16))
     log = state / "hub.log"
     env = {**os.environ, SETTINGS_ENV: str(settings_file()), DIR_ENV: str(state), "MAILLAB_HOME": settings.home,
            "MAILLAB_LABS": settings.labs_dir}

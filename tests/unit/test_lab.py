@@ -98,6 +98,18 @@ def test_a_pool_draw_is_the_learners_own_and_the_same_every_time(tmp_path):
     assert b"MAILLAB_DRAWN='" in draws["ana"].script_prefix()
 
 
+def test_a_workshops_secret_salt_changes_every_seed(tmp_path, monkeypatch):
+    """With the salt a workshop keeps in root's state folder, a draw cannot be worked out from the
+    source and a name; the same salt gives the same draw again."""
+    lab = _pool_lab(tmp_path, draw=2, faults=("a-one", "b-two", "c-three", "d-four", "e-five"))
+    monkeypatch.setenv("MAILLAB_HOME", str(tmp_path / "home"))
+    plain = course.variant_for(lab, "ana")
+    (tmp_path / "home").mkdir()
+    (tmp_path / "home" / course.DRAW_SALT).write_text("0123456789abcdef\n")
+    salted = course.variant_for(lab, "ana")
+    assert salted.seed != plain.seed and course.variant_for(lab, "ana") == salted
+
+
 def test_covering_draws_hold_every_fault_of_the_pool(tmp_path):
     lab = _pool_lab(tmp_path, draw=2)
     draws = course.covering_draws(lab)
