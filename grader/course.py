@@ -127,7 +127,9 @@ def variant_for(lab: Lab, learner: str, drawn: tuple[str, ...] | None = None) ->
     overrides the draw (the selftest proves every fault of the pool that way)."""
     if not lab.per_learner and not lab.pool:
         return None
-    seed = hashlib.sha256(f"maillab/{draw_salt()}/{lab.id}/{learner}".encode()).hexdigest()[:16]
+    salt = draw_salt()
+    made_of = f"maillab/{salt}/{lab.id}/{learner}" if salt else f"maillab/{lab.id}/{learner}"
+    seed = hashlib.sha256(made_of.encode()).hexdigest()[:16]
     if drawn is None:
         picked = set(random.Random(seed).sample(lab.pool, lab.draw)) if lab.pool else set()
         drawn = tuple(fault for fault in lab.pool if fault in picked)
