@@ -36,6 +36,7 @@ def test_a_check_in_chinese_keeps_the_ids_of_the_gradebook(lab02, tmp_path, monk
     book = lab02.gradebook
     rows = list(csv.reader(io.StringIO(export.long_csv(book, "install-postfix"))))
     header, body = rows[0], rows[1:]
+    body = [row for row in body if row[header.index("check")]]  # the checks (the reset has a row of its own)
     steps = {row[header.index("step")] for row in body}
     checks = {row[header.index("check")] for row in body}
     assert steps == {"install"} and "postfix_is_installed" in checks
