@@ -5,7 +5,6 @@ import html
 import json
 import os
 import re
-import subprocess
 from pathlib import Path
 from typing import Any
 
@@ -14,7 +13,6 @@ from IPython import get_ipython
 from IPython.display import HTML, display
 
 from grader.i18n import N_, Msg, _, say, tr, translate
-from grader.maillog import READ_LIMIT, MailLog
 from sandbox.errors import MachineNotRunning
 
 from . import session_thread, shell

@@ -1,7 +1,6 @@
 """Lab 12 on real machines: every fault of the pool found and repaired, one by one; a diagnosis
 with a wrong or missing fault, and half-done repairs (on one draw of five, FIVE below); the hint
 ladder climbing per fault."""
-import re
 
 import pytest
 

@@ -216,7 +216,6 @@ def test_reset_puts_the_commands_on_the_steps_machine(tmp_path):
 
 def test_each_cell_belongs_to_the_step_whose_check_follows_it(tmp_path):
     import json
-    from types import SimpleNamespace
     session, machines = _two_machine_session(tmp_path)
     cells = [{"cell_type": "code", "id": "open", "source": 'lab = open_lab("backup-mx")'},
              {"cell_type": "code", "id": "p-look", "source": "!postconf mydestination"},

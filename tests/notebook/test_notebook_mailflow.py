@@ -60,8 +60,6 @@ def test_a_message_chosen_by_id_and_an_unknown_id(session, monkeypatch):
 @pytest.fixture(scope="module")
 def after_lab02(tmp_path_factory):
     """basic-config starts from install-postfix's reference solutions, which sent root "My first mail"."""
-    import os
-
     from classroom.session import open_session
 
     with pytest.MonkeyPatch.context() as patch:
