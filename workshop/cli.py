@@ -18,7 +18,7 @@ from grader.errors import MailLabError, UsageError
 from grader.i18n import N_, _, chosen, tr
 from sandbox import paths
 
-from .settings import (DIR_ENV, SETTINGS_ENV, WorkshopSettings, free_port, new_password, port_is_free, proxy_command,
+from .settings import (DIR_ENV, SETTINGS_ENV, WorkshopSettings, free_ports, new_password, port_is_free, proxy_command,
                        run_dir, settings_file, state_dir, venv_bin)
 
 HUB_CONFIG = Path(__file__).with_name("hub_config.py")
@@ -151,12 +151,10 @@ def up(args: Any) -> int:
     password = args.password or new_password()
     instructor_password = args.instructor_password or (new_password(32) if args.instructor else "")
     settings = WorkshopSettings(
-        seats=args.seats, ip=args.ip, port=args.port, hub_port=free_port(), proxy_api_port=free_port(),
-        dashboard_port=free_port(), group=args.group, instructors=list(args.instructor), password=password,
+        seats=args.seats, ip=args.ip, port=args.port, group=args.group, instructors=list(args.instructor), password=password,
         instructor_password=instructor_password, idle_timeout=args.idle_timeout, max_age=args.max_age,
         concurrent_spawns=max(1, args.concurrent_spawns), lab=args.lab, lang=lang, mode=args.mode, labs_dir=str(course.labs_dir().resolve()),
         home=str(paths.home().resolve()), python=sys.executable)
-    settings.save(settings_file())
     import secrets
 
     if not (state / "admin_token").exists():
@@ -167,10 +165,19 @@ def up(args: Any) -> int:
     env = {**os.environ, SETTINGS_ENV: str(settings_file()), DIR_ENV: str(state), "MAILLAB_HOME": settings.home,
            "MAILLAB_LABS": settings.labs_dir}
     env["PATH"] = f"{Path(sys.executable).parent}:{env.get('PATH', '/usr/bin:/bin')}"
-    with open(log, "ab") as out:
-        hub = subprocess.Popen([venv_bin("jupyterhub"), "-f", str(HUB_CONFIG)], cwd=state, env=env,
-                               stdin=subprocess.DEVNULL, stdout=out, stderr=out, start_new_session=True)
-    _wait_until_up(settings, hub, log)
+    for attempt in range(3):  # a port taken between choosing and binding: choose again
+        settings.hub_port, settings.proxy_api_port, settings.dashboard_port = free_ports(3, avoid=(args.port,))
+        settings.save(settings_file())
+        start = log.stat().st_size if log.exists() else 0
+        with open(log, "ab") as out:
+            hub = subprocess.Popen([venv_bin("jupyterhub"), "-f", str(HUB_CONFIG)], cwd=state, env=env,
+                                   stdin=subprocess.DEVNULL, stdout=out, stderr=out, start_new_session=True)
+        try:
+            _wait_until_up(settings, hub, log)
+            break
+        except MailLabError:
+            if attempt == 2 or not _port_was_taken(log, start):
+                raise
     lines = [tr("The workshop is open at {url} ({seats} seats).", url=hub_url(settings), seats=settings.seats),
              tr("Learners log in with any user name and the password: {password}", password=password)]
     if settings.instructors:
@@ -213,6 +220,15 @@ def _wait_until_up(settings: WorkshopSettings, hub: subprocess.Popen, log: Path)
     _stop_leftovers(hub)
     raise MailLabError(_("JupyterHub did not start: {why} (the log is {log}).",
                          why=_("no answer within {seconds} s", seconds=f"{START_TIMEOUT:.0f}"), log=str(log)))
+
+
+def _port_was_taken(log: Path, since: int) -> bool:
+    try:
+        with open(log, "rb") as text:
+            text.seek(since)
+            return b"Address already in use" in text.read()
+    except OSError:
+        return False
 
 
 def _stop_leftovers(hub: subprocess.Popen) -> None:

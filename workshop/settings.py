@@ -89,10 +89,44 @@ def venv_bin(name: str) -> str:
     return str(Path(sys.executable).with_name(name))
 
 
-def free_port(ip: str = "127.0.0.1") -> int:
-    with socket.socket() as sock:
-        sock.bind((ip, 0))
-        return sock.getsockname()[1]
+def free_ports(count: int, ip: str = "127.0.0.1", avoid: tuple[int, ...] = ()) -> list[int]:
+    """`count` distinct ports nothing listens on, below the kernel's ephemeral range.
+
+    A port from bind(0) comes from the range outgoing connections use too, so one may take it
+    before the hub binds it; ports below that range are only ever taken on purpose.
+    """
+    low = _ephemeral_low()
+    chosen: list[int] = []
+    held: list[socket.socket] = []
+    try:
+        for _attempt in range(2000):
+            if len(chosen) == count:
+                break
+            port = 10000 + secrets.randbelow(max(1, low - 10000))
+            if port in chosen or port in avoid:
+                continue
+            sock = socket.socket()
+            try:
+                sock.bind((ip, port))
+            except OSError:
+                sock.close()
+                continue
+            held.append(sock)
+            chosen.append(port)
+    finally:
+        for sock in held:
+            sock.close()
+    if len(chosen) < count:
+        raise MailLabError(_("No free TCP ports were found on {ip} for the workshop's own services.", ip=ip))
+    return chosen
+
+
+def _ephemeral_low() -> int:
+    try:
+        low = int(Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        return 32768
+    return low if low > 12000 else 32768
 
 
 def port_is_free(ip: str, port: int) -> bool:

@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from workshop.hubclient import Hub, Kernel
-from workshop.settings import free_port, proxy_command
+from workshop.settings import free_ports, proxy_command
 from workshop.users import remove_users
 
 # Runs side by side name their users apart (a short lowercase prefix; usernames stay short).
@@ -83,7 +83,7 @@ def room(tmp_path_factory):
     gradebook = base / "gradebook.sqlite"
     env = {**os.environ, "MAILLAB_WORKSHOP_DIR": str(state), "MAILLAB_GRADEBOOK": str(gradebook)}
     password = secrets.token_hex(8)
-    port = free_port()
+    port, = free_ports(1)
     up = subprocess.run([MAILLAB, "workshop", "up", "--seats", "30", "--port", str(port), "--group", GROUP,
                          "--instructor", INSTRUCTOR, "--password", password, "--idle-timeout", "0",
                          "--concurrent-spawns", "10"], capture_output=True, text=True, timeout=300, env=env)

@@ -60,3 +60,14 @@ def test_a_learners_workspace_holds_both_editions(tmp_path):
     assert main([str(tmp_path / "maillab")]) == 0
     names = {p.name for p in (tmp_path / "maillab").iterdir()}
     assert {"02-install-postfix.ipynb", "02-install-postfix.zh.ipynb"} <= names
+
+
+def test_internal_ports_are_distinct_and_never_from_the_ephemeral_range():
+    """Outgoing connections take ephemeral ports at any moment: the hub's own ports come from below them."""
+    from workshop.settings import _ephemeral_low, free_ports
+
+    low = _ephemeral_low()
+    for _ in range(50):
+        ports = free_ports(3, avoid=(8123,))
+        assert len(set(ports)) == 3 and 8123 not in ports
+        assert all(10000 <= port < low for port in ports)
