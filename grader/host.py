@@ -20,8 +20,8 @@ from .mailbox import Mailbox, Maildir
 from .maillog import DEFAULT_MAILLOG, Delivery, MailLog, Verification, find_verification
 from .queueread import read_queue
 from .tables import FILE_TABLES
-from .probes import (File, MissingCommand, Package, PostconfLint, Process, QueuedMessage, Socket,
-                     User, first_line, parse_dpkg_query, parse_getent_passwd, parse_postconf_n,
+from .probes import (File, MasterService, MissingCommand, Package, PostconfLint, Process, QueuedMessage, Socket,
+                     User, first_line, parse_dpkg_query, parse_getent_passwd, parse_postconf_m, parse_postconf_n,
                      parse_postqueue_json, parse_ps, parse_ss)
 
 DEFAULT_TIMEOUT = 10.0
@@ -284,6 +284,15 @@ class Host:
         if not res.ok or not res.out.strip():
             return None
         return re.sub(r"\n[ \t]+", " ", res.out.rstrip("\n"))
+
+    def master_services(self) -> list[MasterService]:
+        """Every service of master.cf (`postconf -M`, Postfix's own reading of it)."""
+        res = self._postconf("-M")
+        if res.returncode == 127:
+            raise MissingCommand(("postconf", "-M"))
+        if not res.ok:
+            raise Fail(_("`postconf -M` failed: {error}", error=first_line(res.err) or res.returncode))
+        return parse_postconf_m(res.out)
 
     def postconf_lint(self) -> PostconfLint:
         res = self._postconf("-n")

@@ -16,6 +16,12 @@ sandbox NetworkSpec.
     domain = "remote.test"  host = "mx1.remote.test"  preference = 10
     [[network.hosts]]            # more A records (each with its PTR)
     name = "www.example.test"  address = "192.0.2.80"
+    [[network.clients]]          # more outside clients (the grader connects from each by name)
+    name = "bot"  hostname = "bot.spam.example"  address = "203.0.113.66"
+    [[network.txt]]              # TXT records
+    name = "example.test"  text = "v=spf1 mx -all"
+    [[network.blocklists]]       # a DNS block list (DNSBL) zone listing some addresses
+    zone = "dnsbl.example.net"  listed = ["203.0.113.66"]  text = "why they are listed"
 """
 from __future__ import annotations
 
@@ -96,6 +102,8 @@ def network_spec(data: dict, machines: list[dict], where: Where) -> NetworkSpec 
                                hostname=_name(net.get(f"{key}_hostname", default), HOST_NAME, where, place)), place))
     for i, server in enumerate(_tables(net, "servers", where)):
         nodes.append((_server(server, where, i), ("network.servers", i, "name")))
+    for i, client in enumerate(_tables(net, "clients", where)):
+        nodes.append((_client(client, where, i), ("network.clients", i, "name")))
     _unique(nodes, where)
     hosts = []
     for i, h in enumerate(_tables(net, "hosts", where)):
@@ -105,11 +113,66 @@ def network_spec(data: dict, machines: list[dict], where: Where) -> NetworkSpec 
                                ("network.hosts", i, "address"))])
     known = {n.hostname for n, _place in nodes if n.hostname} | {h[0] for h in hosts}
     mx = [_mx(record, i, known, where) for i, record in enumerate(_tables(net, "mx", where))]
-    # By default the DNS server answers for the domain of every host name and every MX domain.
-    zones = net.get("zones") or sorted({name.split(".", 1)[1] for name in known if "." in name} | {m[0] for m in mx})
+    txt = [_txt(record, i, where) for i, record in enumerate(_tables(net, "txt", where))]
+    lists = [_blocklist(table, i, where) for i, table in enumerate(_tables(net, "blocklists", where))]
+    answers = [[f"{_reversed(ip)}.{zone}", "127.0.0.2"] for zone, listed, _text in lists for ip in listed]
+    txt += [[f"{_reversed(ip)}.{zone}", text] for zone, listed, text in lists for ip in listed]
+    # By default the DNS server answers for the domain of every host name and every MX domain, and
+    # for every block list; a TXT record's name is in a zone of its own when no other holds it.
+    zones = net.get("zones") or sorted({name.split(".", 1)[1] for name in known if "." in name} | {m[0] for m in mx}
+                                       | {zone for zone, _listed, _text in lists})
     if not isinstance(zones, list) or not all(isinstance(z, str) and NAME.match(z) for z in zones):
         raise where.error(_("`zones` must be a list of domain names."), "network", 0, "zones")
-    return NetworkSpec(nodes=[n for n, _place in nodes], zones=zones, hosts=hosts, mx=mx)
+    if not net.get("zones"):
+        zones = sorted(set(zones) | {name for name, _text in txt if not _within(name, zones)})
+    return NetworkSpec(nodes=[n for n, _place in nodes], zones=zones, hosts=hosts, mx=mx, txt=txt, answers=answers)
+
+
+def _within(name: str, zones: list[str]) -> bool:
+    return any(name == zone or name.endswith("." + zone) for zone in zones)
+
+
+def _reversed(address: str) -> str:
+    return ".".join(reversed(address.split(".")))
+
+
+def _client(table: dict, where: Where, i: int) -> Node:
+    at = ("network.clients", i)
+    name = table.get("name")
+    if not isinstance(name, str) or not NODE_ID.match(name) or name in ("client", "dns"):
+        raise where.error(_("an outside client needs a `name` of lower-case letters, digits and dashes, other than "
+                            "client and dns (got {name}).", name=repr(name)), *at, "name")
+    unknown = sorted(set(table) - {"name", "hostname", "address"})
+    if unknown:
+        raise where.error(_("outside client {name} has unknown settings: {settings}.", name=name,
+                            settings=", ".join(unknown)), *at, unknown[0])
+    return Node(name=name, kind="client", hostname=_name(table.get("hostname"), HOST_NAME, where, (*at, "hostname")),
+                address=_address(table.get("address"), _("outside client {name}", name=name), where, (*at, "address")))
+
+
+def _text(value, where: Where, place: tuple) -> str:
+    """A TXT string as dnsmasq takes it: printable ASCII, no quote or backslash, at most 255 characters."""
+    if not isinstance(value, str) or not 0 < len(value) <= 255 or not all(" " <= c <= "~" for c in value) \
+            or '"' in value or "\\" in value:
+        raise where.error(_("`text` must be printable ASCII of 1 to 255 characters, without quotes or backslashes "
+                            "(got {value}).", value=repr(value)), *place)
+    return value
+
+
+def _txt(record: dict, i: int, where: Where) -> list[str]:
+    at = ("network.txt", i)
+    return [_name(record.get("name"), HOST_RECORD, where, (*at, "name")), _text(record.get("text"), where, (*at, "text"))]
+
+
+def _blocklist(table: dict, i: int, where: Where) -> tuple[str, list[str], str]:
+    at = ("network.blocklists", i)
+    zone = _name(table.get("zone"), DOMAIN, where, (*at, "zone"))
+    listed = table.get("listed")
+    if not isinstance(listed, list) or not listed:
+        raise where.error(_("block list {zone} needs `listed`: the addresses it lists.", zone=zone), *at, "listed")
+    addresses = [_address(ip, _("an address listed by {zone}", zone=zone), where, (*at, "listed")) for ip in listed]
+    text = _text(table.get("text", f"Listed by {zone}"), where, (*at, "text"))
+    return zone, addresses, text
 
 
 def _tables(net: dict, key: str, where: Where) -> list[dict]:

@@ -197,6 +197,36 @@ _OVERRIDE = re.compile(r"overriding earlier entry: (?P<param>[\w.-]+)=")
 _UNUSED = re.compile(r"unused parameter: (?P<param>[\w.-]+)=")
 
 
+@dataclass(frozen=True)
+class MasterService:
+    """One service of master.cf as `postconf -M` prints it."""
+    name: str            # e.g. "smtp", "192.0.2.10:smtp", "submission"
+    type: str            # inet, unix, pass, ...
+    command: str         # smtpd, postscreen, ...
+    line: str            # the whole entry on one line
+
+    @property
+    def port(self) -> str:
+        """The port (or socket name) part of the service name: "smtp" for "192.0.2.10:smtp"."""
+        return self.name.rpartition(":")[2]
+
+
+def parse_postconf_m(stdout: str) -> list[MasterService]:
+    """`postconf -M` output; continuation lines (indented) belong to the entry above."""
+    entries: list[str] = []
+    for line in stdout.splitlines():
+        if line[:1].isspace() and entries:
+            entries[-1] += " " + line.strip()
+        elif line.strip() and not line.lstrip().startswith("#"):
+            entries.append(line.strip())
+    services = []
+    for entry in entries:
+        fields = entry.split()
+        if len(fields) >= 8:
+            services.append(MasterService(fields[0], fields[1], fields[7], " ".join(fields)))
+    return services
+
+
 def parse_postconf_n(stdout: str, stderr: str) -> PostconfLint:
     settings = {}
     for line in stdout.splitlines():

@@ -236,17 +236,18 @@ class _Client(smtplib.SMTP):
         return self.getreply()
 
 
-def converse(connect: Connect, host: str, port: int = 25, *, ehlo: str = "client.example",
+def converse(connect: Connect, host: str, port: int = 25, *, ehlo: str | None = "client.example",
              mail_from: str | None = None, rcpts: Iterable[str] = (), data: str | bytes | None = None,
              starttls: bool = False, auth: tuple[str, str] | None = None, auth_mechanism: str = "PLAIN",
              timeout: float = 10.0) -> Conversation:
     """One SMTP conversation; stops after EHLO (and STARTTLS) when `mail_from` is None, and before
     DATA when `data` is None or no recipient was accepted. `auth` = (user, password) logs in with
     `auth_mechanism` (PLAIN or LOGIN) after EHLO (and STARTTLS), offered or not, and stops there when
-    the server does not answer 235. `timeout` bounds each wait."""
+    the server does not answer 235. `ehlo=None` skips EHLO and HELO (a client that never greets).
+    `timeout` bounds each wait."""
     talk = Conversation(host=host, port=port)
     started = time.monotonic()
-    client = _Client(connect, ehlo, timeout, talk.transcript)
+    client = _Client(connect, ehlo or "client.example", timeout, talk.transcript)
     step = _("the greeting")
     try:
         try:
@@ -260,16 +261,17 @@ def converse(connect: Connect, host: str, port: int = 25, *, ehlo: str = "client
             talk.error = (_("the server refused the session ({reply})", reply=str(talk.banner)) if talk.banner.code
                           else _("the server's greeting is not SMTP: {greeting}", greeting=repr(talk.banner.text)))
             return talk
-        step = "EHLO"
-        talk.ehlo = Reply.of(*client.ehlo())
-        if talk.ehlo.code == 250:
-            talk.extensions = dict(client.esmtp_features)
-        else:
-            step = "HELO"
-            talk.helo = Reply.of(*client.helo())
-            if talk.helo.code != 250:
-                talk.error = _("the server refused HELO ({reply})", reply=str(talk.helo))
-                return talk
+        if ehlo is not None:
+            step = "EHLO"
+            talk.ehlo = Reply.of(*client.ehlo())
+            if talk.ehlo.code == 250:
+                talk.extensions = dict(client.esmtp_features)
+            else:
+                step = "HELO"
+                talk.helo = Reply.of(*client.helo())
+                if talk.helo.code != 250:
+                    talk.error = _("the server refused HELO ({reply})", reply=str(talk.helo))
+                    return talk
         if starttls:
             step = "STARTTLS"
             if not talk.starttls_offered:

@@ -1,8 +1,8 @@
 """A lab network: a hub with a bridge and, around it, one network namespace per node.
 
 Nodes are the learner's machines (a Machine joins the namespace made for it), a DNS server
-(dnsmasq), remote mail servers (sandbox.mailserver, one process each) and an outside client
-(a namespace the grader connects from). The hub routes between the lab's subnets and has no link
+(dnsmasq), remote mail servers (sandbox.mailserver, one process each) and outside clients
+(namespaces the grader connects from). The hub routes between the lab's subnets and has no link
 to anything else: there is no default route anywhere, so nothing can leave. Every learner's network
 uses the same addresses, side by side, without seeing each other.
 
@@ -56,6 +56,8 @@ class NetworkSpec:
     zones: list[str] = field(default_factory=list)  # DNS zones the lab's DNS server answers for
     hosts: list[list[str]] = field(default_factory=list)  # extra [name, address] A + PTR records
     mx: list[list] = field(default_factory=list)  # [domain, host, preference]
+    txt: list[list[str]] = field(default_factory=list)  # [name, text] TXT records
+    answers: list[list[str]] = field(default_factory=list)  # [name, address] A records without a PTR (block lists)
 
     def node(self, name: str) -> Node:
         for node in self.nodes:
@@ -390,6 +392,8 @@ def dnsmasq_conf(spec: NetworkSpec, node: Node, where: Path) -> str:
             lines.append(f"host-record={n.hostname},{n.address}")
     lines += [f"host-record={name},{address}" for name, address in spec.hosts]
     lines += [f"mx-host={domain},{host},{preference}" for domain, host, preference in spec.mx]
+    lines += [f"address=/{name}/{address}" for name, address in spec.answers]
+    lines += [f'txt-record={name},"{text}"' for name, text in spec.txt]
     return "\n".join(lines) + "\n"
 
 

@@ -126,3 +126,51 @@ def test_an_unknown_server_mode_and_setting(tmp_path):
 def test_two_nodes_with_one_address(tmp_path):
     message = error(tmp_path, HEAD.replace('dns = "192.0.2.53"', 'dns = "192.0.2.10"'))
     assert "192.0.2.10 is used twice" in message
+
+
+SPAM = """
+[[network.clients]]
+name = "bot"
+hostname = "bot.spam.example"
+address = "203.0.113.66"
+
+[[network.txt]]
+name = "example.test"
+text = "v=spf1 mx -all"
+
+[[network.blocklists]]
+zone = "dnsbl.example.net"
+listed = ["203.0.113.66"]
+text = "Listed: a spam bot"
+"""
+
+
+def test_more_clients_txt_records_and_a_block_list(tmp_path):
+    from sandbox.network import dnsmasq_conf
+
+    lab = load(tmp_path, HEAD + MX + SPAM)
+    nodes = {n.name: (n.kind, n.address, n.hostname) for n in lab.network.nodes}
+    assert nodes["bot"] == ("client", "203.0.113.66", "bot.spam.example")
+    assert lab.network.txt == [["example.test", "v=spf1 mx -all"],
+                               ["66.113.0.203.dnsbl.example.net", "Listed: a spam bot"]]
+    assert lab.network.answers == [["66.113.0.203.dnsbl.example.net", "127.0.0.2"]]
+    assert "dnsbl.example.net" in lab.network.zones and "spam.example" in lab.network.zones
+    dns = lab.network.node("dns")
+    conf = dnsmasq_conf(lab.network, dns, tmp_path)
+    assert "address=/66.113.0.203.dnsbl.example.net/127.0.0.2\n" in conf
+    assert 'txt-record=example.test,"v=spf1 mx -all"\n' in conf
+    assert "local=/dnsbl.example.net/\n" in conf
+
+
+@pytest.mark.parametrize("bad, needle", [
+    ('[[network.txt]]\nname = "example.test"\ntext = "say \\"hi\\""\n', "without quotes"),
+    ('[[network.txt]]\nname = "example.test"\n', "printable ASCII"),
+    ('[[network.blocklists]]\nzone = "dnsbl.example.net"\n', "needs `listed`"),
+    ('[[network.blocklists]]\nzone = "dnsbl.example.net"\nlisted = ["10.0.0.1"]\n', "outside the lab ranges"),
+    ('[[network.clients]]\nname = "client"\nhostname = "x.example"\naddress = "203.0.113.9"\n', "other than"),
+    ('[[network.clients]]\nname = "bot"\nhostname = "x.example"\naddress = "203.0.113.9"\nport = 1\n',
+     "unknown settings"),
+])
+def test_a_bad_txt_block_list_or_client_is_refused_with_its_line(tmp_path, bad, needle):
+    said = error(tmp_path, HEAD + "\n" + bad)
+    assert needle in said and "line" in said
