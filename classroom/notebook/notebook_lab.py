@@ -501,10 +501,12 @@ class NotebookLab:
 
     # -- the outside client's view (labs with a network) ------------------------------------------
     def outside_smtp(self, to: str | list[str], server: str = "192.0.2.10", *, mail_from: str = "friend@client.example",
-                     message: str | None = None, from_node: str = "client") -> None:
+                     message: str | None = None, from_node: str = "client", helo: str | None = None,
+                     greet: bool = True) -> None:
         """Speak SMTP to `server` from the outside client (203.0.113.10, or another node) and show
         the conversation: `lab.outside_smtp("alice@example.test")` stops before DATA; with
-        `message="Hello"` the message is sent too."""
+        `message="Hello"` the message is sent too. `helo` is the name the client greets with (its
+        own host name by default); `greet=False` sends MAIL FROM without any HELO or EHLO."""
         import uuid
         from email.utils import formatdate
 
@@ -524,8 +526,9 @@ class NotebookLab:
             data = (f"From: {mail_from}\r\nTo: {', '.join(rcpts)}\r\nSubject: Sent from {node.hostname}\r\n"
                     f"Date: {formatdate(usegmt=True)}\r\nMessage-Id: <{uuid.uuid4().hex}@{node.hostname}>\r\n"
                     f"\r\n{message}\r\n")
+        ehlo = (helo or node.hostname or "client.example") if greet else None
         talk = self._call(lambda: self.session.host().world.converse(
-            server, from_node=from_node, mail_from=mail_from, rcpts=rcpts, data=data, timeout=10),
+            server, from_node=from_node, ehlo=ehlo, mail_from=mail_from, rcpts=rcpts, data=data, timeout=10),
             doing=_("talk SMTP to {server}", server=server))
         who = f"{node.hostname} ({node.address})"
         said = tr(TEXT["smtp_from"], who=who, server=server)

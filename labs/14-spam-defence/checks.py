@@ -120,6 +120,12 @@ def _honest_mail_arrives(host):
 
 
 def _alice_sends_from_her_laptop(host):
+    on_587 = [s for s in host.master_services() if s.type == "inet" and s.port in ("submission", "587")]
+    if any(s.command == "postscreen" for s in on_587):
+        raise Fail(_("master.cf serves port 587 with postscreen: {lines}", lines="; ".join(s.line for s in on_587)),
+                   hint=_("postscreen belongs on port 25 only: mail clients log in instead, and may not pass its "
+                          "tests. Give port 587 back to smtpd with its `-o` lines from lab 13 (`submission inet n - y "
+                          "- - smtpd`), then `postfix reload`."))
     talk = _session(host, 587, ehlo=LAPTOP, starttls=True, auth=ALICE_LOGIN, mail_from=ALICE, rcpts=[REMOTE_RCPT])
     if not talk.authenticated:
         raise Fail(_("alice could not log in on port 587: {what}", what=talk.auth or talk.error or _("no answer")),
@@ -292,7 +298,9 @@ def postscreen_turns_the_bot_away(host):
                      or talk.error))
     lines = host.wait_for(lambda: _log_lines(host, mark, "[" + BOT_ADDRESS + "]"), within=3,
                           until=lambda found: any("DISCONNECT" in l.text or "reject" in l.text for l in found))
-    by_postscreen = [l for l in lines if l.program.endswith("postscreen") and ("reject" in l.text or "DNSBL" in l.text)]
+    # enforce: postscreen's own "NOQUEUE: reject: RCPT ..."; drop: 521 at once, after its "DNSBL rank" line.
+    by_postscreen = [l for l in lines if l.program.endswith("postscreen") and
+                     ("reject" in l.text or (reply.code == 521 and "DNSBL rank" in l.text))]
     if not by_postscreen:
         smtpd = [l for l in lines if l.program.endswith("smtpd") and "reject" in l.text]
         said = smtpd[-1].text if smtpd else str(reply)
