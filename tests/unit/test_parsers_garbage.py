@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 from grader.testing import FakeBackend
 from grader.mailbox import Mailbox, MailMessage, Maildir, split_mbox
 from grader.maillog import MailLog, find_verification, follow, outcome_of, parse_line, parse_lines
-from grader.probes import (parse_dpkg_query, parse_getent_passwd, parse_postconf_n,
+from grader.probes import (parse_dpkg_query, parse_getent_passwd, parse_postconf_m, parse_postconf_n,
                            parse_postqueue_json, parse_ps, parse_ss)
 
 # Text the way a command's output reaches a parser: bytes decoded leniently.
@@ -125,6 +125,27 @@ def test_postconf_n_output(out, err):
     lint = parse_postconf_n(out, err)
     lint.describe()
     assert isinstance(lint.clean, bool)
+
+
+MASTER = ("smtp       inet  n       -       y       -       1       postscreen\n"
+          "smtpd      pass  -       -       y       -       -       smtpd\n"
+          "submission inet  n       -       y       -       -       smtpd\n"
+          "    -o syslog_name=postfix/submission\n")
+
+
+@given(st.one_of(text, mutate(MASTER)))
+def test_postconf_m_output(out):
+    for service in parse_postconf_m(out):
+        assert service.name and service.type and service.command
+        assert isinstance(service.port, str)
+
+
+def test_postconf_m_reads_services_and_their_options():
+    services = parse_postconf_m(MASTER + "192.0.2.10:smtp inet n - y - - smtpd\n")
+    assert [(s.name, s.type, s.command, s.port) for s in services] == [
+        ("smtp", "inet", "postscreen", "smtp"), ("smtpd", "pass", "smtpd", "smtpd"),
+        ("submission", "inet", "smtpd", "submission"), ("192.0.2.10:smtp", "inet", "smtpd", "smtp")]
+    assert services[2].line.endswith("smtpd -o syslog_name=postfix/submission")
 
 
 json_values = st.recursive(

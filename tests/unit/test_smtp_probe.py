@@ -124,6 +124,17 @@ def test_it_stops_where_asked(mailserver):
     assert messages(spool) == []
 
 
+def test_a_client_that_never_greets(mailserver):
+    """ehlo=None: MAIL FROM straight after the greeting, as a careless bot does."""
+    port, _spool = mailserver()
+    talk = converse(connect, "127.0.0.1", port, ehlo=None, mail_from="a@client.example", rcpts=["bob@remote.test"],
+                    timeout=5)
+    assert talk.ehlo is None and talk.helo is None and talk.mail is not None
+    assert not any(line.startswith(("> EHLO", "> HELO")) for line in talk.transcript)
+    assert any(line.startswith("> MAIL FROM:<a@client.example>") for line in talk.transcript)
+    assert talk.mail.code == 503 and not talk.rcpt  # aiosmtpd wants a greeting first, as Postfix can
+
+
 def test_a_closed_port_is_connection_refused():
     talk = converse(connect, "127.0.0.1", free_port(), mail_from="a@client.example", rcpts=["b@remote.test"],
                     data=MESSAGE, timeout=2)
