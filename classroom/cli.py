@@ -122,6 +122,8 @@ def build_parser() -> Parser:
     sub.add_parser("status", help=tr("what is running and how far you are"))
     selftest = sub.add_parser("selftest", help=tr("prove every step's check can fail and pass"))
     selftest.add_argument("labs", nargs="*")
+    selftest.add_argument("-j", "--jobs", type=int, default=None,
+                          help=tr("how many labs to prove at once (default {n})", n=6))
     down = sub.add_parser("down", help=tr("stop your lab machines (their files are kept)"))
     down.add_argument("--all", action="store_true", help=tr("every learner's machines (instructors)"))
 
@@ -387,12 +389,12 @@ def cmd_status(args) -> int:
 
 def cmd_selftest(args) -> int:
     _require_root()
-    from .selftest import selftest_lab
+    from .selftest import WORKERS, selftest_course
 
     chosen = [course.find(lab_id) for lab_id in args.labs] if args.labs else course.all_labs()
-    verdicts = []
-    for lab in chosen:
-        verdicts += selftest_lab(lab, report=lambda v: print(v, flush=True))
+    if args.jobs is not None and args.jobs < 1:
+        raise UsageError(_("--jobs must be at least 1."))
+    verdicts = selftest_course(chosen, report=lambda v: print(v, flush=True), workers=args.jobs or WORKERS)
     failed = [v for v in verdicts if not v.ok]
     # "selftest:" starts the last line whatever the language: bench/flaky reads it.
     print("selftest: " + tr("{passed} passed, {failed} failed", passed=len(verdicts) - len(failed),

@@ -12,6 +12,7 @@ WORKER = os.environ.get("PYTEST_XDIST_WORKER", "")
 if WORKER.startswith("gw"):
     os.environ["MAILLAB_TEST_LEARNER"] = os.environ.get("MAILLAB_TEST_LEARNER", "t") + "-w" + WORKER[2:]
     os.environ["MAILLAB_LEARNER"] = os.environ["MAILLAB_TEST_LEARNER"] + "-cli"
+    os.environ["MAILLAB_SELFTEST_LEARNER"] = os.environ["MAILLAB_TEST_LEARNER"] + "-selftest"
 
 # These run alone, after the rest: a workshop makes system users and a room of JupyterLabs, and the
 # fairness tests measure CPU shares, which other tests' load would blur.

@@ -66,10 +66,18 @@ def test_status_and_down(lab02):
     assert not lab02.started()
 
 
-def test_selftest_proves_the_lab():
-    done = maillab("selftest", "install-postfix", timeout=600)
+def test_selftest_proves_labs_side_by_side():
+    done = maillab("selftest", "install-postfix", "basic-config", "--jobs", "2", timeout=600)
     assert done.returncode == 0, done.stdout + done.stderr
-    assert "selftest: 3 passed, 0 failed" in done.stdout
+    labs = [line.split()[1].split("/")[0] for line in done.stdout.splitlines() if line.startswith("ok")]
+    assert sorted(labs) == ["basic-config"] * 3 + ["install-postfix"] * 3
+    assert labs in (sorted(labs), sorted(labs, reverse=True))  # each lab's lines together, as it ends
+    assert done.stdout.strip().splitlines()[-1] == "selftest: 6 passed, 0 failed"
+
+
+def test_selftest_refuses_no_jobs():
+    done = maillab("selftest", "install-postfix", "--jobs", "0")
+    assert done.returncode == 2 and "--jobs must be at least 1" in one_clear_line(done)
 
 
 def test_image_rebuild_is_refused_while_machines_run_on_it(lab02):
