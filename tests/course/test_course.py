@@ -74,6 +74,12 @@ NOTEBOOK_SHOWS = {
     "submission": ["Must issue a STARTTLS command first",    # port 587 without TLS, by swaks
                    "235 2.7.0 Authentication successful",    # alice logged in over TLS
                    "250 2.0.0 Ok: queued as"],               # ... and relayed to remote.test
+    "spam-defence": ["503 5.5.1 Error: send HELO/EHLO first",  # a bot that never greets
+                     "Helo command rejected: Invalid name",    # ... or greets with a bad name
+                     "need fully-qualified address", "Domain not found",  # false senders
+                     "127.0.0.2",                              # the block list's answer, by dig
+                     "blocked using dnsbl.example.net",        # the bot refused
+                     "DNSBL rank 2 for [203.0.113.66]"],       # ... by postscreen itself
 }
 
 
