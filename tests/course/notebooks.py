@@ -4,13 +4,13 @@ from __future__ import annotations
 import re
 
 import nbformat
-from nbclient import NotebookClient
 
 from grader import course
 from classroom import layers
 from classroom.lint import learner_step
 from classroom.notebook import server
 from classroom.notebook.howto import howto_path
+from tests.kernelclient import PatientClient
 
 FENCE = "`" * 3
 SHELL_BLOCK = re.compile(rf"^{FENCE}bash\n(.*?)^{FENCE}", re.S | re.M)
@@ -78,6 +78,6 @@ def run_notebook(lab_id: str, tmp_path, monkeypatch, learner: str, path=None, ti
     nb = nbformat.read(path or lab.notebook, as_version=4)
     if typed:
         type_the_howto(nb, lab, "zh" if str(path or "").endswith(".zh.ipynb") else "en", learner)
-    NotebookClient(nb, kernel_name="maillab", timeout=timeout, startup_timeout=60, store_widget_state=True,
+    PatientClient(nb, kernel_name="maillab", timeout=timeout, startup_timeout=60, store_widget_state=True,
                    resources={"metadata": {"path": str(workspace)}}).execute()
     return nb, "\n".join(outputs_text(c) for c in nb.cells)

@@ -7,7 +7,9 @@ import pytest
 
 from classroom.session import LabSession, open_session
 
-LEARNER = "pytest"
+# Runs side by side use their own; `maillab down` of this learner must never reach another module's
+# machines (pytest--machine, pytest--notebook).
+LEARNER = os.environ.get("MAILLAB_TEST_LEARNER", "pytest") + "-int"
 
 
 @pytest.fixture(autouse=True)
