@@ -4,13 +4,13 @@ from __future__ import annotations
 import re
 
 import nbformat
+from nbclient import NotebookClient
 
 from grader import course
 from classroom import layers
 from classroom.lint import learner_step
 from classroom.notebook import server
 from classroom.notebook.howto import howto_path
-from tests.kernelclient import PatientClient
 
 FENCE = "`" * 3
 SHELL_BLOCK = re.compile(rf"^{FENCE}bash\n(.*?)^{FENCE}", re.S | re.M)
@@ -64,9 +64,11 @@ def type_the_howto(nb, lab, lang: str, learner: str = "") -> None:
         cells[0].source = "%%bash\n" + "\n".join(shell) if shell else "\n".join(python)
 
 
-def run_notebook(lab_id: str, tmp_path, monkeypatch, learner: str, path=None, timeout: int = 300,
+def run_notebook(lab_id: str, tmp_path, monkeypatch, learner: str, path=None, timeout: int = 120,
                  typed: bool = True):
     """Execute the lab's notebook (or `path`) in the MailLab kernel; returns (notebook, all output text).
+    `timeout` bounds each cell (the longest takes about a minute). pyzmq's asyncio poll sometimes misses
+    a kernel reply until this bound runs out and then goes on: it costs a test that long, so keep it short.
     `typed`: each step's how-to is typed into the learner's cells first (else they stay untouched)."""
     workspace = tmp_path / "workspace"
     workspace.mkdir(exist_ok=True)
@@ -78,6 +80,6 @@ def run_notebook(lab_id: str, tmp_path, monkeypatch, learner: str, path=None, ti
     nb = nbformat.read(path or lab.notebook, as_version=4)
     if typed:
         type_the_howto(nb, lab, "zh" if str(path or "").endswith(".zh.ipynb") else "en", learner)
-    PatientClient(nb, kernel_name="maillab", timeout=timeout, startup_timeout=60, store_widget_state=True,
+    NotebookClient(nb, kernel_name="maillab", timeout=timeout, startup_timeout=60, store_widget_state=True,
                    resources={"metadata": {"path": str(workspace)}}).execute()
     return nb, "\n".join(outputs_text(c) for c in nb.cells)

@@ -8,7 +8,7 @@ import nbformat
 import pytest
 from jupyter_client import KernelManager
 from jupyter_client.kernelspec import KernelSpecManager
-from tests.kernelclient import PatientClient as NotebookClient
+from nbclient import NotebookClient
 
 from classroom.notebook import server
 from classroom.notebook.not_open import NOT_OPEN
