@@ -99,6 +99,16 @@ def _refused_by(host, rule, talk, what):
     return reply
 
 
+def _sender_refused(host, sender, rule, reason):
+    """MAIL FROM:<sender> from the outside client is refused by `rule`, whose reply says `reason`."""
+    talk = _session(host, mail_from=sender, rcpts=[ALICE])
+    reply = _refused_by(host, rule, talk, _("MAIL FROM:<{sender}>", sender=sender))
+    if reason not in reply.text:
+        raise Fail(_("MAIL FROM:<{sender}> was refused, but not for its domain: {reply}", sender=sender, reply=reply),
+                   hint=_placement(host, rule))
+    return _("MAIL FROM:<{sender}>: {reply}", sender=sender, reply=reply)
+
+
 def _honest_mail_arrives(host):
     """The honest server's tagged message is delivered to alice: the rules refuse no one they should not."""
     inbound = submit(host, SERVER, [ALICE], sender=HONEST_SENDER, subject="MailLab check: from an honest server",
@@ -184,26 +194,14 @@ def a_bad_helo_name_is_refused(host):
        hint=_("A sender address must end in a full domain (user@example.com): add reject_non_fqdn_sender to "
               "smtpd_sender_restrictions, then `postfix reload`."))
 def a_sender_without_a_full_domain_is_refused(host):
-    sender = "friend@client"
-    talk = _session(host, mail_from=sender, rcpts=[ALICE])
-    reply = _refused_by(host, "reject_non_fqdn_sender", talk, _("MAIL FROM:<{sender}>", sender=sender))
-    if "fully-qualified" not in reply.text:
-        raise Fail(_("MAIL FROM:<{sender}> was refused, but not for its domain: {reply}", sender=sender, reply=reply),
-                   hint=_placement(host, "reject_non_fqdn_sender"))
-    return _("MAIL FROM:<{sender}>: {reply}", sender=sender, reply=reply)
+    return _sender_refused(host, "friend@client", "reject_non_fqdn_sender", "fully-qualified")
 
 
 @check(step="helo-sender", title=_("A sender whose domain does not exist is refused"),
        hint=_("Bounces to a domain that does not exist can never be delivered: add reject_unknown_sender_domain to "
               "smtpd_sender_restrictions, then `postfix reload`."))
 def a_sender_domain_that_does_not_exist_is_refused(host):
-    sender = "friend@nowhere.example"
-    talk = _session(host, mail_from=sender, rcpts=[ALICE])
-    reply = _refused_by(host, "reject_unknown_sender_domain", talk, _("MAIL FROM:<{sender}>", sender=sender))
-    if "Domain not found" not in reply.text:
-        raise Fail(_("MAIL FROM:<{sender}> was refused, but not for its domain: {reply}", sender=sender, reply=reply),
-                   hint=_placement(host, "reject_unknown_sender_domain"))
-    return _("MAIL FROM:<{sender}>: {reply}", sender=sender, reply=reply)
+    return _sender_refused(host, "friend@nowhere.example", "reject_unknown_sender_domain", "Domain not found")
 
 
 @check(step="helo-sender", title=_("An honest server's mail for alice still arrives"),
