@@ -22,6 +22,9 @@ sandbox NetworkSpec.
     name = "example.test"  text = "v=spf1 mx -all"
     [[network.blocklists]]       # a DNS block list (DNSBL) zone listing some addresses
     zone = "dnsbl.example.net"  listed = ["203.0.113.66"]  text = "why they are listed"
+    [[network.delegations]]      # a zone the learner publishes: the lab's DNS server answers its host
+    zone = "example.test"        # names and MX itself and asks the machine's own DNS server (port 53)
+    machine = "mail"             # for everything else (its TXT records: SPF, DKIM, DMARC)
 """
 from __future__ import annotations
 
@@ -125,7 +128,22 @@ def network_spec(data: dict, machines: list[dict], where: Where) -> NetworkSpec 
         raise where.error(_("`zones` must be a list of domain names."), "network", 0, "zones")
     if not net.get("zones"):
         zones = sorted(set(zones) | {name for name, _text in txt if not _within(name, zones)})
-    return NetworkSpec(nodes=[n for n, _place in nodes], zones=zones, hosts=hosts, mx=mx, txt=txt, answers=answers)
+    forward = [_delegation(table, i, machines, where) for i, table in enumerate(_tables(net, "delegations", where))]
+    zones = [zone for zone in zones if zone not in {z for z, _address in forward}]
+    return NetworkSpec(nodes=[n for n, _place in nodes], zones=zones, hosts=hosts, mx=mx, txt=txt, answers=answers,
+                       forward=forward)
+
+
+def _delegation(table: dict, i: int, machines: list[dict], where: Where) -> list[str]:
+    """[zone, address of the machine whose DNS server answers for it]."""
+    at = ("network.delegations", i)
+    zone = _name(table.get("zone"), DOMAIN, where, (*at, "zone"))
+    by_name = {m.get("name"): m.get("address") for m in machines}
+    name = table.get("machine")
+    if name not in by_name:
+        raise where.error(_("delegation of {zone} names machine {name}; the lab's machines are {known}.", zone=zone,
+                            name=repr(name), known=", ".join(str(n) for n in by_name)), *at, "machine")
+    return [zone, by_name[name]]
 
 
 def _within(name: str, zones: list[str]) -> bool:

@@ -45,6 +45,7 @@ class LabContext(Protocol):
     def node(self, name: str, action: str) -> str: ...
 
 DNS_TIMEOUT = 3.0
+TXT_LIMIT = 4096  # characters of one TXT record the grader reads (a 4096-bit DKIM key is ~750)
 STORED = _("stored")  # a Hop's status at a remote server (the others are the log's words: sent, deferred, ...)
 
 
@@ -154,6 +155,11 @@ class World:
     def resolve_a(self, name: str, *, from_node: str = "client") -> list[str]:
         return sorted(r.address for r in self._query(name, "A", from_node))
 
+    def resolve_txt(self, name: str, *, from_node: str = "client") -> list[str]:
+        """Each TXT record at `name`, its strings joined (as SPF, DKIM and DMARC read them), at most
+        TXT_LIMIT characters each."""
+        return [b"".join(r.strings)[:TXT_LIMIT].decode("ascii", "replace") for r in self._query(name, "TXT", from_node)]
+
     def _query(self, name: str, rtype: str, from_node: str):
         import dns.exception
         import dns.message
@@ -165,7 +171,8 @@ class World:
             raise SandboxError(_("The lab has no DNS server."))
         sock = self.network.socket(from_node, socket.AF_INET, socket.SOCK_DGRAM)
         try:
-            reply = dns.query.udp(dns.message.make_query(name, rtype), server, timeout=DNS_TIMEOUT, sock=sock)
+            query = dns.message.make_query(name, rtype, use_edns=0, payload=4096)
+            reply = dns.query.udp(query, server, timeout=DNS_TIMEOUT, sock=sock)
         except dns.exception.Timeout:
             raise Fail(_("the lab's DNS server ({server}) did not answer a {rtype} query for {name}", server=server,
                          rtype=rtype, name=name)) from None

@@ -403,13 +403,28 @@ class Machine:
         return run_bounded(host_argv, input=input, timeout=timeout, shown_argv=argv)
 
     def running_services(self) -> list[str]:
-        """Init scripts whose status says running (Debian's `service --status-all`)."""
-        done = self.exec(["service", "--status-all"], timeout=20)
-        return [line.split("]", 1)[1].strip() for line in done.out.splitlines() if "[ + ]" in line]
+        """Init scripts whose status says running (Debian's `service --status-all`), and those whose
+        pid file names a live process: a daemon that drops root (OpenDKIM) hides its /proc entry from
+        `pidof`, so its status says "not running" while it runs."""
+        done = self.exec(["/bin/sh", "-c", _SERVICES], timeout=20)
+        running = [line.split("]", 1)[1].strip() for line in done.out.splitlines() if "[ + ]" in line]
+        running += [line.split()[1] for line in done.out.splitlines() if line.startswith("pidfile ")]
+        return sorted(set(running))
 
     def memory_usage(self) -> int | None:
         return cgroups.memory_usage(self.name)
 
+
+# `service --status-all`, then each other init script whose /run/NAME.pid or /run/NAME/NAME.pid
+# names a live process.
+_SERVICES = """service --status-all
+for script in /etc/init.d/*; do
+  name=${script##*/}
+  for f in /run/$name.pid /run/$name/$name.pid; do
+    [ -f "$f" ] && kill -0 "$(head -c 20 "$f")" 2>/dev/null && echo "pidfile $name" && break
+  done
+done
+"""
 
 _libc = ctypes.CDLL(None, use_errno=True)
 

@@ -58,6 +58,7 @@ class NetworkSpec:
     mx: list[list] = field(default_factory=list)  # [domain, host, preference]
     txt: list[list[str]] = field(default_factory=list)  # [name, text] TXT records
     answers: list[list[str]] = field(default_factory=list)  # [name, address] A records without a PTR (block lists)
+    forward: list[list[str]] = field(default_factory=list)  # [zone, address]: asked of a machine's own DNS server
 
     def node(self, name: str) -> Node:
         for node in self.nodes:
@@ -387,6 +388,9 @@ def dnsmasq_conf(spec: NetworkSpec, node: Node, where: Path) -> str:
              f"pid-file={where / 'ready'}", f"log-facility={where / 'queries.log'}",
              "log-queries", "local-ttl=5", "no-negcache"]
     lines += [f"local=/{zone}/" for zone in spec.zones]
+    # A delegated zone: what the lab holds for it (host names, MX) is answered here, the rest
+    # (its TXT records: SPF, DKIM, DMARC) is asked of the DNS server on the learner's machine.
+    lines += [f"server=/{zone}/{address}" for zone, address in spec.forward]
     for n in spec.nodes:
         if n.hostname:
             lines.append(f"host-record={n.hostname},{n.address}")

@@ -2,9 +2,7 @@
 on the Internet see the server: an honest one (client.example, 203.0.113.10) and a spam bot that the
 lab's block list names (bot.spam.example, 203.0.113.66). The rule that matters most is the last of
 each step: the honest server's mail, and alice's from her laptop, still get through."""
-import ipaddress
-
-from grader import Fail, _, check
+from grader import Fail, _, check, restrictions
 from grader.inbound import submit
 from grader.liveconf import require_live, running_or_not
 
@@ -22,51 +20,13 @@ LAPTOP = "alices-laptop"
 REMOTE_RCPT = "user@remote.test"
 # postscreen keeps a new client waiting 6 s (its pregreet test) before Postfix's SMTP server greets.
 WAIT = 10
-RESTRICTIONS = ("smtpd_client_restrictions", "smtpd_helo_restrictions", "smtpd_sender_restrictions",
-                "smtpd_relay_restrictions", "smtpd_recipient_restrictions")
 RELOAD = _("main.cf or master.cf changed after Postfix last started or reloaded: run `postfix reload`.")
 
 
 # --- helpers ---------------------------------------------------------------------------------
 
-def _words(value):
-    return (value or "").replace(",", " ").split()
-
-
-def _rules(host):
-    """Each smtpd_*_restrictions list as Postfix reads it: name -> its words."""
-    return {name: _words(host.postconf(name, expand=True)) for name in RESTRICTIONS}
-
-
-def _mynetworks_take_in(host, address):
-    client = ipaddress.ip_address(address)
-    for entry in _words(host.postconf("mynetworks", expand=True)):
-        try:
-            if client in ipaddress.ip_network(entry.strip("[]"), strict=False):
-                return True
-        except ValueError:
-            continue
-    return False
-
-
 def _placement(host, rule, address=CLIENT_ADDRESS):
-    """Why `rule` cannot refuse a client at `address`: a hint, or None when it stands where it works.
-    Postfix reads each list in order and stops at the first rule that decides."""
-    lists = _rules(host)
-    holding = {name: words for name, words in lists.items() if any(w == rule or w.startswith(rule + "=")
-                                                                     for w in words)}
-    if not holding:
-        return _("No smtpd_*_restrictions list holds {rule}: add it (`man 5 postconf` says in which list it "
-                 "belongs), then `postfix reload`.", rule=rule)
-    for name, words in holding.items():
-        at = next(i for i, w in enumerate(words) if w == rule or w.startswith(rule + "="))
-        for word in words[:at]:
-            if word in ("permit", "permit_auth_destination") or \
-                    (word == "permit_mynetworks" and _mynetworks_take_in(host, address)):
-                return _("In {name} = {value}, {permit} comes before {rule}: Postfix stops at the first rule that "
-                         "decides, so {rule} is never read for this client. Move it before {permit}, then "
-                         "`postfix reload`.", name=name, value=" ".join(words), permit=word, rule=rule)
-    return None
+    return restrictions.placement(host, rule, address)
 
 
 def _session(host, port=25, from_node="client", **options):
@@ -231,7 +191,7 @@ def the_listed_bot_is_refused(host):
     reply = _refusal(talk)
     if reply is not None and ZONE in reply.text:
         return _("the bot {address}: {reply}", address=BOT_ADDRESS, reply=reply)
-    zones = [w.partition("=")[0] for words in _rules(host).values() for i, w in enumerate(words)
+    zones = [w.partition("=")[0] for words in restrictions.rules(host).values() for i, w in enumerate(words)
              if i and words[i - 1] == "reject_rbl_client"]
     said = reply if reply is not None else (talk.rcpt.get(ALICE) or talk.mail or talk.error)
     if zones and ZONE not in zones:
