@@ -49,6 +49,8 @@ TEXT = {
     "reset_done": N_("<strong>Reset</strong>: your machine is back to how it was at the start of {step}. "
                      "Changes made since then are gone."),
     "smtp_from": N_("SMTP from {who} to {server}:"),
+    "received_by": N_("The newest messages {server} received, with its verdict:"),
+    "received_none": N_("{server} has received no message yet."),
 }
 # The header's word for each step state (Gradebook.step_states); failed and reset steps are to do.
 STEP_MARK = {"passed": ("\u2714", N_("{title} (passed, {when})")),
@@ -534,6 +536,39 @@ class NotebookLab:
         said = tr(TEXT["smtp_from"], who=who, server=server)
         display(HTML(f'<p class="maillab-smtp">{html.escape(said)}</p>'
                      f'<pre class="maillab-smtp">{html.escape(talk.describe())}</pre>'))
+
+    def received(self, server: str = "mx1", count: int = 1) -> None:
+        """Show the newest `count` messages a remote mail server of the lab received: sender,
+        recipients, subject and, for a server that verifies senders, its SPF, DKIM and DMARC verdict."""
+        if not hasattr(self.session, "host"):
+            raise LabNotReady(_("What the lab's remote servers received is not shown in a workshop."))
+        network = self.session.lab.network
+        if network is None or not any(n.name == server and n.kind == "server" for n in network.nodes):
+            raise LabNotReady(_("The lab network has no mail server called {server}.", server=repr(server)))
+        messages = self._call(lambda: self.session.host().world.received(server),
+                              doing=_("read what {server} received", server=server))
+        if not messages:
+            display(HTML(f'<p class="maillab-smtp">{html.escape(tr(TEXT["received_none"], server=server))}</p>'))
+            return
+        lines = [describe_received(m) for m in messages[:max(1, count)]]
+        display(HTML(f'<p class="maillab-smtp">{html.escape(tr(TEXT["received_by"], server=server))}</p>'
+                     f'<pre class="maillab-smtp">{html.escape(chr(10).join(lines))}</pre>'))
+
+
+def describe_received(message: Any) -> str:
+    """A message a remote server received, in a few lines: when, envelope, subject, verdicts."""
+    lines = [f"{message.received[:19].replace('T', ' ')}  from <{message.mail_from}> to "
+             f"{', '.join('<' + r + '>' for r in message.rcpt_tos)}",
+             f"  Subject: {message.subject or ''}"]
+    verdicts = getattr(message, "verdicts", None) or {}
+    for kind in ("spf", "dkim", "dmarc"):
+        verdict = verdicts.get(kind)
+        if isinstance(verdict, dict):
+            extra = ", ".join(f"{key}={verdict[key]}" for key in ("domain", "selector", "policy") if verdict.get(key))
+            reason = verdict.get("reason") or ""
+            detail = "; ".join(part for part in (extra, reason) if part)
+            lines.append(f"  {kind}={verdict.get('result', '?')}" + (f" ({detail})" if detail else ""))
+    return "\n".join(lines)
 
 
 def open_lab(lab_id: str, learner: str | None = None, *, workspace: Path | None = None,
