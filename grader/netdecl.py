@@ -11,7 +11,8 @@ sandbox NetworkSpec.
                                  # domain the lab names)
     [[network.servers]]          # remote mail servers (aiosmtpd)
     name = "mx1"  hostname = "mx1.remote.test"  address = "198.51.100.10"
-    domains = ["remote.test"]    mode = "accept"   # or reject, greylist, capture
+    domains = ["remote.test"]    mode = "accept"   # or reject, greylist, capture, verify (checks
+                                 # SPF, DKIM and DMARC like a mail provider; needs `dns` above)
     [[network.mx]]
     domain = "remote.test"  host = "mx1.remote.test"  preference = 10
     [[network.hosts]]            # more A records (each with its PTR)
@@ -39,7 +40,7 @@ from .i18n import N_, Msg, _
 
 NAME = re.compile(r"^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)*[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$")
 NODE_ID = re.compile(r"^[a-z0-9][a-z0-9-]{0,30}$")
-MODES = ("accept", "reject", "greylist", "capture")
+MODES = ("accept", "reject", "greylist", "capture", "verify")
 SERVER_KEYS = {"name", "hostname", "address", "domains", "mode", "reject", "greylist_seconds"}
 # What a name in lab.toml is, and the sentence saying it is not a valid domain name.
 HOST_NAME, DOMAIN, HOST_RECORD = "host name", "domain", "host record"
@@ -104,7 +105,7 @@ def network_spec(data: dict, machines: list[dict], where: Where) -> NetworkSpec 
             nodes.append((Node(name=key, kind=key, address=_address(net[key], Msg(what, {}), where, place),
                                hostname=_name(net.get(f"{key}_hostname", default), HOST_NAME, where, place)), place))
     for i, server in enumerate(_tables(net, "servers", where)):
-        nodes.append((_server(server, where, i), ("network.servers", i, "name")))
+        nodes.append((_server(server, where, i, dns=net.get("dns")), ("network.servers", i, "name")))
     for i, client in enumerate(_tables(net, "clients", where)):
         nodes.append((_client(client, where, i), ("network.clients", i, "name")))
     _unique(nodes, where)
@@ -216,7 +217,7 @@ def _name(value, what: str, where: Where, place: tuple) -> str:
     return value.lower()
 
 
-def _server(table: dict, where: Where, i: int) -> Node:
+def _server(table: dict, where: Where, i: int, dns: str | None = None) -> Node:
     name = table.get("name")
     at = ("network.servers", i)
     if not isinstance(name, str) or not NODE_ID.match(name):
@@ -241,6 +242,11 @@ def _server(table: dict, where: Where, i: int) -> Node:
             raise where.error(_("mail server {name}: `greylist_seconds` must be a number of seconds.", name=name),
                               *at, "greylist_seconds")
         settings["greylist_seconds"] = float(table["greylist_seconds"])
+    if mode == "verify":
+        if dns is None:
+            raise where.error(_("mail server {name} verifies senders and needs the lab's `dns`.", name=name),
+                              *at, "mode")
+        settings["dns"] = dns
     return Node(name=name, kind="server", hostname=_name(table.get("hostname"), HOST_NAME, where, (*at, "hostname")),
                 address=_address(table.get("address"), _("mail server {name}", name=name), where, (*at, "address")),
                 server=settings)

@@ -47,7 +47,7 @@ class Node:
     kind: str  # one of KINDS
     address: str
     hostname: str = ""  # its fully qualified name
-    server: dict = field(default_factory=dict)  # a mail server's settings: domains, mode, reject, greylist_seconds
+    server: dict = field(default_factory=dict)  # a mail server's settings: domains, mode, reject, greylist_seconds, dns
 
 
 @dataclass

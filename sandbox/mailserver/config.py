@@ -8,10 +8,10 @@ from pathlib import Path
 
 from . import spool as spool_module
 
-MODES = ("accept", "reject", "greylist", "capture")
+MODES = ("accept", "reject", "greylist", "capture", "verify")
 _REQUIRED = ("name", "hostname", "listen", "domains", "spool")
 _FIELDS = ("name", "hostname", "listen", "domains", "mode", "reject", "greylist_seconds", "spool", "ready",
-           "size_limit", "spool_bytes", "spool_messages")
+           "size_limit", "spool_bytes", "spool_messages", "dns", "dns_port")
 # What the caps may be set to. A message stays well under the lab node's file size limit (16 MiB,
 # sandbox/network.py), which would otherwise turn a big message into an endless 451.
 SIZE_LIMIT_RANGE = (1024, 15 * 2**20)
@@ -40,6 +40,8 @@ class ServerConfig:
     size_limit: int = spool_module.SIZE_LIMIT          # bytes of one message: 552 above (SIZE in EHLO)
     spool_bytes: int = spool_module.SPOOL_BYTES        # bytes of all stored messages: 452 beyond
     spool_messages: int = spool_module.SPOOL_MESSAGES  # stored messages: 452 beyond
+    dns: str | None = None   # mode "verify": the lab's DNS server, asked directly for SPF, DKIM, DMARC
+    dns_port: int = 53
 
 
 def load(path: str | Path) -> ServerConfig:
@@ -88,6 +90,7 @@ def from_dict(data: object) -> ServerConfig:
     size_limit = _count(data, "size_limit", spool_module.SIZE_LIMIT, SIZE_LIMIT_RANGE)
     spool_bytes = _count(data, "spool_bytes", spool_module.SPOOL_BYTES, SPOOL_BYTES_RANGE)
     spool_messages = _count(data, "spool_messages", spool_module.SPOOL_MESSAGES, SPOOL_MESSAGES_RANGE)
+    dns, dns_port = _dns(data, mode)
     if spool_bytes < size_limit:
         raise ConfigError(f'"spool_bytes" ({spool_bytes}) must be at least "size_limit" ({size_limit}): '
                           "a message that is allowed must fit an empty spool.")
@@ -95,7 +98,20 @@ def from_dict(data: object) -> ServerConfig:
                         domains=tuple(d.lower().rstrip(".") for d in domains), mode=mode,
                         reject=frozenset(a.lower() for a in reject), greylist_seconds=float(seconds),
                         spool=spool, ready=ready, size_limit=size_limit, spool_bytes=spool_bytes,
-                        spool_messages=spool_messages)
+                        spool_messages=spool_messages, dns=dns, dns_port=dns_port)
+
+
+def _dns(data: dict, mode: str) -> tuple[str | None, int]:
+    value = data.get("dns")
+    if value is None:
+        if mode == "verify":
+            raise ConfigError('mode "verify" needs "dns": the address of the lab\'s DNS server, like "192.0.2.53".')
+    else:
+        try:
+            ipaddress.ip_address(value if isinstance(value, str) else "")
+        except ValueError:
+            raise ConfigError(f'"dns" must be the IP address of a DNS server (it is {json.dumps(value)}).') from None
+    return value, _count(data, "dns_port", 53, (1, 65535))
 
 
 def _count(data: dict, key: str, default: int, bounds: tuple[int, int]) -> int:

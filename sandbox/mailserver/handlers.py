@@ -1,11 +1,15 @@
 """What a remote mail server answers, one small class per mode, and the replies it speaks (in Postfix's words).
 
 The handlers implement only the aiosmtpd hooks they need: MAIL (Postfix's reply text), RCPT (who is
-accepted) and DATA (store the message, answer with its queue id).
+accepted) and DATA (store the message, answer with its queue id). Mode "verify" also checks each
+message's SPF, DKIM and DMARC before it answers DATA, and stores the verdicts with it (verdict.py).
 """
 from __future__ import annotations
 
+import asyncio
+import functools
 import secrets
+from concurrent.futures import ThreadPoolExecutor
 import time
 from datetime import datetime, timezone
 
@@ -60,6 +64,8 @@ class Accepting:
 
     async def handle_DATA(self, server, session, envelope) -> str:
         data = envelope.original_content or b""
+        verdicts = await self.verdicts(session, envelope, data)
+        # No await from here to the write: two sessions cannot both take the spool's last room.
         if not self._has_room(len(data)):
             return SPOOL_FULL  # nothing is lost: the client keeps the message and tries again later
         queue_id = self._new_queue_id()
@@ -71,12 +77,16 @@ class Accepting:
             queue_id=queue_id, server=self.config.name, received=datetime.now(timezone.utc).isoformat(),
             client=session.peer, helo=session.host_name, mail_from=envelope.mail_from,
             mail_options=envelope.mail_options, rcpt_tos=envelope.rcpt_tos,
-            data=data, transcript=transcript)
+            data=data, transcript=transcript, verdicts=verdicts)
         try:
             spool.store(self.config.spool, entry, data)
         except OSError:
             return WRITE_ERROR  # the client keeps the message and tries again later: nothing is lost
         return reply
+
+    async def verdicts(self, session, envelope, data: bytes) -> dict | None:
+        """What the server makes of the message beside storing it (mode "verify"); None: nothing."""
+        return None
 
     def _has_room(self, size: int) -> bool:
         return spool.has_room(self.config.spool, size, max_bytes=self.config.spool_bytes,
@@ -125,7 +135,37 @@ class Capturing(Accepting):
     records_transcript = True
 
 
-HANDLERS = {"accept": Accepting, "reject": Rejecting, "greylist": Greylisting, "capture": Capturing}
+class Verifying(Accepting):
+    """Mode "verify": accept like "accept", and record SPF, DKIM and DMARC verdicts with each message,
+    as a receiving mail provider checks them (asking the lab's DNS server). The checks run in worker
+    threads, off the event loop, and a message whose checks take longer than VERIFY_SECONDS gets
+    temperror verdicts ("took too long")."""
+    VERIFY_SECONDS = 8.0
+    DNS_SECONDS = 6.0   # the DNS lookups' own deadline, so a slow DNS server gets its own reason
+
+    def __init__(self, config: ServerConfig) -> None:
+        super().__init__(config)
+        from . import verdict  # dkimpy and pyspf are needed by this mode only
+        self.verdict = verdict
+        self.pool = ThreadPoolExecutor(max_workers=4, thread_name_prefix="verify")
+
+    async def verdicts(self, session, envelope, data: bytes) -> dict:
+        check = functools.partial(
+            self.verdict.verdicts, data, client_ip=str(session.peer[0]), helo=session.host_name,
+            mail_from=envelope.mail_from or "", dns_server=self.config.dns, dns_port=self.config.dns_port,
+            seconds=self.DNS_SECONDS)
+        try:
+            job = asyncio.get_running_loop().run_in_executor(self.pool, check)
+            return await asyncio.wait_for(job, self.VERIFY_SECONDS)
+        except asyncio.TimeoutError:
+            return self.verdict.took_too_long()
+        except Exception as error:  # noqa: BLE001 - whatever happens, the message gets a verdict
+            failed = {"result": "temperror", "reason": f"the checks failed ({type(error).__name__})"}
+            return {"spf": dict(failed), "dkim": dict(failed), "dmarc": dict(failed)}
+
+
+HANDLERS = {"accept": Accepting, "reject": Rejecting, "greylist": Greylisting, "capture": Capturing,
+            "verify": Verifying}
 
 
 def _declared_size(mail_options: list[str]) -> int:

@@ -55,6 +55,8 @@ class Received:
     raw_base64: str | None = None   # only when the message is not UTF-8: its exact bytes
     path: Path | None = field(default=None, compare=False)
     truncated: bool = False         # raw holds only the first RAW_LIMIT bytes of `size`
+    # verify mode: {"spf": {"result": ..., ...}, "dkim": {...}, "dmarc": {...}}, each value text
+    verdicts: dict[str, dict[str, str]] | None = None
 
     @property
     def data(self) -> bytes:
@@ -78,11 +80,12 @@ class Received:
 
 def record(*, queue_id: str, server: str, received: str, client: tuple, helo: str | None, mail_from: str,
            mail_options: Iterable[str], rcpt_tos: Iterable[str], data: bytes,
-           transcript: list[tuple[str, str]] | None = None) -> dict:
+           transcript: list[tuple[str, str]] | None = None,
+           verdicts: dict[str, dict[str, str]] | None = None) -> dict:
     """What is stored for one accepted message beside its bytes (the JSON object of its file)."""
     headers = parse_headers(data[:HEADER_BYTES].decode("utf-8", "replace"))
     message_id = next((v for k, v in headers if k.lower() == "message-id"), None)
-    return {
+    entry = {
         "queue_id": queue_id, "server": server, "received": received,
         "client_address": str(client[0]), "client_port": int(client[1]), "helo": helo,
         "mail_from": "" if mail_from == "<>" else mail_from, "mail_options": list(mail_options),
@@ -90,6 +93,9 @@ def record(*, queue_id: str, server: str, received: str, client: tuple, helo: st
         "message_id": normalise_message_id(message_id) if message_id else None, "size": len(data),
         "transcript": transcript[-TRANSCRIPT_LINES:] if transcript is not None else None,
     }
+    if verdicts is not None:
+        entry["verdicts"] = verdicts
+    return entry
 
 
 def store(spool: Path, entry: dict, data: bytes) -> Path:
@@ -298,7 +304,7 @@ def _message(path: Path, entry: dict, raw_limit: int) -> tuple[Received | None, 
             raw=raw, headers=[(_str(k), _str(v)) for k, v in entry["headers"]],
             message_id=_optional_str(entry.get("message_id")), size=_int(entry["size"]),
             transcript=None if transcript is None else [(_str(s), _str(line)) for s, line in transcript],
-            raw_base64=raw_base64, path=path, truncated=truncated,
+            raw_base64=raw_base64, path=path, truncated=truncated, verdicts=_verdicts(entry.get("verdicts")),
         )
     except (OSError, ValueError, KeyError, TypeError, AttributeError):
         return None, used  # a corrupt or foreign file is not a message
@@ -309,6 +315,14 @@ def _str(value: object) -> str:
     if not isinstance(value, str):
         raise TypeError(f"expected text, found {type(value).__name__}")
     return value
+
+
+def _verdicts(value: object) -> dict[str, dict[str, str]] | None:
+    """Verify mode's verdicts as far as they have the expected form (anything else is left out)."""
+    if not isinstance(value, dict):
+        return None
+    return {check: {k: v for k, v in fields.items() if isinstance(k, str) and isinstance(v, str)}
+            for check, fields in value.items() if isinstance(check, str) and isinstance(fields, dict)}
 
 
 def _optional_str(value: object) -> str | None:

@@ -388,7 +388,7 @@ def test_settings_are_read_with_defaults():
 
 
 @pytest.mark.parametrize("change, said", [
-    ({"mode": "bounce"}, '"mode" must be one of accept, reject, greylist, capture (it is "bounce").'),
+    ({"mode": "bounce"}, '"mode" must be one of accept, reject, greylist, capture, verify (it is "bounce").'),
     ({"listen": ["198.51.100.10"]}, '"listen" must be [ADDRESS, PORT]'),
     ({"listen": ["198.51.100.10", 70000]}, '"listen" must be [ADDRESS, PORT]'),
     ({"listen": ["mx1.remote.test", 25]}, '"listen" must start with an IP address, not "mx1.remote.test".'),
