@@ -565,7 +565,7 @@ def describe_received(message: Any) -> str:
         verdict = verdicts.get(kind)
         if isinstance(verdict, dict):
             extra = ", ".join(f"{key}={verdict[key]}" for key in ("domain", "selector", "policy") if verdict.get(key))
-            reason = verdict.get("reason") or ""
+            reason = verdict.get("reason") or verdict.get("explanation") or ""
             detail = "; ".join(part for part in (extra, reason) if part)
             lines.append(f"  {kind}={verdict.get('result', '?')}" + (f" ({detail})" if detail else ""))
     return "\n".join(lines)

@@ -43,7 +43,7 @@ def _records(host, name, prefix):
 
 def _nsd_hint(host):
     """The hint when nsd, which serves the learner's records, is not running; else None."""
-    if not host.processes("nsd"):
+    if not any(p.comm == "nsd" or p.comm.startswith("nsd:") for p in host.processes()):
         return _("nsd, the DNS server of example.test, is not running: `service nsd start`, then "
                  "`tail /var/log/nsd.log`.")
     return None
@@ -76,7 +76,7 @@ def _verdict(message, kind):
 
 
 def _said(verdict):
-    return verdict.get("reason") or _("no reason given")
+    return verdict.get("reason") or verdict.get("explanation") or _("no reason given")
 
 
 def _one_spf_record(host):
