@@ -40,8 +40,8 @@ HOST_PYTHON = os.path.realpath(sys.executable)
 # Docker's default set, and sys_ptrace: a daemon that gives up root (OpenDKIM) hides its /proc
 # entries from root without it, so `service NAME stop|restart|status` (pidof, start-stop-daemon
 # --exec) would not find it. The capability holds in the machine's user namespace only: it reaches
-# the processes the machine started, never one that entered it from the host (their memory maps
-# belong to the host's namespace).
+# programs run as root inside (which that root could replace anyway), never the grader's trusted
+# tools, nor enter.py before it hands over (its memory belongs to the host's namespace).
 CAPABILITIES = ("chown", "dac_override", "fsetid", "fowner", "net_raw", "setgid", "setuid",
                 "setfcap", "setpcap", "net_bind_service", "sys_chroot", "kill", "audit_write", "sys_ptrace")
 # The folders boot mounts on: they must be folders of the machine, never links out of it.
