@@ -17,7 +17,7 @@ pytestmark = pytest.mark.machine
 
 # The capability numbers a machine keeps (see sandbox/machine.py): its bounding set, as /proc shows it.
 _NUMBERS = {"chown": 0, "dac_override": 1, "fowner": 3, "fsetid": 4, "kill": 5, "setgid": 6, "setuid": 7,
-            "setpcap": 8, "net_bind_service": 10, "net_raw": 13, "sys_chroot": 18, "audit_write": 29, "setfcap": 31}
+            "setpcap": 8, "net_bind_service": 10, "net_raw": 13, "sys_chroot": 18, "sys_ptrace": 19, "audit_write": 29, "setfcap": 31}
 BOUNDED = sum(1 << _NUMBERS[c] for c in CAPABILITIES)
 HOST_MNT = os.readlink("/proc/self/ns/mnt")
 
