@@ -156,8 +156,8 @@ def a_forged_sender_is_refused(host):
                                 "`postfix reload`."))
     hint = restrictions.placement(host, POLICY, CLIENT_ADDRESS)
     if hint is None:
-        hint = _("Postfix asks policyd-spf, yet let the stranger in: the record must end in -all, and "
-                 "`grep policyd-spf /var/log/mail.log` shows what the policy service said.")
+        hint = _("Postfix asks policyd-spf, yet let the stranger in: the record must end in -all (`dig +short txt "
+                 "example.test`), and the service line in master.cf must run /usr/bin/policyd-spf.")
     raise Fail(said, hint=hint)
 
 
