@@ -550,7 +550,8 @@ class NotebookLab:
         if not messages:
             display(HTML(f'<p class="maillab-smtp">{html.escape(tr(TEXT["received_none"], server=server))}</p>'))
             return
-        lines = [describe_received(m) for m in messages[:max(1, count)]]
+        newest = sorted(messages, key=lambda m: m.received, reverse=True)[:max(1, count)]
+        lines = [describe_received(m) for m in newest]
         display(HTML(f'<p class="maillab-smtp">{html.escape(tr(TEXT["received_by"], server=server))}</p>'
                      f'<pre class="maillab-smtp">{html.escape(chr(10).join(lines))}</pre>'))
 

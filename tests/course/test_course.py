@@ -80,6 +80,10 @@ NOTEBOOK_SHOWS = {
                      "127.0.0.2",                              # the block list's answer, by dig
                      "blocked using dnsbl.example.net",        # the bot refused
                      "DNSBL rank 2 for [203.0.113.66]"],       # ... by postscreen itself
+    "sender-auth": ["v=spf1 mx -all",                          # the learner's record, by dig
+                    "SPF fail - not authorized",               # the forged sender refused
+                    "dkim=pass (domain=example.test, selector=mail",  # mx1 verified the signature
+                    "dmarc=pass"],                             # ... and DMARC passes
 }
 
 
