@@ -202,6 +202,11 @@ def the_public_key_is_published(host):
                    hint=_nsd_hint(host) or _then(_("The key record's name is SELECTOR._domainkey.DOMAIN: for the "
                                                    "selector mail, `mail._domainkey`. opendkim-genkey writes it "
                                                    "ready to paste (mail.txt)."), _publish(KEY_NAME)))
+    if len(keys) > 1:
+        raise Fail(_("{name} has {count} key records", name=KEY_NAME, count=len(keys)),
+                   hint=_then(_("One selector, one key: a receiver cannot use a name with two. Keep the record of the "
+                                "key OpenDKIM signs with (the mail.txt beside its KeyFile) and delete the other from "
+                                "the zone."), _publish(KEY_NAME)))
     record = (records or keys)[0]
     return _("{name}: \"{start}...\" ({length} characters)", name=KEY_NAME, start=record[:40], length=len(record))
 

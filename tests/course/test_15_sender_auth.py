@@ -23,6 +23,7 @@ HUNTED = {
         ("test_published_key_is_not_the_signing_key", "a key is published at mail._domainkey, but another signs"),
         ("test_selector_differs", "OpenDKIM signs with selector s2, the key sits at mail._domainkey"),
         ("test_milter_configured_but_not_reached", "smtpd_milters names a port where OpenDKIM does not listen"),
+        ("test_a_second_key_published_beside_the_first", "the signing key is published, and a second one too"),
     ],
     "dmarc": [
         ("test_dmarc_record_at_the_domain_itself", "v=DMARC1 is published, at example.test instead of _dmarc"),
@@ -116,6 +117,15 @@ def test_milter_configured_but_not_reached(lab15):
     item = first_problem(lab15, "dkim")
     assert item.name == "mx1_verifies_the_dkim_signature"
     assert "dkim=none" in item.detail and "could not reach the milter" in item.hint and "8892" in item.hint
+
+
+def test_a_second_key_published_beside_the_first(lab15):
+    _solved(lab15, "dkim")
+    sh(lab15, f"mkdir -p /root/try && opendkim-genkey -D /root/try -d example.test -s mail && "
+              f"cat /root/try/mail.txt >> {ZONE} && {RELOAD_ZONE}")
+    item = first_problem(lab15, "dkim")
+    assert item.name == "the_public_key_is_published"
+    assert "2 key records" in item.detail and "mail.txt" in item.hint
 
 
 # --- dmarc -----------------------------------------------------------------------------------
