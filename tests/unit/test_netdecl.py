@@ -6,6 +6,7 @@ import pytest
 
 from grader import course
 from grader.errors import MailLabError
+from sandbox.network import dnsmasq_conf
 
 HEAD = """\
 id = "net"
@@ -146,7 +147,6 @@ text = "Listed: a spam bot"
 
 
 def test_more_clients_txt_records_and_a_block_list(tmp_path):
-    from sandbox.network import dnsmasq_conf
 
     lab = load(tmp_path, HEAD + MX + SPAM)
     nodes = {n.name: (n.kind, n.address, n.hostname) for n in lab.network.nodes}
@@ -174,3 +174,19 @@ def test_more_clients_txt_records_and_a_block_list(tmp_path):
 def test_a_bad_txt_block_list_or_client_is_refused_with_its_line(tmp_path, bad, needle):
     said = error(tmp_path, HEAD + "\n" + bad)
     assert needle in said and "line" in said
+
+
+def test_a_delegated_zone_is_asked_of_the_learners_machine(tmp_path):
+    lab = load(tmp_path, HEAD + MX + '\n[[network.delegations]]\nzone = "example.test"\nmachine = "mail"\n')
+    assert lab.network.forward == [["example.test", "192.0.2.10"]]
+    assert "example.test" not in lab.network.zones  # no local=/example.test/: dnsmasq would answer for it
+    conf = dnsmasq_conf(lab.network, lab.network.node("dns"), tmp_path)
+    assert "server=/example.test/192.0.2.10" in conf.splitlines()
+    assert "local=/example.test/" not in conf and "host-record=mail.example.test,192.0.2.10" in conf
+
+
+def test_a_delegation_to_a_machine_the_lab_lacks_is_refused_with_its_line(tmp_path):
+    text = HEAD + MX + '\n[[network.delegations]]\nzone = "example.test"\nmachine = "mail9"\n'
+    message = error(tmp_path, text)
+    line = text.splitlines().index('machine = "mail9"') + 1
+    assert f"lab.toml, line {line}:" in message and "'mail9'" in message and "mail" in message
