@@ -3,7 +3,6 @@ on the Internet see the server: an honest one (client.example, 203.0.113.10) and
 lab's block list names (bot.spam.example, 203.0.113.66). The rule that matters most is the last of
 each step: the honest server's mail, and alice's from her laptop, still get through."""
 from grader import Fail, _, check, restrictions
-from grader.inbound import submit
 from grader.liveconf import require_live, running_or_not
 
 SERVER = "192.0.2.10"
@@ -42,17 +41,9 @@ def _session(host, port=25, from_node="client", **options):
                              "`tail /var/log/mail.log` says what went wrong.")))
 
 
-def _refusal(talk):
-    """The reply that turned the conversation away, or None when the mail would have been taken."""
-    for reply in (talk.banner, talk.ehlo, talk.mail, *talk.rcpt.values()):
-        if reply is not None and not reply.ok and reply.code != 0:
-            return reply
-    return None
-
-
 def _refused_by(host, rule, talk, what):
     """Fail unless `talk` was refused with a reply holding `words`; the hint says why the rule missed."""
-    reply = _refusal(talk)
+    reply = restrictions.refusal(talk)
     if reply is None:
         raise Fail(_("{what}: {reply}", what=what, reply=talk.rcpt.get(ALICE) or talk.mail),
                    hint=_placement(host, rule))
@@ -70,23 +61,11 @@ def _sender_refused(host, sender, rule, reason):
 
 
 def _honest_mail_arrives(host):
-    """The honest server's tagged message is delivered to alice: the rules refuse no one they should not."""
-    inbound = submit(host, SERVER, [ALICE], sender=HONEST_SENDER, subject="MailLab check: from an honest server",
-                     timeout=WAIT)
-    talk = inbound.smtp
-    if not talk.delivered:
-        reply = _refusal(talk) or talk.data
-        raise Fail(_("the honest server client.example ({address}) greeted as client.example and sent from {sender}, "
-                     "yet: {reply}", address=CLIENT_ADDRESS, sender=HONEST_SENDER,
-                     reply=reply if reply is not None else talk.error or _("no answer")),
-                   hint=_("A rule refuses honest mail: the reply names it. Spam rules must never stop a server that "
-                          "greets with its own name and sends from a real domain: remove or loosen that rule, "
-                          "then `postfix reload`."))
-    if inbound.log is None or not inbound.log.delivered:
-        summary = inbound.log.summary() if inbound.log else _("nothing in the log")
-        raise Fail(_("the server took the honest message, but: {summary}", summary=summary),
-                   hint=_("Read the reason after status= in the log: `grep QUEUEID /var/log/mail.log`."))
-    return _("from client.example to {rcpt}: {summary}", rcpt=ALICE, summary=inbound.log.summary())
+    return restrictions.honest_mail_arrives(
+        host, SERVER, ALICE, sender=HONEST_SENDER, address=CLIENT_ADDRESS, timeout=WAIT,
+        refused_hint=_("A rule refuses honest mail: the reply names it. Spam rules must never stop a server that "
+                       "greets with its own name and sends from a real domain: remove or loosen that rule, "
+                       "then `postfix reload`."))
 
 
 def _alice_sends_from_her_laptop(host):
@@ -188,7 +167,7 @@ def postfix_runs_with_the_saved_configuration_now(host):
               "smtpd_recipient_restrictions after reject_unauth_destination, then `postfix reload`.", zone=ZONE))
 def the_listed_bot_is_refused(host):
     talk = _session(host, from_node=BOT, ehlo=BOT_HELO, mail_from=BOT_SENDER, rcpts=[ALICE])
-    reply = _refusal(talk)
+    reply = restrictions.refusal(talk)
     if reply is not None and ZONE in reply.text:
         return _("the bot {address}: {reply}", address=BOT_ADDRESS, reply=reply)
     zones = [w.partition("=")[0] for words in restrictions.rules(host).values() for i, w in enumerate(words)
@@ -250,7 +229,7 @@ def postscreen_answers_port_25(host):
 def postscreen_turns_the_bot_away(host):
     mark = host.maillog().mark()
     talk = _session(host, from_node=BOT, ehlo=BOT_HELO, mail_from=BOT_SENDER, rcpts=[ALICE])
-    reply = _refusal(talk)
+    reply = restrictions.refusal(talk)
     if reply is None:
         raise Fail(_("the bot {address}: {reply}", address=BOT_ADDRESS, reply=talk.rcpt.get(ALICE) or talk.mail
                      or talk.error))
