@@ -33,6 +33,7 @@ from .runner import run_bounded
 
 BOOT = Path(__file__).with_name("boot.sh")
 ENTER = Path(__file__).with_name("enter.py")
+SERVICES = Path(__file__).with_name("services.sh")
 # The host's own Python runs enter.py (isolated: -I -S), never a machine's.
 HOST_PYTHON = os.path.realpath(sys.executable)
 # What a learner's root keeps (Docker's default set without mknod): enough to run and configure mail servers;
@@ -176,14 +177,15 @@ class Machine:
                 spec.uid_base = uidrange.allocate(machine.dir)
             (machine.dir / "made").write_text(uuid.uuid4().hex)
             machine._save_spec(spec)
-            machine.start()
+            machine.start(first_boot=True)
         except BaseException:
             machine.destroy()  # nothing half-made stays behind
             raise
         return machine
 
-    def start(self) -> None:
-        """Boot the machine from its folder (after a stop, the learner's files are kept)."""
+    def start(self, *, first_boot: bool = False) -> None:
+        """Boot the machine from its folder (after a stop, the learner's files are kept).
+        `first_boot`: made just now from its layers (services.sh may start Postfix the quick way)."""
         if self.running():
             return
         spec = self.spec
@@ -221,8 +223,9 @@ class Machine:
                 os.close(userns)
         pid = self._wait_for_init(proc)
         (self.dir / "pid").write_text(f"{pid} {procs.start_time(pid)}")
-        for service in spec.services:
-            self.exec(["service", service, "start"], timeout=30)
+        if spec.services:  # all at once, in one command (services.sh)
+            self.exec(["sh", "-s", "--", "1" if first_boot else "0", *spec.services], input=SERVICES.read_bytes(),
+                      timeout=30)
 
     def _mount(self, spec: MachineSpec) -> int | None:
         """Mount the machine's disk and root; with a user namespace, returns an fd of a new one
