@@ -19,6 +19,7 @@ from grader.errors import MailLabError, UsageError
 from .gradebook import GradebookError
 from grader.i18n import N_, Msg, _, say, tr, translate
 from grader.result import Status, pad, width
+from .selftest import WORKERS as SELFTEST_WORKERS
 from .session import LabSession, current_lab, current_learner, open_session
 
 EXIT_PASS, EXIT_FAIL, EXIT_USAGE, EXIT_ERROR = 0, 1, 2, 3
@@ -123,7 +124,7 @@ def build_parser() -> Parser:
     selftest = sub.add_parser("selftest", help=tr("prove every step's check can fail and pass"))
     selftest.add_argument("labs", nargs="*")
     selftest.add_argument("-j", "--jobs", type=int, default=None,
-                          help=tr("how many labs to prove at once (default {n})", n=6))
+                          help=tr("how many steps to prove at once (default {n})", n=SELFTEST_WORKERS))
     down = sub.add_parser("down", help=tr("stop your lab machines (their files are kept)"))
     down.add_argument("--all", action="store_true", help=tr("every learner's machines (instructors)"))
 

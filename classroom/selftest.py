@@ -18,9 +18,10 @@ from .session import LabSession
 
 # The machines' learner name (`selftest--LAB--MACHINE`); runs side by side (the tests) name theirs apart.
 LEARNER = os.environ.get("MAILLAB_SELFTEST_LEARNER", "selftest")
-# Labs proved at once: their machines wait on Postfix, Dovecot and the network far more than they
-# compute, so on 2 cores six side by side take a third of the time of one after another.
-WORKERS = 6
+# Steps proved at once: their machines wait on Postfix (its two-second cool-down after each edit of
+# main.cf), Dovecot and the network far more than they compute, so on 2 cores eight side by side
+# take a fifth of the time of one after another.
+WORKERS = 8
 
 
 @dataclass
@@ -49,41 +50,69 @@ def selftest_lab(lab: Lab, report: Callable[[StepVerdict], None] = print) -> lis
 
 def selftest_course(labs: list[Lab], report: Callable[[StepVerdict], None] = print,
                     workers: int = WORKERS) -> list[StepVerdict]:
-    """`selftest_lab` for many labs at once, in worker processes: each lab, and each draw of an exam,
-    is a job with machines of its own (a learner name of its own per draw). `report` hears each job's
-    verdicts together when it ends; the verdicts come back in course order."""
-    jobs = [(lab, drawn, LEARNER if n == 0 else f"{LEARNER}-d{n}")
-            for lab in labs for n, drawn in enumerate(course.covering_draws(lab) if lab.pool else [None])]
+    """`selftest_lab` for many labs at once, in worker processes. Each step proves itself from its
+    own starting state, so in most labs each step is a job with machines of its own (a learner name
+    of its own: `selftest-s2` for the third step). A lab made per learner, and each draw of an exam,
+    is one job: its starting states are that learner's. `report` hears a lab's (or a draw's)
+    verdicts together when its last job ends; the verdicts come back in course order."""
+    jobs = _jobs(labs)
     if workers <= 1 or len(jobs) <= 1:
-        return [v for lab, drawn, learner in jobs for v in _selftest_draw(lab, drawn, report, learner)]
-    # The longest first, so that no long job starts last: exams, then labs by their number of steps.
-    order = sorted(range(len(jobs)), key=lambda i: (not jobs[i][0].pool, -len(jobs[i][0].steps)))
+        return [v for job in jobs for v in _selftest_draw(job.lab, job.drawn, report, job.learner, job.steps)]
+    # The longest first, so that no long job starts last: exams and whole labs, then single steps.
+    order = sorted(range(len(jobs)), key=lambda i: -len(jobs[i].steps))
     results: dict[int, list[StepVerdict]] = {}
     with ProcessPoolExecutor(min(workers, len(jobs)), mp_context=multiprocessing.get_context("fork")) as pool:
-        futures = {pool.submit(_job, jobs[i][0].id, jobs[i][1], jobs[i][2]): i for i in order}
+        futures = {pool.submit(_job, jobs[i].lab.id, jobs[i].drawn, jobs[i].learner, jobs[i].steps): i
+                   for i in order}
         for future in as_completed(futures):
             i = futures[future]
+            job = jobs[i]
             try:
                 results[i] = future.result()
-            except Exception as exc:  # a worker that died: its lab is a FAIL that says why
-                lab = jobs[i][0]
-                results[i] = [StepVerdict(lab.id, step.id, False, 0.0, _("the selftest of this lab stopped: {error}",
-                                                                         error=say(exc))) for step in lab.steps]
-            for verdict in results[i]:
-                report(verdict)
+            except Exception as exc:  # a worker that died: its steps are a FAIL that says why
+                results[i] = [StepVerdict(job.lab.id, step, False, 0.0, _("the selftest of this lab stopped: {error}",
+                                                                          error=say(exc))) for step in job.steps]
+            group = [k for k, other in enumerate(jobs) if other.group == job.group]
+            if all(k in results for k in group):
+                for verdict in (v for k in group for v in results[k]):
+                    report(verdict)
     return [v for i in range(len(jobs)) for v in results[i]]
 
 
-def _job(lab_id: str, drawn: tuple[str, ...] | None, learner: str) -> list[StepVerdict]:
-    return _selftest_draw(course.find(lab_id), drawn, lambda verdict: None, learner)
+@dataclass(frozen=True)
+class _Job:
+    lab: Lab
+    drawn: tuple[str, ...] | None
+    learner: str
+    steps: tuple[str, ...]
+    group: tuple[str, int]  # the lab, and its draw: reported together
 
 
-def _selftest_draw(lab: Lab, drawn: tuple[str, ...] | None,
-                   report: Callable[[StepVerdict], None], learner: str = LEARNER) -> list[StepVerdict]:
+def _jobs(labs: list[Lab]) -> list[_Job]:
+    jobs = []
+    for lab in labs:
+        if lab.pool or lab.per_learner:
+            for n, drawn in enumerate(course.covering_draws(lab) if lab.pool else [None]):
+                jobs.append(_Job(lab, drawn, LEARNER if n == 0 else f"{LEARNER}-d{n}",
+                                 tuple(step.id for step in lab.steps), (lab.id, n)))
+        else:
+            for n, step in enumerate(lab.steps):
+                jobs.append(_Job(lab, None, LEARNER if n == 0 else f"{LEARNER}-s{n}", (step.id,), (lab.id, 0)))
+    return jobs
+
+
+def _job(lab_id: str, drawn: tuple[str, ...] | None, learner: str, steps: tuple[str, ...]) -> list[StepVerdict]:
+    return _selftest_draw(course.find(lab_id), drawn, lambda verdict: None, learner, steps)
+
+
+def _selftest_draw(lab: Lab, drawn: tuple[str, ...] | None, report: Callable[[StepVerdict], None],
+                   learner: str = LEARNER, steps: tuple[str, ...] | None = None) -> list[StepVerdict]:
     session = LabSession(lab, learner, record=False, drawn=drawn)
     verdicts = []
     try:
         for step in lab.steps:
+            if steps is not None and step.id not in steps:
+                continue
             started = time.monotonic()
             try:
                 ok, note = _prove_step(session, step)
