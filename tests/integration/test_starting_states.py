@@ -54,3 +54,20 @@ def test_a_starting_state_is_built_once_and_reused(course):
     before = sorted(p.name for p in paths.layers_dir().iterdir())
     course.reset()
     assert sorted(p.name for p in paths.layers_dir().iterdir()) == before
+
+
+def test_postfix_starts_the_quick_way_only_from_a_checked_state(course):
+    """The first boot from a starting state starts Postfix as `postfix quick-stop` leaves it (no
+    integrity check, no chroot copy: sandbox/services.sh); a boot after a stop, or a chroot copy
+    that differs from /etc's, goes through Debian's init script, which copies /etc into the chroot."""
+    course.reset()
+    machine = course.machine()
+    assert machine.exec(["postfix", "status"]).returncode == 0
+    assert machine.exec(["test", "-e", "/var/spool/postfix/quick-start"]).returncode == 1  # Postfix took it
+    # A chroot copy out of date: the next boot must not skip the copy.
+    machine.exec(["sh", "-c", "echo '# changed' >> /var/spool/postfix/etc/services"])
+    machine.stop()
+    machine.start()
+    assert machine.exec(["postfix", "status"]).returncode == 0
+    same = machine.exec(["cmp", "/etc/services", "/var/spool/postfix/etc/services"])
+    assert same.returncode == 0, same.out + same.err
