@@ -44,6 +44,11 @@ def run_bounded(
     for fd in names:
         os.set_blocking(fd, False)
         sel.register(fd, selectors.EVENT_READ)
+    # Readable once the command has ended: its end wakes us at once (Popen.wait with a timeout polls,
+    # sleeping up to 50 ms a round, which a busy host's checks all wait out).
+    exited = _pidfd(proc.pid)
+    if exited is not None:
+        sel.register(exited, selectors.EVENT_READ)
     if input is not None:
         try:
             proc.stdin.write(input)
@@ -56,8 +61,9 @@ def run_bounded(
                 pass
     deadline = started + timeout
     ended_at = None
+    code = None
     try:
-        while sel.get_map():
+        while sel.get_map():  # output still open, or (with a pidfd) the command still running
             now = time.monotonic()
             remaining = deadline - now
             if remaining <= 0:
@@ -68,6 +74,11 @@ def run_bounded(
             if ended_at is not None and now - ended_at > DAEMON_GRACE:
                 break
             for key, _ in sel.select(timeout=min(remaining, 0.1)):
+                if key.fd == exited:
+                    sel.unregister(exited)
+                    code = proc.wait()  # it has ended: no wait
+                    ended_at = ended_at or time.monotonic()
+                    continue
                 data = os.read(key.fd, 65536)
                 name = names[key.fd]
                 if not data:
@@ -76,13 +87,16 @@ def run_bounded(
                 if sizes[name] < limit:
                     kept[name].append(data[: limit - sizes[name]])
                 sizes[name] += len(data)
-        try:
-            code = proc.wait(timeout=max(deadline - time.monotonic(), 0.05))
-        except subprocess.TimeoutExpired:
-            _kill_group(proc)
-            raise CommandTimeout(shown, timeout) from None
+        if code is None:
+            try:
+                code = proc.wait(timeout=max(deadline - time.monotonic(), 0.05))
+            except subprocess.TimeoutExpired:
+                _kill_group(proc)
+                raise CommandTimeout(shown, timeout) from None
     finally:
         sel.close()
+        if exited is not None:
+            os.close(exited)
         proc.stdout.close()
         proc.stderr.close()
     return ExecResult(
@@ -92,6 +106,14 @@ def run_bounded(
         stderr=b"".join(kept["stderr"]),
         duration=time.monotonic() - started,
     )
+
+
+def _pidfd(pid: int) -> int | None:
+    """A descriptor that becomes readable when `pid` ends (None where the kernel has no pidfd)."""
+    try:
+        return os.pidfd_open(pid)
+    except (AttributeError, OSError):
+        return None
 
 
 def _kill_group(proc: subprocess.Popen) -> None:
