@@ -39,6 +39,7 @@ T = TypeVar("T")
 
 _PARAMETER = re.compile(r"[A-Za-z0-9_.-]+")
 _SERVICE = re.compile(r"[\w.:\[\]-]+/(inet|unix|fifo|pass|unix-dgram)")  # master.cf: name/type
+_FOLDED = re.compile(r"\n[ \t]+")  # a long value's continuation lines
 _USER_NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]*\$?")
 
 
@@ -287,7 +288,7 @@ class Host:
         if not res.out and "unknown parameter" in res.err:
             return None
         # Long values may be folded onto indented continuation lines.
-        return re.sub(r"\n[ \t]+", " ", res.out.rstrip("\n"))
+        return _FOLDED.sub(" ", res.out.rstrip("\n"))
 
     def postconf_service(self, service: str, name: str) -> str | None:
         """What master.cf says for one service (`service` as "submission/inet"): an -o override
@@ -299,7 +300,7 @@ class Host:
         res = self._postconf("-Fh" if name in columns else "-Ph", f"{service}/{name}")
         if not res.ok or not res.out.strip():
             return None
-        return re.sub(r"\n[ \t]+", " ", res.out.rstrip("\n"))
+        return _FOLDED.sub(" ", res.out.rstrip("\n"))
 
     def master_services(self) -> list[MasterService]:
         """Every service of master.cf (`postconf -M`, Postfix's own reading of it)."""

@@ -6,7 +6,7 @@ import selectors
 import signal
 import subprocess
 import time
-from typing import Callable, Sequence
+from typing import Callable, Mapping, Sequence
 
 from .errors import CommandTimeout
 from .result import ExecResult
@@ -25,6 +25,7 @@ def run_bounded(
     limit: int = OUTPUT_LIMIT,
     preexec_fn: Callable[[], None] | None = None,
     shown_argv: Sequence[str] | None = None,
+    env: Mapping[str, str] | None = None,
 ) -> ExecResult:
     """Run argv; keep at most `limit` bytes of each stream; kill its process group at `timeout`."""
     shown = tuple(shown_argv or argv)
@@ -36,6 +37,7 @@ def run_bounded(
         stderr=subprocess.PIPE,
         start_new_session=True,  # one process group: a timeout ends the command and its children
         preexec_fn=preexec_fn,
+        env=None if env is None else dict(env),
     )
     names = {proc.stdout.fileno(): "stdout", proc.stderr.fileno(): "stderr"}
     kept: dict[str, list[bytes]] = {"stdout": [], "stderr": []}
