@@ -50,6 +50,12 @@ def main(fd: int) -> int:
             importlib.import_module(name)
         except Exception:  # noqa: BLE001 - a check that needs it says so when it runs
             pass
+    try:
+        from sandbox import trusted
+
+        trusted.prepare()  # the trusted tools' seccomp filter, built once for every child
+    except Exception:  # noqa: BLE001 - no libseccomp: each tool run says so
+        pass
     # What is imported now is never freed: the collector leaves it alone, so a child does not touch
     # (and copy) every page of it at its first collection.
     gc.collect()

@@ -109,7 +109,7 @@ def run(machine: Machine, argv: Sequence[str], files: Mapping[str, bytes], *, op
             try:
                 return run_bounded(list(argv), timeout=timeout, env=enter.TOOL_ENV,
                                    preexec_fn=_fence(pid, procs.start_time(pid), trusted, work))
-            except (subprocess.SubprocessError, OSError):
+            except (subprocess.SubprocessError, OSError, enter.Refused):
                 pass  # it could not fence itself in, or run the program: enter.py says why
         host_argv = [HOST_PYTHON, "-I", "-S", "-c", TOOL_START, str(ENTER.parent), "tool", str(pid),
                      str(procs.start_time(pid)), str(trusted), str(image.ensure_image(quiet=True)), str(work), "--",
@@ -122,12 +122,17 @@ def run(machine: Machine, argv: Sequence[str], files: Mapping[str, bytes], *, op
 _seccomp: list = []  # the filter, prepared once per process (enter.seccomp_filter), loaded by each tool
 
 
+def prepare() -> None:
+    """The seccomp filter made now (the check server does it once, for all its children)."""
+    if not _seccomp:
+        _seccomp.append(enter.seccomp_filter())
+
+
 def _fence(pid: int, started: int, trusted: Path, work: Path):
     """What the tool's process does between fork and exec, as enter.py's tool mode does it (the same
     function): without starting a Python of its own, 15 ms of every trusted tool's CPU. Only in a
     process with a single thread, where the fork copies no lock another thread holds."""
-    if not _seccomp:
-        _seccomp.append(enter.seccomp_filter())
+    prepare()
     ctx, root = _seccomp[0], str(image.ensure_image(quiet=True))
 
     def fence() -> None:
