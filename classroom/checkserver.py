@@ -8,6 +8,8 @@ its result to; the answer is the child's pid on a line. The server ends when the
 from __future__ import annotations
 
 import contextlib
+import gc
+import importlib
 import json
 import os
 from pathlib import Path
@@ -26,6 +28,14 @@ from .isolated import CGROUP_PREFIX
 from grader.runner import run_step
 from .session import LabSession
 
+# What a check imports only when it runs (a machine's processes, sockets and trusted tools, the lab
+# network, SMTP conversations): imported here once, or every child would import (and maybe compile)
+# them again, tens of milliseconds of each check's CPU.
+PRELOADED = ("grader.backends", "grader.liveconf", "grader.reach", "grader.smtp_probe", "grader.world",
+             "grader.outside", "grader.maillog", "grader.mailbox", "grader.queueread", "grader.mailflow",
+             "grader.dovecot", "grader.retrieval", "grader.inbound", "grader.tables", "grader.machinefiles",
+             "sandbox.procview", "sandbox.trusted", "sandbox.network", "sandbox.mailserver")
+
 
 def main(fd: int) -> int:
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the caller's to handle; its socket closing ends us
@@ -35,6 +45,21 @@ def main(fd: int) -> int:
             checks_of(known.checks_file)
         except Exception:  # noqa: BLE001 - a broken lab says so when it is checked
             pass
+    for name in PRELOADED:
+        try:
+            importlib.import_module(name)
+        except Exception:  # noqa: BLE001 - a check that needs it says so when it runs
+            pass
+    try:
+        from sandbox import trusted
+
+        trusted.prepare()  # the trusted tools' seccomp filter, built once for every child
+    except Exception:  # noqa: BLE001 - no libseccomp: each tool run says so
+        pass
+    # What is imported now is never freed: the collector leaves it alone, so a child does not touch
+    # (and copy) every page of it at its first collection.
+    gc.collect()
+    gc.freeze()
     signal.signal(signal.SIGCHLD, signal.SIG_IGN)  # children are reaped by the kernel
     while True:
         try:

@@ -150,9 +150,18 @@ class Gradebook:
                 pass  # another grader created it a moment ago
         db = self._connect()
         try:
-            self._initialise(db)
+            if not self._up_to_date(db):
+                self._initialise(db)
         finally:
             db.close()
+
+    def _up_to_date(self, db: sqlite3.Connection) -> bool:
+        """Does the file hold this version's schema already? A read, which takes no lock: a room's
+        sessions opening the gradebook at once do not queue for its write lock just to learn it."""
+        try:
+            return db.execute("SELECT MAX(version) FROM schema_version").fetchone()[0] == SCHEMA_VERSION
+        except sqlite3.DatabaseError:
+            return False  # no schema yet, another, or a damaged file: _initialise makes it or says why
 
     # -- opening ------------------------------------------------------------------------------
 

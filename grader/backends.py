@@ -126,6 +126,15 @@ class MachineBackend:
 
     def __init__(self, machine: MachineLike) -> None:
         self.machine = machine
+        self._ids: dict[int, int] = {}  # host id -> the machine's (its spec is read once per id, not per stat)
+
+    def _inside_id(self, host: int) -> int:
+        inside = getattr(self.machine, "inside_uid", None)
+        if inside is None:
+            return host
+        if host not in self._ids:
+            self._ids[host] = inside(host)
+        return self._ids[host]
 
     @property
     def root(self) -> Path:
@@ -143,8 +152,7 @@ class MachineBackend:
         """(pid inside, uid inside, comm, args) of every process of the machine, from the host's /proc."""
         from sandbox import procview
 
-        inside = getattr(self.machine, "inside_uid", lambda uid: uid)
-        return [(p.pid, inside(p.uid), p.comm, p.args) for p in procview.processes(self.machine.name)]
+        return [(p.pid, self._inside_id(p.uid), p.comm, p.args) for p in procview.processes(self.machine.name)]
 
     def kernel_sockets(self, proto: str) -> list[tuple[str, int, tuple[str, ...]]]:
         """(address, port, programs) of the machine's listening sockets, from the host's /proc."""
@@ -176,11 +184,10 @@ class MachineBackend:
 
     def _as_inside(self, info: os.stat_result) -> os.stat_result:
         """The owner the machine itself sees (with a user namespace the host sees a shifted uid)."""
-        inside = getattr(self.machine, "inside_uid", None)
-        if inside is None:
+        if getattr(self.machine, "inside_uid", None) is None:
             return info
         values = list(info)
-        values[4], values[5] = inside(info.st_uid), inside(info.st_gid)
+        values[4], values[5] = self._inside_id(info.st_uid), self._inside_id(info.st_gid)
         extra = {name: getattr(info, name) for name in _STAT_EXTRA if hasattr(info, name)}
         return os.stat_result(values, extra)
 

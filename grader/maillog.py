@@ -27,6 +27,7 @@ _LINE = re.compile(
     rf"^(?P<ts>{_ISO}|{_BSD})\s+(?P<host>\S+)\s+(?P<program>[^\s\[:]+)"
     r"(?:\[(?P<pid>\d+)\])?:\s(?P<message>.*)$")
 _QUEUE_ID = re.compile(r"^(?P<qid>[0-9A-Za-z]{5,20}):\s(?P<rest>.*)$")
+_SHORT_QUEUE_ID = re.compile(r"[0-9A-F]{6,}")  # a short queue id: hexadecimal
 _LONG_ID_CHARS = set("0123456789BCDFGHJKLMNPQRSTVWXYZbcdfghjklmnpqrstvwxyz")
 _FIELD = re.compile(r"(?:^|,\s)(?P<key>[a-z_]+)=(?P<value><[^>]*>|[^,\s]*)")
 _STATUS = re.compile(r"(?:^|,\s)status=(?P<status>[a-z-]+)(?:\s\((?P<reason>.*)\))?\s*$")
@@ -39,7 +40,7 @@ def _looks_like_queue_id(token: str) -> bool:
     # "warning:", "statistics:", "NOQUEUE:" must not be taken for queue ids.
     if any(c.isdigit() for c in token):
         return True
-    if re.fullmatch(r"[0-9A-F]{6,}", token):
+    if _SHORT_QUEUE_ID.fullmatch(token):
         return True
     return len(token) >= 10 and set(token) <= _LONG_ID_CHARS
 

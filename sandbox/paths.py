@@ -13,11 +13,17 @@ def home() -> Path:
     return Path(os.environ.get("MAILLAB_HOME", DEFAULT_HOME))
 
 
+_tags: dict[str, str] = {}  # home as given -> its tag (a check names its cgroups a dozen times)
+
+
 def host_tag() -> str:
     """A short name for this state directory in host-wide names (cgroups, network namespaces), so
     two MailLab installations with different homes on one host never share one."""
-    where = str(home().resolve())
-    return "maillab" if where == DEFAULT_HOME else "maillab-" + hashlib.sha1(where.encode()).hexdigest()[:8]
+    given = str(home())
+    if given not in _tags:
+        where = str(home().resolve())
+        _tags[given] = "maillab" if where == DEFAULT_HOME else "maillab-" + hashlib.sha1(where.encode()).hexdigest()[:8]
+    return _tags[given]
 
 
 def images_dir() -> Path:

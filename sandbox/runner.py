@@ -6,7 +6,7 @@ import selectors
 import signal
 import subprocess
 import time
-from typing import Callable, Sequence
+from typing import Callable, Mapping, Sequence
 
 from .errors import CommandTimeout
 from .result import ExecResult
@@ -25,6 +25,7 @@ def run_bounded(
     limit: int = OUTPUT_LIMIT,
     preexec_fn: Callable[[], None] | None = None,
     shown_argv: Sequence[str] | None = None,
+    env: Mapping[str, str] | None = None,
 ) -> ExecResult:
     """Run argv; keep at most `limit` bytes of each stream; kill its process group at `timeout`."""
     shown = tuple(shown_argv or argv)
@@ -36,6 +37,7 @@ def run_bounded(
         stderr=subprocess.PIPE,
         start_new_session=True,  # one process group: a timeout ends the command and its children
         preexec_fn=preexec_fn,
+        env=None if env is None else dict(env),
     )
     names = {proc.stdout.fileno(): "stdout", proc.stderr.fileno(): "stderr"}
     kept: dict[str, list[bytes]] = {"stdout": [], "stderr": []}
@@ -44,6 +46,11 @@ def run_bounded(
     for fd in names:
         os.set_blocking(fd, False)
         sel.register(fd, selectors.EVENT_READ)
+    # Readable once the command has ended: its end wakes us at once (Popen.wait with a timeout polls,
+    # sleeping up to 50 ms a round, which a busy host's checks all wait out).
+    exited = _pidfd(proc.pid)
+    if exited is not None:
+        sel.register(exited, selectors.EVENT_READ)
     if input is not None:
         try:
             proc.stdin.write(input)
@@ -56,8 +63,9 @@ def run_bounded(
                 pass
     deadline = started + timeout
     ended_at = None
+    code = None
     try:
-        while sel.get_map():
+        while sel.get_map():  # output still open, or (with a pidfd) the command still running
             now = time.monotonic()
             remaining = deadline - now
             if remaining <= 0:
@@ -68,6 +76,11 @@ def run_bounded(
             if ended_at is not None and now - ended_at > DAEMON_GRACE:
                 break
             for key, _ in sel.select(timeout=min(remaining, 0.1)):
+                if key.fd == exited:
+                    sel.unregister(exited)
+                    code = proc.wait()  # it has ended: no wait
+                    ended_at = ended_at or time.monotonic()
+                    continue
                 data = os.read(key.fd, 65536)
                 name = names[key.fd]
                 if not data:
@@ -76,13 +89,16 @@ def run_bounded(
                 if sizes[name] < limit:
                     kept[name].append(data[: limit - sizes[name]])
                 sizes[name] += len(data)
-        try:
-            code = proc.wait(timeout=max(deadline - time.monotonic(), 0.05))
-        except subprocess.TimeoutExpired:
-            _kill_group(proc)
-            raise CommandTimeout(shown, timeout) from None
+        if code is None:
+            try:
+                code = proc.wait(timeout=max(deadline - time.monotonic(), 0.05))
+            except subprocess.TimeoutExpired:
+                _kill_group(proc)
+                raise CommandTimeout(shown, timeout) from None
     finally:
         sel.close()
+        if exited is not None:
+            os.close(exited)
         proc.stdout.close()
         proc.stderr.close()
     return ExecResult(
@@ -92,6 +108,14 @@ def run_bounded(
         stderr=b"".join(kept["stderr"]),
         duration=time.monotonic() - started,
     )
+
+
+def _pidfd(pid: int) -> int | None:
+    """A descriptor that becomes readable when `pid` ends (None where the kernel has no pidfd)."""
+    try:
+        return os.pidfd_open(pid)
+    except (AttributeError, OSError):
+        return None
 
 
 def _kill_group(proc: subprocess.Popen) -> None:
