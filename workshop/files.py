@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import hashlib
 import mimetypes
 import posixpath
 import socket
@@ -232,6 +233,10 @@ def _model(path: str, kind: str, *, entry: dict | None = None, content: Any = No
             "size": (entry or {}).get("size") if kind == "file" else None, "hash": None, "hash_algorithm": None}
 
 
+def _hash(data: bytes) -> dict:
+    return {"hash": hashlib.sha256(data).hexdigest(), "hash_algorithm": "sha256"}
+
+
 def _entry_model(path: str, entry: dict) -> dict:
     """A folder's entry as JupyterLab lists it: a link is a file that opening refuses."""
     kind = "directory" if entry["kind"] == "directory" else "file"
@@ -292,11 +297,19 @@ def _manager_class():
             if answer["kind"] == "link":
                 return _entry_model(path, answer)
             if not content:
-                return _model(path, "file", entry=answer)
+                model = _model(path, "file", entry=answer)
+                if require_hash:  # JupyterLab compares it with what it opened: the bytes are needed
+                    _again, data = await self._ask("get", content=True, type="file", format="byte",
+                                                   **self._fields(split))
+                    model.update(_hash(data or b""))
+                return model
             self._opened[path] = answer.get("made")
             text, fmt = self._encode(data or b"", format, split[2])
             mimetype = mimetypes.guess_type(path)[0] or ("text/plain" if fmt == "text" else "application/octet-stream")
-            return _model(path, "file", entry=answer, content=text, fmt=fmt, mimetype=mimetype)
+            model = _model(path, "file", entry=answer, content=text, fmt=fmt, mimetype=mimetype)
+            if require_hash:
+                model.update(_hash(data or b""))
+            return model
 
         @staticmethod
         def _encode(data: bytes, format: str | None, inner: str) -> tuple[str, str]:
