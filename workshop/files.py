@@ -203,14 +203,14 @@ def request(action: str, *, data: bytes | None = None, **fields: Any) -> tuple[A
             reader = protocol.Reader(sock)
             reply = reader.receive()
             if reply is None:
-                raise MailLabError("no answer")
+                raise ConnectionError("no answer")
             if not reply.get("ok"):
                 raise web.HTTPError(int(reply.get("status") or 400), str(reply.get("error")))
             parts = []
             for _ in range(int(reply.get("chunks") or 0)):
                 message = reader.receive()
                 if message is None:
-                    raise MailLabError("the answer was cut short")
+                    raise ConnectionError("the answer was cut short")
                 parts.append(base64.b64decode(message["data"]))
             return reply.get("result"), (b"".join(parts) if parts else None)
     except MailLabError as exc:
