@@ -75,7 +75,8 @@ class RemoteMachine:
 
     @property
     def root(self) -> Path:
-        # shown after "Its files are not in the file browser:"
+        # The host's path of a machine is root's alone; the file browser's `machines/LAB/NAME` shows its
+        # files through the grader service (workshop/files.py). Anything else asking for it reads this.
         raise MailLabError(_("in a workshop, open them in the Terminal (for example `nano /etc/postfix/main.cf`)."))
 
     def enter_argv(self, argv: list[str], *, tty: bool = False, env: dict | None = None,
