@@ -46,7 +46,6 @@ def contents(room, pair, method: str, path: str, body=None, learner: str = ME):
 
 
 def test_the_contents_api_edits_the_learners_own_machine_and_nothing_else(room, pair):
-    began = time.monotonic()
     status, top = contents(room, pair, "GET", "")
     assert status == 200 and "machines" in [m["name"] for m in top["content"]]
     assert [m["name"] for m in contents(room, pair, "GET", "machines")[1]["content"]] == [LAB]
@@ -86,7 +85,6 @@ def test_the_contents_api_edits_the_learners_own_machine_and_nothing_else(room, 
                             {"type": "file", "format": "text", "content": "x"})
     assert status == 400 and not (other.root / "root" / "planted").exists()
     mine.exec(["rm", "/root/theirs"])
-    print(f"contents API part: {time.monotonic() - began:.1f} s")
 
 
 def open_in_file_browser(page, folders: list[str], name: str, shot) -> None:
