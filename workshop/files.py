@@ -193,6 +193,11 @@ def request(action: str, *, data: bytes | None = None, **fields: Any) -> tuple[A
 
     from .client import connect
 
+    from classroom.notebook.machine_files import MAX_OPEN, refuse
+
+    if data is not None and len(data) > MAX_OPEN:  # said here: the service would stop reading midway
+        raise refuse(400, "too_big_save", path=fields.get("path"), size=f"{len(data) / 1048576:.1f}",
+                     limit=MAX_OPEN // 1048576)
     chunks = [] if data is None else [data[i:i + CHUNK] for i in range(0, len(data), CHUNK)] or [b""]
     try:
         with connect() as sock:

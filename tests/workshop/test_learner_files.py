@@ -3,12 +3,14 @@ machine's files, served by the root grader service; they open, edit, save, creat
 delete there as the machine's root, and nobody else's machine is reachable."""
 from __future__ import annotations
 
+import base64
 import time
 from concurrent.futures import ThreadPoolExecutor
 from urllib.parse import quote
 
 import pytest
 
+from classroom.notebook.machine_files import MAX_OPEN
 from sandbox import Machine
 
 from .conftest import PREFIX, wait_for
@@ -67,6 +69,13 @@ def test_the_contents_api_edits_the_learners_own_machine_and_nothing_else(room, 
     assert mine.exec(["stat", "-c", "%u:%g", "/root/notes/a.txt"]).out.strip() == "0:0"
     assert contents(room, pair, "DELETE", f"machines/{LAB}/mail/root/notes")[0] == 204
     assert mine.exec(["test", "-e", "/root/notes"]).returncode == 1
+
+    # A file too big for the editor is refused with its sentence, before anything reaches the machine.
+    big = base64.b64encode(b"x" * (MAX_OPEN + 1)).decode()
+    status, data = contents(room, pair, "PUT", f"machines/{LAB}/mail/root/big", {"type": "file", "format": "base64",
+                                                                                 "content": big})
+    assert status == 400 and "too big to save" in data["message"], data
+    assert mine.exec(["test", "-e", "/root/big"]).returncode == 1
 
     # Another learner's machine: not among the caller's folders, and no name leads to it.
     other = machine_of(OTHER)
