@@ -65,6 +65,9 @@ def answer(reader: protocol.Reader) -> Any:
 class RemoteMachine:
     """What the notebook's shell escapes need of a machine: its name and how to enter it."""
 
+    # Its files are in the workspace's `machines/LAB/NAME`, served by the grader service (workshop/files.py).
+    served_files = True
+
     def __init__(self, session: "RemoteSession", name: str | None):
         self.session = session
         self.decl_name = name
@@ -72,7 +75,8 @@ class RemoteMachine:
 
     @property
     def root(self) -> Path:
-        # shown after "Its files are not in the file browser:"
+        # The host's path of a machine is root's alone; the file browser's `machines/LAB/NAME` shows its
+        # files through the grader service (workshop/files.py). Anything else asking for it reads this.
         raise MailLabError(_("in a workshop, open them in the Terminal (for example `nano /etc/postfix/main.cf`)."))
 
     def enter_argv(self, argv: list[str], *, tty: bool = False, env: dict | None = None,

@@ -1,6 +1,7 @@
 """A learner's workspace in a workshop, made by the learner's own uid before their server starts:
 their copies of the notebooks (never overwritten), the MailLab kernel, and a server config whose
-Terminal enters their machine through the grader service.
+Terminal enters their machine through the grader service and whose file browser shows their machines'
+files (`machines/LAB/NAME`) through it too (workshop/files.py).
 
     python -m workshop.learner_home WORKSPACE
 """
@@ -20,7 +21,8 @@ def main(argv: list[str] | None = None) -> int:
     workspace.mkdir(mode=0o700, parents=True, exist_ok=True)
     install_notebooks(workspace, every_edition())  # English and Chinese side by side
     prepare(workspace, state_dir=workspace / ".maillab",
-            shell_command=[sys.executable, "-m", "workshop.enter", "--shell"])
+            shell_command=[sys.executable, "-m", "workshop.enter", "--shell"],
+            contents_manager="workshop.files.WorkshopFilesManager")
     return 0
 
 

@@ -2,9 +2,9 @@
 
 It listens on a Unix socket. The kernel tells it who connected (SO_PEERCRED); the learner is that
 uid's login name, and only members of the workshop's group are served. Whatever a request says,
-it acts on the caller's own lab alone: start, check, solve, reset, last result, progress, a how-to seen, and
+it acts on the caller's own lab alone: start, check, solve, reset, last result, progress, a how-to seen,
 commands run in their own machines (exec, and the Terminal's shell, on the terminal the caller
-passed along). Results are recorded in the gradebook here, as root: a learner gets a copy.
+passed along), and the file browser's reads and writes of their own machines' files (files). Results are recorded in the gradebook here, as root: a learner gets a copy.
 
 Run by JupyterHub as a managed service (`python -m workshop.service`).
 """
@@ -48,7 +48,7 @@ def _not_learner(user: str) -> UsageError:
 
 
 OPS = ("start", "started", "check", "solve", "reset", "last_result", "progress", "exec", "node", "node_states",
-       "guidance", "mail_logs", "skip")
+       "guidance", "mail_logs", "skip", "files")
 
 
 MAIL_LOGS_BUDGET = protocol.MAX_MESSAGE // 2  # characters of mail log in one reply, every machine's
@@ -132,6 +132,12 @@ class Handler(socketserver.BaseRequestHandler):
             if op == "exec":
                 code = self.exec(learner, request, reader)
                 protocol.send(sock, {"ok": True, "result": {"exit": code}})
+                return
+            if op == "files":  # the file browser's machine folders (workshop/files.py); no lab-wide lock
+                from . import files
+
+                with speaking(lang):
+                    files.serve(learner.name, request, reader, sock)
                 return
             with self.server.lock_for(learner.name), speaking(lang):
                 result = self.call(learner, op, request)

@@ -36,12 +36,9 @@ class PrivateCheckpoints(AsyncFileCheckpoints):
     # it; the contents manager is passed in by JupyterLab's own calls, so nothing depends on how this
     # object was made.
     async def create_checkpoint(self, contents_mgr, path):
-        from .machine_files import locate, read_bytes
-
-        where = locate(contents_mgr.root_dir, contents_mgr._get_os_path(path))
-        if where is None:
+        data = await _machine_call(contents_mgr, "machine_file_bytes", path)
+        if data is None:
             return await super().create_checkpoint(contents_mgr, path)
-        data = read_bytes(where)
         dest = self.checkpoint_path("checkpoint", path)
         with self.perm_to_403():
             with open(dest, "wb") as out:
@@ -49,13 +46,14 @@ class PrivateCheckpoints(AsyncFileCheckpoints):
         return await self.checkpoint_model("checkpoint", dest)
 
     async def restore_checkpoint(self, contents_mgr, checkpoint_id, path):
-        from .machine_files import locate, refuse, write_bytes
-
-        where = locate(contents_mgr.root_dir, contents_mgr._get_os_path(path))
-        if where is None:
+        if not await _machine_call(contents_mgr, "is_machine_file", path):
             return await super().restore_checkpoint(contents_mgr, checkpoint_id, path)
-        if not where.machine.running():
-            raise refuse(409, "stopped_save", machine=where.label, path=where.inner)
         with open(self.checkpoint_path(checkpoint_id, path), "rb") as checkpoint:
-            write_bytes(where, checkpoint.read())
+            await contents_mgr.write_machine_file(path, checkpoint.read())
         return None
+
+
+async def _machine_call(contents_mgr, method: str, path: str):
+    """Ask MailLab's contents manager about a machine's file (None from any other manager)."""
+    call = getattr(contents_mgr, method, None)
+    return None if call is None else await call(path)

@@ -58,7 +58,13 @@ TEXT = {
     "notebook": N_("Keep notebooks in your workspace, not inside a lab machine."),
     "failed": N_("{path} could not be saved in {machine}: {error}."),
     "exists": N_("{path} already exists in {machine}."),
+    "too_big_save": N_("{path} is {size} MiB: too big to save here (at most {limit} MiB). Copy it in the terminal "
+                       "instead."),
+    "machines_folder": N_("The machines folder only shows your labs' machines: make files and folders inside a "
+                          "machine's folder (machines/LAB/NAME)."),
 }
+
+MAX_ENTRIES = 5000  # entries of one folder shown in the file browser (a listing stays one bounded answer)
 
 
 @dataclass(frozen=True)
@@ -228,6 +234,112 @@ class _DirOf:
         self.walk.close()
 
 
+def has_link(where: InMachine) -> bool:
+    """True when a component of the path is a link inside the machine (lstat, never followed)."""
+    here = str(where.machine.root)
+    for part in [p for p in where.inner.split("/") if p]:
+        here = os.path.join(here, part)
+        try:
+            if stat_module.S_ISLNK(os.lstat(here).st_mode):
+                return True
+        except OSError:
+            return False
+    return False
+
+
+def parent_of(where: InMachine) -> InMachine:
+    return _parent_and_name(where)[0]
+
+
+def _entry(name: str, info: os.stat_result) -> dict:
+    """What the file browser shows of one file: plain data (it crosses the grader service's socket)."""
+    mode = info.st_mode
+    kind = ("directory" if stat_module.S_ISDIR(mode) else "file" if stat_module.S_ISREG(mode)
+            else "link" if stat_module.S_ISLNK(mode) else "other")
+    return {"name": name, "kind": kind, "size": info.st_size, "mtime": info.st_mtime}
+
+
+def stat_path(where: InMachine) -> dict:
+    """The path's entry (a link is described, never followed)."""
+    try:
+        if where.inner.strip("/") == "":
+            with _Walk(where.machine.root, "/") as walk:
+                return _entry("", os.fstat(walk.dir_fd))
+        with _DirOf(where) as parent:
+            return _entry(parent.name, os.stat(parent.name, dir_fd=parent.fd, follow_symlinks=False))
+    except OSError as exc:
+        raise _oserror(where, exc) from None
+
+
+def list_dir(where: InMachine, limit: int = MAX_ENTRIES) -> list[dict]:
+    """A folder's entries (at most `limit`, by name), each stat'ed without following a link."""
+    try:
+        with _Walk(where.machine.root, where.inner) as walk:
+            if walk.name is None:
+                fd = os.dup(walk.dir_fd)
+            else:
+                fd = os.open(walk.name, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC,
+                             dir_fd=walk.dir_fd)
+            try:
+                entries = []
+                for name in sorted(os.listdir(fd))[:limit]:
+                    try:
+                        entries.append(_entry(name, os.stat(name, dir_fd=fd, follow_symlinks=False)))
+                    except OSError:
+                        continue  # gone meanwhile
+                return entries
+            finally:
+                os.close(fd)
+    except OSError as exc:
+        raise _oserror(where, exc) from None
+
+
+def make_dir(where: InMachine) -> None:
+    """A new folder, made as the machine's root (an existing folder is fine)."""
+
+    def make() -> None:
+        with _DirOf(where) as parent:
+            try:
+                os.mkdir(parent.name, 0o755, dir_fd=parent.fd)
+            except FileExistsError:
+                info = os.stat(parent.name, dir_fd=parent.fd, follow_symlinks=False)
+                if not stat_module.S_ISDIR(info.st_mode):
+                    raise OSError(errno.ENOTDIR, "not a directory", where.inner) from None
+
+    try:
+        where.machine.as_root(make)
+    except OSError as exc:
+        raise _oserror(where, exc) from None
+
+
+def delete_path(where: InMachine) -> None:
+    """Delete a file, link or folder (a folder with all it holds; no link is followed)."""
+    try:
+        with _DirOf(where) as parent:
+            info = os.stat(parent.name, dir_fd=parent.fd, follow_symlinks=False)
+            if stat_module.S_ISDIR(info.st_mode):
+                shutil.rmtree(parent.name, dir_fd=parent.fd)  # never follows a link
+            else:
+                os.unlink(parent.name, dir_fd=parent.fd)
+    except OSError as exc:
+        raise _oserror(where, exc) from None
+
+
+def rename_path(old: InMachine, new: InMachine) -> None:
+    """Rename within one machine; an existing target is refused, never replaced."""
+    try:
+        with _DirOf(old) as source, _DirOf(new) as target:
+            try:
+                os.stat(target.name, dir_fd=target.fd, follow_symlinks=False)
+            except FileNotFoundError:
+                pass
+            else:
+                raise refuse(409, "exists", path=new.inner, machine=new.label)
+            os.rename(source.name, target.name, src_dir_fd=source.fd, dst_dir_fd=target.fd)
+    except OSError as exc:
+        raise _oserror(old, exc) from None
+
+
 class MachineFilesManager(AsyncLargeFileManager):
     """The workspace's contents manager (ServerApp.contents_manager_class)."""
 
@@ -239,17 +351,23 @@ class MachineFilesManager(AsyncLargeFileManager):
     def _where(self, os_path: str) -> InMachine | None:
         return locate(self.root_dir, os_path)
 
+    # -- what checkpoints (checkpoints.py) ask of a machine's file ---------------------------
+    async def is_machine_file(self, path: str) -> bool:
+        return self._where(self._get_os_path(path.strip("/"))) is not None
+
+    async def machine_file_bytes(self, path: str) -> bytes | None:
+        """A machine's file's bytes, read as the editor reads them; None for the learner's own files."""
+        where = self._where(self._get_os_path(path.strip("/")))
+        return None if where is None else read_bytes(where)
+
+    async def write_machine_file(self, path: str, data: bytes) -> None:
+        where = self._where(self._get_os_path(path.strip("/")))
+        if not where.machine.running():
+            raise refuse(409, "stopped_save", machine=where.label, path=where.inner)
+        write_bytes(where, data)
+
     def _has_link(self, where: InMachine) -> bool:
-        """True when a component of the path is a link inside the machine (lstat, never followed)."""
-        here = str(where.machine.root)
-        for part in [p for p in where.inner.split("/") if p]:
-            here = os.path.join(here, part)
-            try:
-                if stat_module.S_ISLNK(os.lstat(here).st_mode):
-                    return True
-            except OSError:
-                return False
-        return False
+        return has_link(where)
 
     def _require_running(self, where: InMachine, key: str) -> None:
         """Refuse a machine that is stopped, or a path that goes through a link inside it (the walk
@@ -358,20 +476,7 @@ class MachineFilesManager(AsyncLargeFileManager):
         where = self._where(os_path)
         if where is None:
             return await super()._save_directory(os_path, model, path)
-
-        def make() -> None:
-            with _DirOf(where) as parent:
-                try:
-                    os.mkdir(parent.name, 0o755, dir_fd=parent.fd)
-                except FileExistsError:
-                    info = os.stat(parent.name, dir_fd=parent.fd, follow_symlinks=False)
-                    if not stat_module.S_ISDIR(info.st_mode):
-                        raise OSError(errno.ENOTDIR, "not a directory", where.inner) from None
-
-        try:
-            where.machine.as_root(make)
-        except OSError as exc:
-            raise _oserror(where, exc) from None
+        make_dir(where)
 
     async def _copy(self, src, dest):
         source, target = self._where(src), self._where(dest)
@@ -393,15 +498,7 @@ class MachineFilesManager(AsyncLargeFileManager):
         if where is None:
             return await super().delete_file(path)
         self._require_running(where, "stopped_save")
-        try:
-            with _DirOf(where) as parent:
-                info = os.stat(parent.name, dir_fd=parent.fd, follow_symlinks=False)
-                if stat_module.S_ISDIR(info.st_mode):
-                    shutil.rmtree(parent.name, dir_fd=parent.fd)  # never follows a link
-                else:
-                    os.unlink(parent.name, dir_fd=parent.fd)
-        except OSError as exc:
-            raise _oserror(where, exc) from None
+        delete_path(where)
         self._opened.pop(os_path, None)
 
     async def rename_file(self, old_path, new_path):
@@ -414,15 +511,5 @@ class MachineFilesManager(AsyncLargeFileManager):
         if old.inner == new.inner:
             return None
         self._require_running(new, "stopped_save")
-        try:
-            with _DirOf(old) as source, _DirOf(new) as target:
-                try:
-                    os.stat(target.name, dir_fd=target.fd, follow_symlinks=False)
-                except FileNotFoundError:
-                    pass
-                else:
-                    raise refuse(409, "exists", path=new.inner, machine=new.label)
-                os.rename(source.name, target.name, src_dir_fd=source.fd, dst_dir_fd=target.fd)
-        except OSError as exc:
-            raise _oserror(old, exc) from None
+        rename_path(old, new)
         self._opened.pop(old_os, None)

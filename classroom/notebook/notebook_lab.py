@@ -150,6 +150,9 @@ class NotebookLab:
         for decl in self.session.lab.machines:
             try:
                 machine = session_thread.call(self.session.machine, decl.name)
+                if getattr(machine, "served_files", False):  # a workshop's: the grader service shows its folder
+                    linked[decl.name] = machine
+                    continue
                 link_lab_machines(self.workspace, self.session.lab.id, [(decl.name, machine)])
                 linked[decl.name] = machine
             except Exception as exc:  # that machine's files are not shown; its shell escapes still work

@@ -63,15 +63,18 @@ def terminal_command() -> list[str]:
     return [sys.executable, "-m", "classroom.notebook.terminal"]
 
 
+CONTENTS_MANAGER = "classroom.notebook.machine_files.MachineFilesManager"
+
+
 def write_server_config(config_dir: Path, *, workspace: Path, checkpoints_dir: Path,
-                        shell_command: list[str]) -> Path:
+                        shell_command: list[str], contents_manager: str = CONTENTS_MANAGER) -> Path:
     """Write jupyter_server_config.py (JUPYTER_CONFIG_DIR) for this workspace."""
     settings = {
         "ServerApp.root_dir": str(workspace),
         # The terminal enters the lab machine (a clean environment; it kills its child on SIGTERM).
         "ServerApp.terminado_settings": {"shell_command": list(shell_command)},
         # Files created under `machine` belong to the machine's root inside (see machine_files.py).
-        "ServerApp.contents_manager_class": "classroom.notebook.machine_files.MachineFilesManager",
+        "ServerApp.contents_manager_class": contents_manager,
         "FileContentsManager.checkpoints_class": "classroom.notebook.checkpoints.PrivateCheckpoints",
         "PrivateCheckpoints.root_dir": str(checkpoints_dir),
         # Deleting a file under `machine` must delete it there, not move it into a host trash.
@@ -97,7 +100,7 @@ def write_server_config(config_dir: Path, *, workspace: Path, checkpoints_dir: P
 
 
 def prepare(workspace: Path, *, state_dir: Path | None = None,
-            shell_command: list[str] | None = None) -> Path:
+            shell_command: list[str] | None = None, contents_manager: str = CONTENTS_MANAGER) -> Path:
     """Write the kernelspec, the server config and the token; returns the state folder."""
     workspace = Path(workspace).resolve()
     state = Path(state_dir) if state_dir else state_dir_for(workspace)
@@ -107,7 +110,8 @@ def prepare(workspace: Path, *, state_dir: Path | None = None,
         (state / sub).mkdir(exist_ok=True)
     write_kernelspec(state / "data")
     write_server_config(state / "config", workspace=workspace, checkpoints_dir=state / "checkpoints",
-                        shell_command=shell_command if shell_command is not None else terminal_command())
+                        shell_command=shell_command if shell_command is not None else terminal_command(),
+                        contents_manager=contents_manager)
     write_page_config(state / "config")
     write_default_settings(state / "config")
     token(state)
