@@ -34,11 +34,6 @@ class WorkshopAuthenticator(SharedPasswordAuthenticator, LocalAuthenticator):
     logs in becomes a system user in the workshop's group."""
 
 
-# glibc's allocator keeps one arena per thread by default; a server's few threads then hold memory
-# freed long ago. Two arenas cost nothing measurable in speed here.
-LEAN_ENV = {"MALLOC_ARENA_MAX": "2"}
-
-
 class ForkingSpawner(LocalProcessSpawner):
     """LocalProcessSpawner whose processes are forked from workshop.forkserver, which has imported
     the single-user server once for the whole room (shared memory, a login costs a fork). If the
@@ -77,7 +72,7 @@ class ForkServer:
         async with self.lock:
             if self.proc is not None and self.proc.returncode is None:
                 return
-            env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "LANG": "C.UTF-8", "HOME": "/", **LEAN_ENV}
+            env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "LANG": "C.UTF-8", "HOME": "/"}
             for name in ("PYTHONPATH", "MAILLAB_LABS"):
                 if os.environ.get(name):
                     env[name] = os.environ[name]
@@ -155,7 +150,6 @@ async def prepare_learner(spawner: Any) -> None:
     server_env.pop("JUPYTER_TOKEN_FILE", None)  # the hub logs learners in; no second key to their server
     server_env.update({SOCKET_ENV: str(socket_path()), "MAILLAB_LABS": settings.labs_dir, "MAILLAB_LANG": settings.lang,
                        MODE_ENV: settings.mode})
-    server_env.update(LEAN_ENV)
     spawner.environment = server_env
     spawner.notebook_dir = str(workspace)
 
