@@ -1,14 +1,16 @@
 """What JupyterHub needs from MailLab: the authenticator, the spawn hook, the services, the roles.
 
 `configure(c, settings)` fills a JupyterHub config object; hub_config.py (the file `jupyterhub -f`
-reads) only calls it. Choices, measured on a 2-core server (see DESIGN, "Facts measured for
-workshops"): spawns are slow (~5 CPU-seconds each), so http_timeout is 120 s and at most
-`concurrent_spawns` start at once (more logins get "try again shortly", 429); the proxy comes from
-npm; learners are system users in the workshop's group, homes mode 0700.
+reads) only calls it. Choices, measured on a 2-core server (bench/workshop): a server started the
+usual way costs ~3 CPU-seconds of imports and ~100 MiB of its own, so servers are forked from
+workshop.forkserver (a fork each, the imported pages shared by the room); http_timeout stays
+120 s and at most `concurrent_spawns` start at once (more logins get "try again shortly", 429);
+the proxy comes from npm; learners are system users in the workshop's group, homes mode 0700.
 """
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import pwd
 import sys
@@ -17,16 +19,93 @@ from typing import Any
 
 from jupyterhub.auth import LocalAuthenticator
 from jupyterhub.authenticators.shared import SharedPasswordAuthenticator
+from jupyterhub.spawner import LocalProcessSpawner
+from jupyterhub.utils import random_port
 
 from grader.state import MODE_ENV
 from sandbox import paths
 
-from .settings import DIR_ENV, SETTINGS_ENV, SOCKET_ENV, WorkshopSettings, proxy_command, settings_file, socket_path, state_dir, venv_bin
+from .settings import (DIR_ENV, SETTINGS_ENV, SOCKET_ENV, WorkshopSettings, proxy_command, settings_file, socket_path,
+                       state_dir, venv_bin)
 
 
 class WorkshopAuthenticator(SharedPasswordAuthenticator, LocalAuthenticator):
     """One shared password for the room (another, longer one for instructors); each name that
     logs in becomes a system user in the workshop's group."""
+
+
+class ForkingSpawner(LocalProcessSpawner):
+    """LocalProcessSpawner whose processes are forked from workshop.forkserver, which has imported
+    the single-user server once for the whole room (shared memory, a login costs a fork). If the
+    fork server cannot be reached, the server is started the usual way."""
+
+    async def start(self):
+        if self.port == 0:
+            self.port = random_port()
+        user = pwd.getpwnam(self.user.name)
+        request = {"uid": user.pw_uid, "gid": user.pw_gid, "groups": os.getgrouplist(user.pw_name, user.pw_gid),
+                   "home": user.pw_dir, "env": self.get_env(), "argv": [*self.cmd, *self.get_args()]}
+        try:
+            pid = await _forkserver.spawn(request)
+        except (OSError, RuntimeError, ValueError) as exc:
+            self.log.warning("Fork server unavailable (%s): starting %s's server the usual way", exc, user.pw_name)
+            return await super().start()
+        self.proc = None  # not our child: poll() and stop() go by the pid
+        self.pid = pid
+        self.log.info("Forked %s's server: pid %s", user.pw_name, pid)
+        return (self.ip or "127.0.0.1", self.port)
+
+
+class ForkServer:
+    """The hub's one workshop.forkserver, started at the first login (it dies with the hub)."""
+
+    def __init__(self) -> None:
+        self.proc: asyncio.subprocess.Process | None = None
+        self.lock: asyncio.Lock | None = None
+
+    @property
+    def path(self) -> Path:
+        return state_dir() / "forkserver.sock"
+
+    async def ensure(self, python: str) -> None:
+        self.lock = self.lock or asyncio.Lock()
+        async with self.lock:
+            if self.proc is not None and self.proc.returncode is None:
+                return
+            env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "LANG": "C.UTF-8", "HOME": "/"}
+            for name in ("PYTHONPATH", "MAILLAB_LABS"):
+                if os.environ.get(name):
+                    env[name] = os.environ[name]
+            # Its standard input is ours: when the hub goes, it sees the end and goes too.
+            self.proc = await asyncio.create_subprocess_exec(python, "-m", "workshop.forkserver", str(self.path),
+                                                             stdin=asyncio.subprocess.PIPE, env=env, cwd="/")
+            for _ in range(600):  # it listens once everything is imported
+                if self.proc.returncode is not None:
+                    raise RuntimeError(f"the fork server exited ({self.proc.returncode})")
+                try:
+                    _, writer = await asyncio.open_unix_connection(str(self.path))
+                except OSError:
+                    await asyncio.sleep(0.1)
+                    continue
+                writer.close()  # the child forked for this probe reads nothing and exits
+                return
+            raise RuntimeError("the fork server did not start within 60 s")
+
+    async def spawn(self, request: dict) -> int:
+        await self.ensure(WorkshopSettings.load(settings_file()).python)
+        reader, writer = await asyncio.open_unix_connection(str(self.path))
+        try:
+            writer.write(json.dumps(request).encode() + b"\n")
+            await writer.drain()
+            answer = json.loads(await asyncio.wait_for(reader.readline(), 30) or b"{}")
+        finally:
+            writer.close()
+        if "pid" not in answer:
+            raise RuntimeError(answer.get("error") or "the fork server gave no answer")
+        return int(answer["pid"])
+
+
+_forkserver = ForkServer()
 
 
 def service_env(settings: WorkshopSettings) -> dict[str, str]:
@@ -99,6 +178,7 @@ def configure(c: Any, settings: WorkshopSettings) -> None:
     c.LocalAuthenticator.add_user_cmd = ["useradd", "--create-home", "--shell", "/bin/bash",
                                          "--groups", settings.group, "--key", "HOME_MODE=0700"]
 
+    c.JupyterHub.spawner_class = ForkingSpawner
     c.Spawner.cmd = [venv_bin("jupyterhub-singleuser")]
     c.Spawner.default_url = f"/lab/tree/{notebook_name(settings)}"
     c.Spawner.pre_spawn_hook = prepare_learner
@@ -157,4 +237,4 @@ def load_settings() -> WorkshopSettings:
     return settings
 
 
-__all__ = ["configure", "load_settings", "prepare_learner", "WorkshopAuthenticator", "paths", "sys"]
+__all__ = ["configure", "ForkingSpawner", "load_settings", "prepare_learner", "WorkshopAuthenticator", "paths", "sys"]

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from traitlets.config import Config
 
-from workshop.hub import WorkshopAuthenticator, configure
+from workshop.hub import ForkingSpawner, WorkshopAuthenticator, configure
 from workshop.settings import WorkshopSettings
 
 
@@ -25,6 +25,9 @@ def test_spawns_are_throttled_and_patient(tmp_path, monkeypatch):
     assert c.JupyterHub.concurrent_spawn_limit == 8
     assert c.JupyterHub.active_server_limit == 25
     assert c.Spawner.http_timeout == 120  # the default 30 s fails most of a burst on 2 cores
+    # servers are forked from workshop.forkserver; the command is what runs if it cannot be reached
+    assert c.JupyterHub.spawner_class is ForkingSpawner
+    assert c.Spawner.cmd[0].endswith("jupyterhub-singleuser")
     assert c.JupyterHub.authenticator_class is WorkshopAuthenticator
     assert c.LocalAuthenticator.create_system_users is True
     assert c.Authenticator.admin_users == {"ada"}
