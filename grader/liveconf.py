@@ -25,6 +25,7 @@ MAIN_CF = "/etc/postfix/main.cf"
 MASTER_PID = "/var/spool/postfix/pid/master.pid"
 CONFIG_FILES = (MAIN_CF, "/etc/postfix/master.cf")
 MARGIN = 0.05  # seconds: clock steps, and a change made in the same instant as a reload
+RELOAD_SETTLES = 2.0  # seconds a reload (a new qmgr) may take to show before Postfix counts as not live
 
 _PROBE = r"""
 pid=$(pgrep -o -x qmgr) || { echo none; exit 0; }
@@ -181,7 +182,9 @@ def require_live(host: "Host", machine: str = "") -> Msg:
     """A check's body: PASS when Postfix runs with its configuration as saved, else a Fail saying
     what to do (start it, or reload it)."""
     where = _("on {machine}: ", machine=machine) if machine else ""
-    live = liveness(host)
+    # `postfix reload` returns once master has its signal; master then ends the old queue manager and
+    # starts a new one, which on a busy host takes a moment: a check right after it waits for that.
+    live = host.wait_for(lambda: liveness(host), within=RELOAD_SETTLES, until=lambda seen: seen.live)
     if not live.running:
         raise Fail(_("{where}Postfix is not running (no queue manager, qmgr)", where=where),
                    hint=_("Start Postfix: `service postfix start`."))
