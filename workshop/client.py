@@ -65,7 +65,7 @@ def answer(reader: protocol.Reader) -> Any:
 class RemoteMachine:
     """What the notebook's shell escapes need of a machine: its name and how to enter it."""
 
-    # Its files are in the workspace's `machines/LAB/NAME`, served by the grader service (workshop/files.py).
+    # Its files are in the workspace's `machines/LAB/NAME`, served by the grader service (workshop/files.py, workshop/files_manager.py).
     served_files = True
 
     def __init__(self, session: "RemoteSession", name: str | None):

@@ -39,7 +39,7 @@ PRELOAD = (
     "jupyter_server.services.contents.largefilemanager", "jupyter_server.services.kernels.kernelmanager",
     "jupyter_server.services.sessions.sessionmanager", "jupyter_server.gateway.managers",
     "jupyter_client.manager", "jupyter_client.provisioning", "nbformat", "jupyterlab_server.handlers",
-    "classroom.notebook.machine_files", "classroom.notebook.checkpoints",
+    "classroom.notebook.machine_files", "classroom.notebook.checkpoints", "workshop.files_manager",
 )
 
 

@@ -22,7 +22,7 @@ def main(argv: list[str] | None = None) -> int:
     install_notebooks(workspace, every_edition())  # English and Chinese side by side
     prepare(workspace, state_dir=workspace / ".maillab",
             shell_command=[sys.executable, "-m", "workshop.enter", "--shell"],
-            contents_manager="workshop.files.WorkshopFilesManager")
+            contents_manager="workshop.files_manager.WorkshopFilesManager")
     return 0
 
 

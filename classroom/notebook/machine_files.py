@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import base64
 import errno
+import itertools
 import os
 import shutil
 import stat as stat_module
@@ -272,7 +273,7 @@ def stat_path(where: InMachine) -> dict:
 
 
 def list_dir(where: InMachine, limit: int = MAX_ENTRIES) -> list[dict]:
-    """A folder's entries (at most `limit`, by name), each stat'ed without following a link."""
+    """A folder's entries (at most `limit`, in name order), each stat'ed without following a link."""
     try:
         with _Walk(where.machine.root, where.inner) as walk:
             if walk.name is None:
@@ -281,8 +282,11 @@ def list_dir(where: InMachine, limit: int = MAX_ENTRIES) -> list[dict]:
                 fd = os.open(walk.name, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC,
                              dir_fd=walk.dir_fd)
             try:
+                # At most `limit` names are read at all (a folder of millions stays one bounded answer).
+                with os.scandir(fd) as found:
+                    names = sorted(entry.name for entry in itertools.islice(found, limit))
                 entries = []
-                for name in sorted(os.listdir(fd))[:limit]:
+                for name in names:
                     try:
                         entries.append(_entry(name, os.stat(name, dir_fd=fd, follow_symlinks=False)))
                     except OSError:
